@@ -1,0 +1,116 @@
+/**
+ * Cairn's error classes. The class decides what happens next (ARCHITECTURE "Errors decide retries"):
+ * ValidationError and StalledError wait for a person, WaitingError comes back later, anything else
+ * is transient and retried. Every message says what was wrong, where, and what would be right.
+ */
+
+/** One problem in the repository: which file, where inside it, and what was expected. */
+export interface Problem {
+  /** Repository-relative file, e.g. `cairn.yaml` or `stacks/app.yaml`. */
+  file: string;
+  /** Path inside the file, e.g. `stacks.app.parameters.VpcId`; empty for the file as a whole. */
+  path: string;
+  message: string;
+}
+
+export type StallReason =
+  | 'ManifestInvalid'
+  | 'SourceInvalid'
+  | 'DestructiveChangeBlocked'
+  | 'PruneRefused'
+  | 'OwnershipConflict'
+  | 'StackFailed'
+  | 'ChangeSetFailed'
+  | 'CapabilityMissing'
+  | 'TemplateTooLarge'
+  | 'AccessDenied';
+
+export type WaitReason = 'StackBusy' | 'ChangeSetPending' | 'DependencyPending' | 'Throttled';
+
+export type TransientReason = 'SourceUnavailable' | 'ServiceUnavailable' | 'Interrupted';
+
+export type ErrorReason = StallReason | WaitReason | TransientReason;
+
+export class CairnError extends Error {
+  override name = 'CairnError';
+  readonly reason: ErrorReason;
+
+  constructor(reason: ErrorReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.reason = reason;
+  }
+}
+
+/** A person must act: the same commit will fail the same way, so it is reported and not retried. */
+export class StalledError extends CairnError {
+  override name = 'StalledError';
+  /** The stack id (from cairn.yaml) the problem belongs to, when it belongs to one. */
+  readonly stackId: string | undefined;
+  /** What to change to get going again. */
+  readonly hint: string | undefined;
+
+  constructor(
+    reason: StallReason,
+    message: string,
+    options?: { cause?: unknown; stackId?: string; hint?: string },
+  ) {
+    super(reason, message, options);
+    this.stackId = options?.stackId;
+    this.hint = options?.hint;
+  }
+}
+
+/** The repository is not valid: every problem at once, each naming its file and path. */
+export class ValidationError extends StalledError {
+  override name = 'ValidationError';
+  readonly problems: Problem[];
+
+  constructor(problems: Problem[], options?: { cause?: unknown }) {
+    super('ManifestInvalid', formatProblems(problems), options);
+    this.problems = problems;
+  }
+}
+
+/** Something is busy; come back after `retryAfterSeconds`. Not a failure. */
+export class WaitingError extends CairnError {
+  override name = 'WaitingError';
+  readonly retryAfterSeconds: number;
+
+  constructor(reason: WaitReason, message: string, retryAfterSeconds: number, options?: { cause?: unknown }) {
+    super(reason, message, options);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** A passing failure (network, throttling past its retries, a 5xx): retrying the same work may succeed. */
+export class TransientError extends CairnError {
+  override name = 'TransientError';
+
+  constructor(reason: TransientReason, message: string, options?: { cause?: unknown }) {
+    super(reason, message, options);
+  }
+}
+
+export function formatProblem(p: Problem): string {
+  const where = p.path ? `${p.file}: ${p.path}` : p.file;
+  return `${where}: ${p.message}`;
+}
+
+export function formatProblems(problems: Problem[]): string {
+  if (problems.length === 1) return formatProblem(problems[0]!);
+  return `${problems.length} problems:\n${problems.map((p) => `  - ${formatProblem(p)}`).join('\n')}`;
+}
+
+export function isStalled(error: unknown): error is StalledError {
+  return error instanceof StalledError;
+}
+
+export function isWaiting(error: unknown): error is WaitingError {
+  return error instanceof WaitingError;
+}
+
+/** The message of anything thrown, for places that must print it without a stack trace. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
