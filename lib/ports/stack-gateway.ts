@@ -144,3 +144,39 @@ export interface StackGateway {
 
 /** Gateways per region; the default region is the factory's own. */
 export type GatewayFactory = (region: string | undefined) => StackGateway;
+
+/**
+ * Errors every gateway throws in the same shape, so the use cases never look at SDK error codes.
+ * Anything else a gateway throws is treated as transient.
+ */
+export class GatewayError extends Error {
+  override name = 'GatewayError';
+  constructor(
+    /** CloudFormation's error code, e.g. ValidationError, AlreadyExistsException, AccessDenied. */
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The call was throttled (after the gateway's own retries, where it has any). */
+export class ThrottlingError extends GatewayError {
+  override name = 'ThrottlingError';
+  constructor(message = 'Rate exceeded', options?: { cause?: unknown }) {
+    super('Throttling', message, options);
+  }
+}
+
+/** The template needs capabilities the request did not acknowledge. */
+export class InsufficientCapabilitiesError extends GatewayError {
+  override name = 'InsufficientCapabilitiesError';
+  constructor(
+    readonly capabilities: string[],
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('InsufficientCapabilitiesException', message, options);
+  }
+}
