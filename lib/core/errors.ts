@@ -10,6 +10,8 @@ export interface Problem {
   file: string;
   /** Path inside the file, e.g. `stacks.app.parameters.VpcId`; empty for the file as a whole. */
   path: string;
+  /** 1-based line in the file, when known. */
+  line?: number;
   message: string;
 }
 
@@ -92,7 +94,8 @@ export class TransientError extends CairnError {
 }
 
 export function formatProblem(p: Problem): string {
-  const where = p.path ? `${p.file}: ${p.path}` : p.file;
+  const file = p.line ? `${p.file}:${p.line}` : p.file;
+  const where = p.path ? `${file}: ${p.path}` : file;
   return `${where}: ${p.message}`;
 }
 

@@ -1,0 +1,200 @@
+/**
+ * cairn.yaml, version 1: the zod schema of the file that declares a source's stacks, and its
+ * parsing into a typed Manifest with every problem named by file, path and line.
+ */
+import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import type { Problem } from './errors.js';
+
+export const MANIFEST_FILE = 'cairn.yaml';
+
+const CapabilitySchema = z.enum(['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND']);
+const DriftPolicySchema = z.enum(['alert', 'revert', 'ignore']);
+const TagsSchema = z.record(z.string().min(1).max(128), z.string().max(256));
+const RoleArnSchema = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/cairn-deployer');
+const RegionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-1');
+
+export const FromStackSchema = z.strictObject({
+  fromStack: z.string().min(1),
+  output: z.string().min(1),
+});
+
+/** Literals are sent as strings; a list becomes CloudFormation's comma-delimited form. */
+export const ParameterValueSchema = z.union([
+  z.string(),
+  z.number().transform(String),
+  z.boolean().transform(String),
+  z.array(z.union([z.string(), z.number()])).transform((items) => items.join(',')),
+  FromStackSchema,
+]);
+
+export const StackEntrySchema = z
+  .strictObject({
+    template: z.string().min(1).optional(),
+    deploymentFile: z.string().min(1).optional(),
+    stackName: z.string().optional(),
+    parameters: z.record(z.string(), ParameterValueSchema).optional(),
+    tags: TagsSchema.optional(),
+    dependsOn: z.array(z.string()).optional(),
+    capabilities: z.array(CapabilitySchema).optional(),
+    region: RegionSchema.optional(),
+    roleArn: RoleArnSchema.optional(),
+    terminationProtection: z.boolean().optional(),
+    drift: DriftPolicySchema.optional(),
+    adopt: z.boolean().optional(),
+    allowDestructive: z.array(z.string().min(1)).optional(),
+  })
+  .superRefine((entry, ctx) => {
+    if (!entry.template === !entry.deploymentFile) {
+      ctx.addIssue({ code: 'custom', message: 'needs exactly one of `template` or `deploymentFile`' });
+    }
+  });
+
+export const DefaultsSchema = z.strictObject({
+  region: RegionSchema.optional(),
+  roleArn: RoleArnSchema.optional(),
+  capabilities: z.array(CapabilitySchema).optional(),
+  tags: TagsSchema.optional(),
+  prune: z.boolean().optional(),
+  pruneMaxShare: z.number().gt(0).max(1).optional(),
+  drift: DriftPolicySchema.optional(),
+  protectedTypes: z.array(z.string().regex(/^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$/, 'expected a resource type such as AWS::S3::Bucket')).optional(),
+});
+
+const StackIdSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'stack ids start with a letter and use letters, digits, - and _');
+
+export const ManifestSchema = z.strictObject({
+  version: z.literal(1, { error: 'expected `version: 1`' }),
+  defaults: DefaultsSchema.optional(),
+  stacks: z.record(StackIdSchema, StackEntrySchema),
+});
+
+export type Manifest = z.infer<typeof ManifestSchema>;
+export type StackEntry = z.infer<typeof StackEntrySchema>;
+export type Defaults = z.infer<typeof DefaultsSchema>;
+
+/** An AWS CloudFormation Git sync deployment file. */
+export const DeploymentFileSchema = z.strictObject({
+  'template-file-path': z.string().min(1),
+  parameters: z.record(z.string(), z.union([z.string(), z.number().transform(String), z.boolean().transform(String)])).optional(),
+  tags: TagsSchema.optional(),
+});
+
+export type DeploymentFile = z.infer<typeof DeploymentFileSchema>;
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; problems: Problem[] };
+
+/** Parse a YAML (or JSON) document and validate it against a schema; problems carry line numbers. */
+export function parseYamlWith<T>(schema: z.ZodType<T>, text: string, file: string): ParseResult<T> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      problems: doc.errors.map((e) => ({
+        file,
+        path: '',
+        line: lineCounter.linePos(e.pos[0]).line,
+        message: `is not valid YAML: ${e.message.split('\n')[0]}`,
+      })),
+    };
+  }
+  const result = schema.safeParse(doc.toJS() ?? {}, { reportInput: true });
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, problems: result.error.issues.flatMap((issue) => issueProblems(issue, doc, lineCounter, file)) };
+}
+
+function issueProblems(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter, file: string): Problem[] {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const keyPath = [...path, key];
+      const known = knownKeysAt(path);
+      const hint = suggest(key, known);
+      return {
+        file,
+        path: keyPath.join('.'),
+        line: lineOf(doc, lines, keyPath),
+        message: `is not a known key${hint ? `; did you mean \`${hint}\`?` : known.length ? `; expected one of ${known.join(', ')}` : ''}`,
+      };
+    });
+  }
+  return [{ file, path: path.join('.'), line: lineOf(doc, lines, path), message: describeIssue(issue) }];
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type') {
+    return issue.input === undefined ? `is required (expected ${issue.expected})` : `${issue.message.replace(/^Invalid input: /, '')}`;
+  }
+  if (issue.code === 'invalid_union') return 'expected a string, number, boolean, list, or { fromStack, output }';
+  if (issue.code === 'invalid_value') return issue.message.replace(/^Invalid option: /, '');
+  return issue.message;
+}
+
+const KNOWN_KEYS: Record<string, string[]> = {
+  '': Object.keys(ManifestSchema.shape),
+  defaults: Object.keys(DefaultsSchema.shape),
+  stack: ['template', 'deploymentFile', 'stackName', 'parameters', 'tags', 'dependsOn', 'capabilities', 'region', 'roleArn', 'terminationProtection', 'drift', 'adopt', 'allowDestructive'],
+  fromStack: ['fromStack', 'output'],
+  deploymentFile: Object.keys(DeploymentFileSchema.shape),
+};
+
+function knownKeysAt(path: string[]): string[] {
+  if (path.length === 0) return KNOWN_KEYS['']!;
+  if (path[0] === 'defaults' && path.length === 1) return KNOWN_KEYS['defaults']!;
+  if (path[0] === 'stacks' && path.length === 2) return KNOWN_KEYS['stack']!;
+  if (path[0] === 'stacks' && path[2] === 'parameters' && path.length === 4) return KNOWN_KEYS['fromStack']!;
+  if (path[0] !== 'stacks' && path[0] !== 'defaults') return KNOWN_KEYS['deploymentFile']!;
+  return [];
+}
+
+/** The closest known key within edit distance 2, for "did you mean". */
+export function suggest(word: string, candidates: string[]): string | undefined {
+  let best: { key: string; d: number } | undefined;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d <= 2 && (!best || d < best.d)) best = { key: c, d };
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The 1-based line of the node at `path`, or of its nearest existing ancestor. */
+export function lineOf(doc: Document, lines: LineCounter, path: string[]): number | undefined {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const sub = path.slice(0, depth);
+    const node = sub.length === 0 ? doc.contents : doc.getIn(sub, true);
+    // A key's line is more useful than its value's when the value is a block below it.
+    const parent = sub.length > 0 ? (sub.length === 1 ? doc.contents : doc.getIn(sub.slice(0, -1), true)) : undefined;
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === sub[sub.length - 1]);
+      if (pair && isScalar(pair.key) && pair.key.range) return lines.linePos(pair.key.range[0]).line;
+    }
+    const range = (node as { range?: [number, number, number] } | undefined)?.range;
+    if (range) return lines.linePos(range[0]).line;
+  }
+  return undefined;
+}
+
+export function parseManifest(text: string, file = MANIFEST_FILE): ParseResult<Manifest> {
+  return parseYamlWith(ManifestSchema, text, file);
+}
+
+export function parseDeploymentFile(text: string, file: string): ParseResult<DeploymentFile> {
+  return parseYamlWith(DeploymentFileSchema, text, file);
+}

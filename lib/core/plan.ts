@@ -1,0 +1,251 @@
+/**
+ * Planning: desired stacks against actual stacks → per stack create | update | delete | none |
+ * blocked, with the resources and parameters that change, ordered in waves. Pure: the in-sync
+ * decision uses the content hash kept in the stack's tags, so unchanged stacks cost no template read.
+ */
+import { canonicalJson, contentHash } from './canonical.js';
+import { waves } from './graph.js';
+import { conditionOf, stuckHint } from './health.js';
+import type { ActualStack, DesiredStack, DesiredState, Plan, PlanAction, ResourceChange, StackPlan } from './model.js';
+import { OWNER_TAGS } from './model.js';
+
+export interface PlanInput {
+  desired: DesiredState;
+  /** Live stacks in every region the desired state touches; `region` set on each. */
+  actual: ActualStack[];
+  /** The region a stack without one goes to. */
+  defaultRegion: string;
+  /** Current templates (canonical form) of stacks being updated, keyed by stackKey; enables resource diffs. */
+  templates?: Map<string, Record<string, unknown>>;
+}
+
+export function stackKey(region: string | undefined, stackName: string, defaultRegion: string): string {
+  return `${region ?? defaultRegion}/${stackName}`;
+}
+
+export interface ResolvedParameters {
+  values: Record<string, string>;
+  /** Parameters wired from a dependency whose output is not known yet (it is not deployed, or it will change). */
+  pending: string[];
+  /** Parameters wired from a deployed, settled dependency that lacks the named output. */
+  missing: { parameter: string; stack: string; output: string; available: string[] }[];
+}
+
+/** Literal values as they are; fromStack values from the dependency's current outputs. */
+export function resolveParameters(
+  stack: DesiredStack,
+  lookup: (id: string) => { outputs: Record<string, string>; settled: boolean } | undefined,
+): ResolvedParameters {
+  const values: Record<string, string> = {};
+  const pending: string[] = [];
+  const missing: ResolvedParameters['missing'] = [];
+  for (const [name, value] of Object.entries(stack.parameters)) {
+    if (typeof value === 'string') {
+      values[name] = value;
+      continue;
+    }
+    const dep = lookup(value.fromStack);
+    const out = dep?.outputs[value.output];
+    if (out !== undefined) values[name] = out;
+    if (!dep || !dep.settled) pending.push(name);
+    else if (out === undefined) missing.push({ parameter: name, stack: value.fromStack, output: value.output, available: Object.keys(dep.outputs).sort() });
+  }
+  return { values, pending, missing };
+}
+
+/** The content hash that decides "in sync": template, resolved parameters, tags, capabilities, role, protection. */
+export function desiredHash(stack: DesiredStack, parameters: Record<string, string>): string {
+  return contentHash({
+    template: stack.templateBody,
+    parameters,
+    tags: stack.tags,
+    capabilities: stack.capabilities,
+    roleArn: stack.roleArn ?? null,
+    terminationProtection: stack.terminationProtection,
+  }).slice(0, 32);
+}
+
+/** Resources added, removed and modified between two canonical templates. */
+export function diffTemplates(before: Record<string, unknown> | undefined, after: Record<string, unknown>): ResourceChange[] {
+  const oldRes = (before?.['Resources'] ?? {}) as Record<string, Record<string, unknown>>;
+  const newRes = (after['Resources'] ?? {}) as Record<string, Record<string, unknown>>;
+  const changes: ResourceChange[] = [];
+  for (const id of Object.keys({ ...oldRes, ...newRes }).sort()) {
+    const o = oldRes[id];
+    const n = newRes[id];
+    if (!o) changes.push({ logicalId: id, type: String(n!['Type']), change: 'add', properties: [] });
+    else if (!n) changes.push({ logicalId: id, type: String(o['Type']), change: 'remove', properties: [] });
+    else {
+      const properties = changedKeys((o['Properties'] ?? {}) as Record<string, unknown>, (n['Properties'] ?? {}) as Record<string, unknown>);
+      const attributes = changedKeys(withoutProperties(o), withoutProperties(n));
+      const all = [...properties, ...attributes.map((a) => `(${a})`)];
+      if (all.length > 0) changes.push({ logicalId: id, type: String(n['Type']), change: 'modify', properties: all });
+    }
+  }
+  return changes;
+}
+
+function withoutProperties(resource: Record<string, unknown>): Record<string, unknown> {
+  const { Properties: _ignored, ...rest } = resource;
+  return rest;
+}
+
+function changedKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  return Object.keys({ ...a, ...b })
+    .filter((k) => canonicalJson(a[k]) !== canonicalJson(b[k]))
+    .sort();
+}
+
+function emptyPlan(stack: { id: string; stackName: string; region: string | undefined }, action: PlanAction, reason: string): StackPlan {
+  return {
+    id: stack.id,
+    stackName: stack.stackName,
+    region: stack.region,
+    action,
+    wave: 0,
+    reason,
+    recreate: false,
+    waiting: false,
+    resources: [],
+    parameters: [],
+    desiredHash: undefined,
+    actualHash: undefined,
+  };
+}
+
+export function plan({ desired, actual, defaultRegion, templates }: PlanInput): Plan {
+  const key = (region: string | undefined, name: string): string => stackKey(region, name, defaultRegion);
+  const actualByKey = new Map(actual.map((a) => [key(a.region, a.stackName), a]));
+  const desiredById = new Map(desired.stacks.map((s) => [s.id, s]));
+  const waveOf = waves(new Map(desired.stacks.map((s) => [s.id, s.dependsOn])));
+  const plans = new Map<string, StackPlan>();
+
+  // Dependencies come first in wave order, so a dependent sees whether its dependency will change.
+  const ordered = [...desired.stacks].sort((a, b) => waveOf.get(a.id)! - waveOf.get(b.id)! || a.id.localeCompare(b.id));
+  for (const stack of ordered) {
+    const current = actualByKey.get(key(stack.region, stack.stackName));
+    const resolved = resolveParameters(stack, (id) => {
+      const dep = desiredById.get(id);
+      const depActual = dep && actualByKey.get(key(dep.region, dep.stackName));
+      if (!depActual) return undefined;
+      const depPlan = plans.get(id);
+      const settled = conditionOf(depActual.status) === 'stable' && (depPlan?.action === 'none' || depPlan === undefined);
+      return { outputs: depActual.outputs, settled };
+    });
+    const hash = desiredHash(stack, { ...resolved.values, ...Object.fromEntries(resolved.pending.map((p) => [p, '(pending)'])) });
+    const p = planStack(stack, current, desired.source, hash, resolved, templates?.get(key(stack.region, stack.stackName)));
+    p.wave = waveOf.get(stack.id)!;
+    plans.set(stack.id, p);
+  }
+
+  const maxWave = Math.max(-1, ...[...plans.values()].map((p) => p.wave));
+  const owned = actual
+    .filter((a) => a.tags[OWNER_TAGS.source] === desired.source && conditionOf(a.status) !== 'gone')
+    .filter((a) => {
+      const id = a.tags[OWNER_TAGS.stack];
+      const d = id ? desiredById.get(id) : undefined;
+      return !d || key(d.region, d.stackName) !== key(a.region, a.stackName);
+    })
+    // Cairn creates dependencies before their dependents, so newest first is a safe reverse order.
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.stackName.localeCompare(b.stackName));
+  const ownedCount = actual.filter((a) => a.tags[OWNER_TAGS.source] === desired.source).length;
+  const allowed = Math.max(1, Math.floor(ownedCount * desired.pruneMaxShare));
+  owned.forEach((a, i) => {
+    const id = a.tags[OWNER_TAGS.stack] ?? a.stackName;
+    const base = { id, stackName: a.stackName, region: a.region };
+    let p: StackPlan;
+    if (!desired.prune) p = emptyPlan(base, 'none', 'no longer in cairn.yaml; kept because prune is off');
+    else if (desired.stacks.length === 0) p = emptyPlan(base, 'blocked', 'prune refused: cairn.yaml declares no stacks at all, which looks like a mistake; declare at least one stack or delete this stack by hand');
+    else if (owned.length > allowed) {
+      p = emptyPlan(
+        base,
+        'blocked',
+        `prune refused: ${owned.length} of ${ownedCount} owned stacks would be deleted, more than pruneMaxShare ${desired.pruneMaxShare} allows (${allowed}); raise defaults.pruneMaxShare or remove fewer stacks per commit`,
+      );
+    } else if (a.terminationProtection) {
+      p = emptyPlan(base, 'blocked', 'no longer in cairn.yaml, but termination protection is on; turn it off to let Cairn delete it, or delete it by hand');
+    } else if (conditionOf(a.status) === 'busy') {
+      p = { ...emptyPlan(base, 'delete', 'no longer in cairn.yaml; prune is on'), waiting: true };
+    } else p = emptyPlan(base, 'delete', 'no longer in cairn.yaml; prune is on');
+    p.actualHash = a.tags[OWNER_TAGS.hash];
+    p.wave = p.action === 'delete' ? maxWave + 1 + i : maxWave + 1;
+    plans.set(`delete:${a.region}/${a.stackName}`, p);
+  });
+
+  const stacks = [...plans.values()].sort((a, b) => a.wave - b.wave || a.id.localeCompare(b.id));
+  return {
+    source: desired.source,
+    commit: desired.commit,
+    stacks,
+    changes: stacks.some((s) => s.action === 'create' || s.action === 'update' || s.action === 'delete'),
+  };
+}
+
+function planStack(
+  stack: DesiredStack,
+  current: ActualStack | undefined,
+  source: string,
+  hash: string,
+  resolved: ResolvedParameters,
+  currentTemplate: Record<string, unknown> | undefined,
+): StackPlan {
+  const p = emptyPlan(stack, 'none', 'in sync');
+  p.desiredHash = hash;
+  const pendingNote = (name: string): string => {
+    const ref = stack.parameters[name] as { fromStack: string; output: string };
+    return `${name} (from ${ref.fromStack}.${ref.output}, known after apply)`;
+  };
+  if (resolved.missing.length > 0) {
+    const m = resolved.missing[0]!;
+    p.action = 'blocked';
+    p.reason = `parameter ${m.parameter} takes output ${m.output} of stack "${m.stack}", which has no such output (it has: ${m.available.join(', ') || 'none'})`;
+    return p;
+  }
+  if (!current || conditionOf(current.status) === 'gone') {
+    p.action = 'create';
+    p.reason = 'not deployed yet';
+    p.resources = diffTemplates(undefined, stack.template);
+    p.parameters = Object.keys(stack.parameters).sort().map((k) => (resolved.pending.includes(k) ? pendingNote(k) : k));
+    return p;
+  }
+  p.actualHash = current.tags[OWNER_TAGS.hash];
+  const owner = current.tags[OWNER_TAGS.source];
+  if (owner === undefined && !stack.adopt) {
+    p.action = 'blocked';
+    p.reason = `a stack named ${stack.stackName} already exists and Cairn does not own it; add \`adopt: true\` to stacks.${stack.id} to take it over`;
+    return p;
+  }
+  if (owner !== undefined && owner !== source) {
+    p.action = 'blocked';
+    p.reason = `stack ${stack.stackName} is owned by source "${owner}", not "${source}"; rename one of them or remove it from one source`;
+    return p;
+  }
+  const condition = conditionOf(current.status);
+  if (condition === 'stuck') {
+    p.action = 'blocked';
+    p.reason = `stack is in ${current.status}: ${stuckHint(current.status, current.stackName)}`;
+    return p;
+  }
+  if (condition === 'recreate' || condition === 'review') {
+    p.action = 'create';
+    p.recreate = condition === 'recreate';
+    p.reason = condition === 'recreate' ? `a failed create left it in ${current.status}; it will be deleted and created again` : 'an earlier create was never executed';
+    p.resources = diffTemplates(undefined, stack.template);
+    p.parameters = Object.keys(stack.parameters).sort();
+    return p;
+  }
+  p.waiting = condition === 'busy';
+  if (p.actualHash === hash && owner !== undefined) {
+    p.reason = p.waiting ? `in sync; CloudFormation is busy with it (${current.status})` : 'in sync';
+    return p;
+  }
+  p.action = 'update';
+  p.reason = owner === undefined ? 'adopted: Cairn takes it over' : p.actualHash ? 'content changed' : 'no content hash recorded';
+  if (p.waiting) p.reason += `; waits while CloudFormation is busy (${current.status})`;
+  if (currentTemplate) p.resources = diffTemplates(currentTemplate, stack.template);
+  p.parameters = Object.keys({ ...stack.parameters, ...current.parameters })
+    .filter((k) => resolved.pending.includes(k) || resolved.values[k] !== current.parameters[k])
+    .sort()
+    .map((k) => (resolved.pending.includes(k) ? pendingNote(k) : k));
+  return p;
+}

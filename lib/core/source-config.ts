@@ -1,0 +1,133 @@
+/**
+ * The deployment's configuration: which Git sources Cairn follows, on which branch, from which
+ * provider, and the names of the secrets that authenticate them. One schema shared by the webhook,
+ * the reconciler, the CDK app and the local runtime, so a configuration that synthesises also runs.
+ */
+// A namespace import, not `{ z }`: esbuild can then drop the parts of zod this file does not use,
+// which keeps the webhook bundle some 360 KB smaller.
+import * as z from 'zod';
+import { ValidationError, type Problem } from './errors.js';
+
+export const PROVIDERS = ['github', 'gitlab', 'gitea', 'forgejo', 'bitbucket', 'generic'] as const;
+
+export const ProviderSchema = z.enum(PROVIDERS, {
+  error: `expected one of ${PROVIDERS.join(', ')}`,
+});
+
+export type Provider = z.infer<typeof ProviderSchema>;
+
+/** Secrets Manager accepts names and ARNs of these characters. */
+const SecretNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9/_+=.@:-]{1,2048}$/, 'expected a secret name or ARN (letters, digits and /_+=.@:-)');
+
+const RepoUrlSchema = z
+  .string()
+  .min(1, 'expected the repository URL, e.g. https://github.com/org/repo.git')
+  .regex(/^\S+$/, 'a repository URL has no whitespace')
+  .superRefine((value, ctx) => {
+    if (hasCredentials(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must not carry credentials: store the token in Secrets Manager and name it in gitTokenSecretName',
+      });
+    }
+  });
+
+const BranchSchema = z.string().superRefine((value, ctx) => {
+  const problem = branchNameProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+export const SourceConfigSchema = z.strictObject({
+  /** The source's name: the webhook path `/hooks/{name}`, the FIFO message group, the `cairn:source` tag. */
+  name: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, 'expected lower-case letters, digits and hyphens, e.g. platform-prod')
+    .max(64, 'at most 64 characters'),
+  repoUrl: RepoUrlSchema,
+  branch: BranchSchema.default('main'),
+  provider: ProviderSchema,
+  /** The secret holding the webhook's shared secret (or GitLab token / signing token). */
+  webhookSecretName: SecretNameSchema,
+  /** During rotation: the secret holding the previous value, still accepted until removed from here. */
+  previousWebhookSecretName: SecretNameSchema.optional(),
+  /** The secret holding a token for fetching private repositories and reporting commit status. */
+  gitTokenSecretName: SecretNameSchema.optional(),
+  /** The CloudFormation service role stacks of this source are deployed with. */
+  roleArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/cairn-deployer')
+    .optional(),
+  /** The commit status context, e.g. `cairn/prod`; defaults to `cairn/{name}` where it is reported. */
+  statusContext: z.string().min(1).max(255).optional(),
+});
+
+export type SourceConfig = z.infer<typeof SourceConfigSchema>;
+/** A source as written, before defaults (what a configuration file or a test may omit). */
+export type SourceConfigInput = z.input<typeof SourceConfigSchema>;
+
+export const DeploymentConfigSchema = z.strictObject({
+  sources: z.array(SourceConfigSchema).superRefine((sources, ctx) => {
+    const seen = new Set<string>();
+    sources.forEach((source, index) => {
+      if (seen.has(source.name)) {
+        ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate source name ${source.name}` });
+      }
+      seen.add(source.name);
+    });
+  }),
+});
+
+export type DeploymentConfig = z.infer<typeof DeploymentConfigSchema>;
+export type DeploymentConfigInput = z.input<typeof DeploymentConfigSchema>;
+
+/**
+ * Validate a deployment configuration, given as parsed data or as JSON text (the CAIRN_CONFIG
+ * environment variable). Throws ValidationError with one Problem per bad field; `where` names the
+ * file or variable it came from.
+ */
+export function parseDeploymentConfig(input: unknown, where: string): DeploymentConfig {
+  let data = input;
+  if (typeof input === 'string') {
+    try {
+      data = JSON.parse(input);
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new ValidationError([{ file: where, path: '', message: `is not valid JSON: ${detail}` }], { cause: error });
+    }
+  }
+  const result = DeploymentConfigSchema.safeParse(data);
+  if (result.success) return result.data;
+  const problems: Problem[] = result.error.issues.map((issue) => ({
+    file: where,
+    path: issue.path.map(String).join('.'),
+    message: issue.message,
+  }));
+  throw new ValidationError(problems, { cause: result.error });
+}
+
+export function findSource(config: DeploymentConfig, name: string): SourceConfig | undefined {
+  return config.sources.find((source) => source.name === name);
+}
+
+/** Userinfo in an http(s) URL is a password or token; `git@` in scp-like and ssh URLs is only a user. */
+function hasCredentials(url: string): boolean {
+  if (!/^https?:\/\//i.test(url)) return false;
+  try {
+    const parsed = new URL(url);
+    return parsed.username !== '' || parsed.password !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Why `name` is not a usable branch name (a subset of git check-ref-format), or undefined. */
+function branchNameProblem(name: string): string | undefined {
+  if (name === '') return 'expected a branch name such as main';
+  if (name.startsWith('refs/')) return `expected the branch name (e.g. ${name.replace(/^refs\/heads\//, '')}), not a full ref`;
+  if (/[\s~^:?*[\\\x00-\x1f\x7f]/.test(name)) return 'a branch name has no spaces or any of ~ ^ : ? * [ \\';
+  if (name.includes('..') || name.includes('//') || name.includes('@{')) return 'a branch name has no "..", "//" or "@{"';
+  if (/^[-/.]|[/.]$|\.lock$/.test(name)) return 'a branch name does not start with - / . nor end with / . or .lock';
+  return undefined;
+}

@@ -1,0 +1,157 @@
+/**
+ * CloudFormation templates: parse JSON or YAML (with every short-form tag) into one canonical form,
+ * so a YAML template and its JSON twin, reformatted or with keys reordered, are equal and hash equal.
+ */
+import { LineCounter, parseDocument, type ScalarTag, type CollectionTag, type YAMLMap, type YAMLSeq } from 'yaml';
+import { canonicalJson, sha256, sortKeys } from './canonical.js';
+import type { Problem } from './errors.js';
+
+/** CloudFormation's largest template (passed by S3 URL). */
+export const MAX_TEMPLATE_BYTES = 1_048_576;
+/** CloudFormation's largest inline TemplateBody. */
+export const MAX_INLINE_TEMPLATE_BYTES = 51_200;
+
+export interface TemplateParameter {
+  type: string;
+  hasDefault: boolean;
+}
+
+export interface ParsedTemplate {
+  /** Canonical form: long-form intrinsics, keys sorted. */
+  template: Record<string, unknown>;
+  /** Canonical JSON text, as sent to CloudFormation. */
+  body: string;
+  hash: string;
+  parameters: Record<string, TemplateParameter>;
+}
+
+export type TemplateResult = { ok: true; value: ParsedTemplate } | { ok: false; problems: Problem[] };
+
+/** Short forms whose long form is simply `{ "Fn::Name": value }`, for any node kind. */
+const FN_TAGS = [
+  'Base64', 'Cidr', 'FindInMap', 'GetAZs', 'ImportValue', 'Join', 'Select', 'Split', 'Sub',
+  'If', 'Equals', 'And', 'Or', 'Not', 'Transform', 'ToJsonString', 'Length', 'ForEach',
+] as const;
+
+function splitGetAtt(value: string): string[] {
+  const dot = value.indexOf('.');
+  return dot < 0 ? [value] : [value.slice(0, dot), value.slice(dot + 1)];
+}
+
+function tagsFor(name: string, wrap: (v: unknown) => unknown): (ScalarTag | CollectionTag)[] {
+  const tag = `!${name}`;
+  return [
+    { tag, resolve: (s: string) => wrap(s) } as ScalarTag,
+    { tag, collection: 'seq', resolve: (seq: YAMLSeq) => wrap(seq.toJSON()) } as unknown as CollectionTag,
+    { tag, collection: 'map', resolve: (map: YAMLMap) => wrap(map.toJSON()) } as unknown as CollectionTag,
+  ];
+}
+
+const CUSTOM_TAGS: (ScalarTag | CollectionTag)[] = [
+  ...tagsFor('Ref', (v) => ({ Ref: v })),
+  ...tagsFor('Condition', (v) => ({ Condition: v })),
+  ...tagsFor('GetAtt', (v) => ({ 'Fn::GetAtt': typeof v === 'string' ? splitGetAtt(v) : v })),
+  ...FN_TAGS.flatMap((n) => tagsFor(n, (v) => ({ [`Fn::${n}`]: v }))),
+];
+
+/** Long forms that have more than one spelling are brought to one: `Fn::GetAtt: "A.B"` → `["A", "B"]`. */
+function normaliseIntrinsics(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(normaliseIntrinsics);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = k === 'Fn::GetAtt' && typeof v === 'string' ? splitGetAtt(v) : normaliseIntrinsics(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+function looksLikeJson(text: string): boolean {
+  return /^\s*[{[]/.test(text);
+}
+
+function parseText(text: string, file: string): { ok: true; value: unknown } | { ok: false; problems: Problem[] } {
+  if (looksLikeJson(text)) {
+    try {
+      return { ok: true, value: JSON.parse(text) };
+    } catch (error) {
+      // JSON is also YAML: fall through so flow-style YAML starting with `{` still parses.
+      const yaml = parseYaml(text, file);
+      if (yaml.ok) return yaml;
+      return { ok: false, problems: [{ file, path: '', message: `is not valid JSON: ${(error as Error).message}` }] };
+    }
+  }
+  return parseYaml(text, file);
+}
+
+function parseYaml(text: string, file: string): { ok: true; value: unknown } | { ok: false; problems: Problem[] } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { customTags: CUSTOM_TAGS, lineCounter, prettyErrors: false, uniqueKeys: true });
+  const problems: Problem[] = [];
+  for (const e of [...doc.errors, ...doc.warnings]) {
+    const pos = lineCounter.linePos(e.pos[0]);
+    problems.push({
+      file,
+      path: '',
+      line: pos.line,
+      message: `is not valid YAML: ${e.message.split('\n')[0]}${e.code === 'TAG_RESOLVE_FAILED' ? ' (CloudFormation has no such short-form tag)' : ''}`,
+    });
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, value: doc.toJS({ maxAliasCount: 100 }) };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Parse and canonicalise a template. Problems name the file and the path inside it: not JSON or
+ * YAML, larger than CloudFormation accepts, or without a Resources section.
+ */
+export function parseTemplate(content: string | Uint8Array, file: string): TemplateResult {
+  const size = typeof content === 'string' ? Buffer.byteLength(content) : content.byteLength;
+  if (size > MAX_TEMPLATE_BYTES) {
+    return {
+      ok: false,
+      problems: [{ file, path: '', message: `is ${size} bytes; CloudFormation accepts templates of at most ${MAX_TEMPLATE_BYTES} bytes (1 MB)` }],
+    };
+  }
+  const text = typeof content === 'string' ? content : Buffer.from(content).toString('utf8');
+  if (text.trim() === '') return { ok: false, problems: [{ file, path: '', message: 'is empty; expected a CloudFormation template' }] };
+  const parsed = parseText(text, file);
+  if (!parsed.ok) return parsed;
+  const raw = parsed.value;
+  if (!isRecord(raw)) {
+    return { ok: false, problems: [{ file, path: '', message: 'is not a CloudFormation template: expected a mapping with a Resources section' }] };
+  }
+  const problems: Problem[] = [];
+  const resources = raw['Resources'];
+  if (!isRecord(resources) || Object.keys(resources).length === 0) {
+    problems.push({ file, path: 'Resources', message: 'is missing or empty; a template needs at least one resource' });
+  } else {
+    for (const [id, resource] of Object.entries(resources)) {
+      if (!isRecord(resource) || typeof resource['Type'] !== 'string') {
+        problems.push({ file, path: `Resources.${id}.Type`, message: 'is missing; every resource needs a Type such as AWS::S3::Bucket' });
+      }
+    }
+  }
+  const parameters: Record<string, TemplateParameter> = {};
+  const declared = raw['Parameters'];
+  if (declared !== undefined && !isRecord(declared)) {
+    problems.push({ file, path: 'Parameters', message: 'must be a mapping of parameter names to declarations' });
+  } else if (declared) {
+    for (const [name, decl] of Object.entries(declared)) {
+      if (!isRecord(decl) || typeof decl['Type'] !== 'string') {
+        problems.push({ file, path: `Parameters.${name}.Type`, message: 'is missing; every parameter needs a Type such as String' });
+        continue;
+      }
+      parameters[name] = { type: decl['Type'], hasDefault: decl['Default'] !== undefined };
+    }
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  const template = sortKeys(normaliseIntrinsics(raw)) as Record<string, unknown>;
+  const body = canonicalJson(template);
+  return { ok: true, value: { template, body, hash: sha256(body), parameters } };
+}

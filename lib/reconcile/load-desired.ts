@@ -1,0 +1,52 @@
+/**
+ * Read a source's desired state at one commit: cairn.yaml, the deployment files it names, then the
+ * templates, each read once as a blob of that snapshot. Throws ValidationError with every problem.
+ */
+import { requiredFiles, resolveDesired, type FileContent } from '../core/desired.js';
+import { ValidationError } from '../core/errors.js';
+import { MANIFEST_FILE, parseManifest } from '../core/manifest.js';
+import type { DesiredState } from '../core/model.js';
+import { PathOutsideRepoError, type SourceSnapshot } from '../ports/source-repo.js';
+
+const decoder = new TextDecoder('utf-8');
+
+async function read(snapshot: SourceSnapshot, path: string): Promise<FileContent> {
+  try {
+    const bytes = await snapshot.readFile(path);
+    return bytes ? { kind: 'file', text: decoder.decode(bytes) } : { kind: 'missing' };
+  } catch (error) {
+    if (error instanceof PathOutsideRepoError) return { kind: 'outside', detail: 'is a symbolic link that points outside the repository' };
+    throw error;
+  }
+}
+
+export async function loadDesired(snapshot: SourceSnapshot, source: string): Promise<DesiredState> {
+  const manifestFile = await read(snapshot, MANIFEST_FILE);
+  if (manifestFile.kind !== 'file') {
+    throw new ValidationError([
+      {
+        file: MANIFEST_FILE,
+        path: '',
+        message:
+          manifestFile.kind === 'missing'
+            ? `does not exist at commit ${snapshot.commit.slice(0, 12)}; a Cairn repository declares its stacks in cairn.yaml at its root`
+            : `${manifestFile.detail}`,
+      },
+    ]);
+  }
+  const manifest = parseManifest(manifestFile.text);
+  if (!manifest.ok) throw new ValidationError(manifest.problems);
+
+  const files = new Map<string, FileContent>();
+  const lookup = (path: string): FileContent | undefined => files.get(path);
+  // Deployment files name templates, so a second round may be needed; never more.
+  for (let round = 0; round < 2; round++) {
+    const wanted = requiredFiles(manifest.value, lookup).filter((p) => !files.has(p));
+    if (wanted.length === 0) break;
+    const contents = await Promise.all(wanted.map((p) => read(snapshot, p)));
+    wanted.forEach((p, i) => files.set(p, contents[i]!));
+  }
+  const desired = resolveDesired({ source, commit: snapshot.commit, manifest: manifest.value, files: lookup });
+  if (!desired.ok) throw new ValidationError(desired.problems);
+  return desired.value;
+}
