@@ -82,6 +82,8 @@ export interface StackEvent {
   status: string;
   statusReason: string | undefined;
   timestamp: string;
+  /** The token of the operation that caused the event (Cairn's change set name), when there was one. */
+  clientRequestToken?: string;
 }
 
 export type DriftDetectionStatus = 'DETECTION_IN_PROGRESS' | 'DETECTION_COMPLETE' | 'DETECTION_FAILED';
