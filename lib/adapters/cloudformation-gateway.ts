@@ -86,7 +86,7 @@ export class CloudFormationGateway implements StackGateway {
     this.maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.client = options.client ?? new CloudFormationClient(this.clientConfig(options.region));
     this.s3Client = options.s3;
-    this.configuredRegion = options.client ? undefined : (options.region ?? process.env.AWS_REGION);
+    this.configuredRegion = options.region ?? (options.client ? undefined : process.env.AWS_REGION);
     this.templateBucket = options.templateBucket ?? (process.env[TEMPLATE_BUCKET_ENV] || undefined);
     this.templatePrefix = options.templatePrefix ?? DEFAULT_TEMPLATE_PREFIX;
   }
