@@ -91,6 +91,8 @@ export interface StackPlan {
   wave: number;
   /** Why this action: e.g. "template changed", "not deployed yet", "owned by another source". */
   reason: string;
+  /** For blocked stacks: the kind of block, which decides how it is reported. */
+  blockedBy?: 'OwnershipConflict' | 'StackFailed' | 'PruneRefused' | 'ManifestInvalid';
   /** The stack must be deleted first (a failed create left it in ROLLBACK_COMPLETE). */
   recreate: boolean;
   /** The stack is busy in CloudFormation and will be taken up when it settles. */

@@ -19,6 +19,12 @@ export interface PlanInput {
   templates?: Map<string, Record<string, unknown>>;
 }
 
+export function countActions(plan: Plan): Record<PlanAction, number> {
+  const counts: Record<PlanAction, number> = { create: 0, update: 0, delete: 0, none: 0, blocked: 0 };
+  for (const s of plan.stacks) counts[s.action]++;
+  return counts;
+}
+
 export function stackKey(region: string | undefined, stackName: string, defaultRegion: string): string {
   return `${region ?? defaultRegion}/${stackName}`;
 }
@@ -167,6 +173,7 @@ export function plan({ desired, actual, defaultRegion, templates }: PlanInput): 
     } else if (conditionOf(a.status) === 'busy') {
       p = { ...emptyPlan(base, 'delete', 'no longer in cairn.yaml; prune is on'), waiting: true };
     } else p = emptyPlan(base, 'delete', 'no longer in cairn.yaml; prune is on');
+    if (p.action === 'blocked') p.blockedBy = 'PruneRefused';
     p.actualHash = a.tags[OWNER_TAGS.hash];
     p.wave = p.action === 'delete' ? maxWave + 1 + i : maxWave + 1;
     plans.set(`delete:${a.region}/${a.stackName}`, p);
@@ -198,6 +205,7 @@ function planStack(
   if (resolved.missing.length > 0) {
     const m = resolved.missing[0]!;
     p.action = 'blocked';
+    p.blockedBy = 'ManifestInvalid';
     p.reason = `parameter ${m.parameter} takes output ${m.output} of stack "${m.stack}", which has no such output (it has: ${m.available.join(', ') || 'none'})`;
     return p;
   }
@@ -212,17 +220,20 @@ function planStack(
   const owner = current.tags[OWNER_TAGS.source];
   if (owner === undefined && !stack.adopt) {
     p.action = 'blocked';
+    p.blockedBy = 'OwnershipConflict';
     p.reason = `a stack named ${stack.stackName} already exists and Cairn does not own it; add \`adopt: true\` to stacks.${stack.id} to take it over`;
     return p;
   }
   if (owner !== undefined && owner !== source) {
     p.action = 'blocked';
+    p.blockedBy = 'OwnershipConflict';
     p.reason = `stack ${stack.stackName} is owned by source "${owner}", not "${source}"; rename one of them or remove it from one source`;
     return p;
   }
   const condition = conditionOf(current.status);
   if (condition === 'stuck') {
     p.action = 'blocked';
+    p.blockedBy = 'StackFailed';
     p.reason = `stack is in ${current.status}: ${stuckHint(current.status, current.stackName)}`;
     return p;
   }

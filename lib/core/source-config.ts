@@ -126,7 +126,9 @@ function hasCredentials(url: string): boolean {
 function branchNameProblem(name: string): string | undefined {
   if (name === '') return 'expected a branch name such as main';
   if (name.startsWith('refs/')) return `expected the branch name (e.g. ${name.replace(/^refs\/heads\//, '')}), not a full ref`;
-  if (/[\s~^:?*[\\\x00-\x1f\x7f]/.test(name)) return 'a branch name has no spaces or any of ~ ^ : ? * [ \\';
+  if (/[\s~^:?*[\\]/.test(name) || [...name].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+    return 'a branch name has no spaces, control characters or any of ~ ^ : ? * [ \\';
+  }
   if (name.includes('..') || name.includes('//') || name.includes('@{')) return 'a branch name has no "..", "//" or "@{"';
   if (/^[-/.]|[/.]$|\.lock$/.test(name)) return 'a branch name does not start with - / . nor end with / . or .lock';
   return undefined;

@@ -1,0 +1,340 @@
+/**
+ * Advance a source one step toward its desired state, then return: start the change sets whose
+ * dependencies are settled (independent stacks in parallel, within a bound), prune when everything
+ * else is in sync, and report what is under way. Never waits for a stack operation to finish, so
+ * a crash between any two calls is repaired by the next step (names and tokens derive from content).
+ */
+import { sha256 } from '../core/canonical.js';
+import { StalledError, WaitingError, type StallReason } from '../core/errors.js';
+import { conditionOf } from '../core/health.js';
+import type { ActualStack, DesiredStack, DesiredState, Plan, StackPlan } from '../core/model.js';
+import { OWNER_TAGS } from '../core/model.js';
+import { resolveParameters, stackKey } from '../core/plan.js';
+import { describeDestructive, destructiveChanges, summariseChanges } from '../core/protection.js';
+import type { EventSink } from '../ports/events.js';
+import { InsufficientCapabilitiesError, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
+import { CHANGE_SET_PREFIX, changeSetName, ensureChangeSet } from './change-set.js';
+import { planSource } from './plan-source.js';
+
+export interface AdvanceOptions {
+  gateways: GatewayFactory;
+  sink: EventSink;
+  /** Stacks of one wave started in parallel at most. */
+  maxParallel?: number;
+  /** How long to wait for CloudFormation to compute a change set before coming back later. */
+  changeSetWaitMs?: number;
+  pollMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Time left in this invocation; no new work starts when it is below `reserveMs`. */
+  remainingMs?: () => number;
+  reserveMs?: number;
+  /** When the push that triggered this work reached Cairn, for push-to-apply latency. */
+  receivedAt?: string;
+}
+
+export interface StepCounts {
+  created: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+}
+
+interface StepBase {
+  plan: Plan;
+  /** CloudFormation status of each planned stack (by id) when the step began. */
+  statuses: Record<string, string>;
+  summary: string;
+}
+
+export type StepResult =
+  | (StepBase & { outcome: 'succeeded'; counts: StepCounts })
+  | (StepBase & { outcome: 'progressing'; started: string[]; waitingOn: string[]; retryAfterSeconds: number })
+  | (StepBase & { outcome: 'stalled'; started: string[]; error: StalledError; stalls: StalledError[] });
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+type OpResult = 'started' | 'unchanged' | 'waiting';
+
+export async function advance(desired: DesiredState, options: AdvanceOptions): Promise<StepResult> {
+  const sink = options.sink;
+  const base = { source: desired.source, commit: desired.commit };
+  const sp = await planSource(desired, { gateways: options.gateways });
+  const { plan } = sp;
+  const desiredById = new Map(desired.stacks.map((s) => [s.id, s]));
+  const actualByKey = new Map(sp.actual.map((a) => [stackKey(a.region, a.stackName, sp.defaultRegion), a]));
+  const actualOf = (s: { region: string | undefined; stackName: string }): ActualStack | undefined =>
+    actualByKey.get(stackKey(s.region, s.stackName, sp.defaultRegion));
+  const planById = new Map(plan.stacks.filter((s) => s.action !== 'delete').map((s) => [s.id, s]));
+
+  const stalls: StalledError[] = [];
+  const started: string[] = [];
+  const waitingOn: string[] = [];
+  const settled = (id: string): boolean => {
+    const p = planById.get(id);
+    return p !== undefined && p.action === 'none' && !p.waiting;
+  };
+  const timeLeft = (): boolean => !options.remainingMs || options.remainingMs() > (options.reserveMs ?? 20_000);
+
+  for (const s of plan.stacks) {
+    if (s.action === 'blocked') stalls.push(new StalledError(stallReasonOf(s), `stack ${s.id}: ${s.reason}`, { stackId: s.id }));
+    if (s.waiting) {
+      waitingOn.push(s.id);
+      sink.emit({ ...base, type: 'stack.waiting', stack: s.id, stackName: s.stackName, status: actualOf(s)?.status ?? 'unknown' });
+    }
+  }
+
+  // Keep termination protection as declared for stacks whose content is already in sync.
+  for (const s of plan.stacks) {
+    const d = desiredById.get(s.id);
+    const a = actualOf(s);
+    if (s.action === 'none' && d && a && !s.waiting && conditionOf(a.status) === 'stable' && a.terminationProtection !== d.terminationProtection && a.tags[OWNER_TAGS.source]) {
+      await sp.gatewayFor(s.region).updateTerminationProtection(s.stackName, d.terminationProtection);
+    }
+  }
+
+  const ready = plan.stacks.filter(
+    (s) => (s.action === 'create' || s.action === 'update') && !s.waiting && desiredById.get(s.id)!.dependsOn.every(settled),
+  );
+  const work = async (s: StackPlan): Promise<void> => {
+    if (!timeLeft()) return;
+    try {
+      const r = await startStack(s, desiredById.get(s.id)!, actualOf(s), sp.gatewayFor(s.region));
+      if (r === 'started') started.push(s.id);
+      else if (r === 'waiting') waitingOn.push(s.id);
+    } catch (error) {
+      if (error instanceof StalledError) stalls.push(error);
+      else if (error instanceof WaitingError) waitingOn.push(s.id);
+      else throw error;
+    }
+  };
+  await inParallel(ready, options.maxParallel ?? 4, work);
+
+  const pendingApply = plan.stacks.some((s) => s.action !== 'delete' && s.action !== 'blocked' && (s.action !== 'none' || s.waiting));
+  if (!pendingApply && stalls.length === 0 && timeLeft()) {
+    const next = plan.stacks.find((s) => s.action === 'delete');
+    if (next) {
+      const a = actualOf(next)!;
+      if (next.waiting) waitingOn.push(next.id);
+      else {
+        await sp.gatewayFor(next.region).deleteStack(next.stackName, { clientToken: `cairn-delete-${sha256(a.stackId).slice(0, 24)}`, roleArn: undefined });
+        sink.emit({ ...base, type: 'stack.action', stack: next.id, stackName: next.stackName, action: 'delete', summary: next.reason });
+        started.push(next.id);
+      }
+    }
+  }
+
+  const summary = summarise(plan, desired, sp.actual, started, waitingOn, stalls);
+  const statuses = Object.fromEntries(plan.stacks.map((s) => [s.id, actualOf(s)?.status ?? 'NOT_DEPLOYED']));
+  if (stalls.length > 0) {
+    const error = stalls.length === 1 ? stalls[0]! : new StalledError(stalls[0]!.reason as StallReason, stalls.map((e) => e.message).join('; '), { stackId: stalls[0]!.stackId, hint: stalls[0]!.hint });
+    return { outcome: 'stalled', plan, statuses, started, error, stalls, summary };
+  }
+  if (started.length > 0 || waitingOn.length > 0 || plan.changes) {
+    return { outcome: 'progressing', plan, statuses, started, waitingOn, retryAfterSeconds: waitingOn.length > 0 ? 30 : 10, summary };
+  }
+  return { outcome: 'succeeded', plan, statuses, counts: countApplied(desired, sp.actual, plan), summary };
+
+  async function startStack(s: StackPlan, d: DesiredStack, actual: ActualStack | undefined, gateway: StackGateway): Promise<OpResult> {
+    const hash = s.desiredHash!;
+    const name = changeSetName(hash);
+    if (s.recreate && actual) {
+      if (actual.tags[OWNER_TAGS.hash] === hash) {
+        throw new StalledError('StackFailed', `stack ${s.id}: creating it failed and CloudFormation rolled it back (${actual.status}): ${await failureReason(gateway, s.stackName, actual.tags[OWNER_TAGS.hash] ? changeSetName(actual.tags[OWNER_TAGS.hash]!) : undefined)}`, {
+          stackId: s.id,
+          hint: 'fix the template or parameters and push a new commit; Cairn deletes the failed stack and creates it again',
+        });
+      }
+      await gateway.deleteStack(s.stackName, { clientToken: `cairn-recreate-${sha256(actual.stackId).slice(0, 24)}`, roleArn: d.roleArn });
+      sink.emit({ ...base, type: 'stack.action', stack: s.id, stackName: s.stackName, action: 'recreate', summary: `deleting the empty stack a failed create left in ${actual.status}; it is created again next` });
+      return 'started';
+    }
+    if (actual && actual.status === 'UPDATE_ROLLBACK_COMPLETE') {
+      const failed = await lastFailedAttempt(gateway, s.stackName);
+      if (failed?.token === name) {
+        throw new StalledError('StackFailed', `stack ${s.id}: updating it to this content failed and CloudFormation rolled it back: ${failed.reason}`, {
+          stackId: s.id,
+          hint: 'fix the template or parameters and push a new commit (or retry this commit with `cairn apply` once the cause outside the template is fixed)',
+        });
+      }
+    }
+    const resolved = resolveParameters(d, (id) => {
+      const dep = desiredById.get(id);
+      const da = dep && actualOf(dep);
+      return da ? { outputs: da.outputs, settled: true } : undefined;
+    });
+    const exists = actual !== undefined && conditionOf(actual.status) !== 'gone';
+    if (exists) await removeStaleChangeSets(gateway, s.stackName, name);
+    const changeSetType = exists && conditionOf(actual!.status) !== 'review' ? 'UPDATE' : 'CREATE';
+    let state;
+    try {
+      state = await ensureChangeSet({
+        gateway,
+        stackExists: exists,
+        waitMs: options.changeSetWaitMs ?? 30_000,
+        pollMs: options.pollMs ?? 1_000,
+        sleep: options.sleep ?? defaultSleep,
+        input: {
+          stackName: s.stackName,
+          changeSetName: name,
+          changeSetType,
+          templateBody: d.templateBody,
+          parameters: Object.entries(resolved.values).map(([key, value]) => ({ key, value })),
+          tags: {
+            ...d.tags,
+            [OWNER_TAGS.source]: desired.source,
+            [OWNER_TAGS.stack]: d.id,
+            [OWNER_TAGS.hash]: hash,
+            [OWNER_TAGS.commit]: desired.commit,
+          },
+          capabilities: d.capabilities,
+          roleArn: d.roleArn,
+          clientToken: name,
+          description: `Cairn: ${desired.source}@${desired.commit.slice(0, 12)} ${d.templateFile}`,
+        },
+      });
+    } catch (error) {
+      if (error instanceof InsufficientCapabilitiesError) {
+        const caps = error.capabilities.length ? error.capabilities : ['CAPABILITY_IAM'];
+        throw new StalledError('CapabilityMissing', `stack ${s.id}: its template needs ${caps.join(' and ')}, which cairn.yaml does not acknowledge`, {
+          stackId: s.id,
+          hint: `add \`capabilities: [${[...new Set([...d.capabilities, ...caps])].join(', ')}]\` to stacks.${s.id} (or to defaults) in cairn.yaml`,
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    switch (state.state) {
+      case 'pending':
+        return 'waiting';
+      case 'executing':
+        return 'started';
+      case 'empty':
+        await gateway.deleteChangeSet(s.stackName, name);
+        sink.emit({ ...base, type: 'changeset.empty', stack: s.id, stackName: s.stackName });
+        return 'unchanged';
+      case 'failed':
+        await gateway.deleteChangeSet(s.stackName, name);
+        if (changeSetType === 'CREATE') await cleanUpReview(gateway, s.stackName);
+        throw new StalledError('ChangeSetFailed', `stack ${s.id}: CloudFormation refused the change set: ${state.reason}`, {
+          stackId: s.id,
+          hint: `fix ${d.templateFile} or the parameters in cairn.yaml and push a new commit`,
+        });
+      case 'ready': {
+        const changes = state.description.changes;
+        const destructive = destructiveChanges(changes, desired.protectedTypes, d.allowDestructive);
+        if (destructive.length > 0) {
+          await gateway.deleteChangeSet(s.stackName, name);
+          if (changeSetType === 'CREATE') await cleanUpReview(gateway, s.stackName);
+          const { message, hint } = describeDestructive(s.id, s.stackName, destructive);
+          sink.emit({ ...base, type: 'stack.blocked', stack: s.id, stackName: s.stackName, reason: 'DestructiveChangeBlocked', message });
+          throw new StalledError('DestructiveChangeBlocked', message, { stackId: s.id, hint });
+        }
+        sink.emit({ ...base, type: 'changeset.created', stack: s.id, stackName: s.stackName, changeSetName: name, changes });
+        if (changeSetType === 'CREATE' && d.terminationProtection) await gateway.updateTerminationProtection(s.stackName, true);
+        else if (exists && actual!.terminationProtection !== d.terminationProtection) await gateway.updateTerminationProtection(s.stackName, d.terminationProtection);
+        await gateway.executeChangeSet(s.stackName, name, name);
+        const action = changeSetType === 'CREATE' ? 'create' : actual?.tags[OWNER_TAGS.source] ? 'update' : 'adopt';
+        sink.emit({
+          ...base,
+          type: 'stack.action',
+          stack: s.id,
+          stackName: s.stackName,
+          action,
+          summary: summariseChanges(changes),
+          ...(options.receivedAt ? { pushToApplyMs: Math.max(0, Date.now() - Date.parse(options.receivedAt)) } : {}),
+        });
+        return 'started';
+      }
+    }
+  }
+}
+
+function stallReasonOf(s: StackPlan): StallReason {
+  switch (s.blockedBy) {
+    case 'OwnershipConflict':
+      return 'OwnershipConflict';
+    case 'PruneRefused':
+      return 'PruneRefused';
+    case 'ManifestInvalid':
+      return 'ManifestInvalid';
+    default:
+      return 'StackFailed';
+  }
+}
+
+/** Cairn's change sets on this stack other than the current one are leftovers of superseded commits. */
+async function removeStaleChangeSets(gateway: StackGateway, stackName: string, keep: string): Promise<void> {
+  const sets = await gateway.listChangeSets(stackName);
+  for (const cs of sets) {
+    if (cs.changeSetName === keep || !cs.changeSetName.startsWith(CHANGE_SET_PREFIX)) continue;
+    if (cs.executionStatus === 'EXECUTE_IN_PROGRESS') continue;
+    await gateway.deleteChangeSet(stackName, cs.changeSetName);
+  }
+}
+
+/** A refused CREATE change set leaves an empty stack in REVIEW_IN_PROGRESS; remove it so nothing half-made remains. */
+async function cleanUpReview(gateway: StackGateway, stackName: string): Promise<void> {
+  const a = await gateway.describeStack(stackName);
+  if (a?.status === 'REVIEW_IN_PROGRESS') {
+    const others = await gateway.listChangeSets(stackName);
+    if (others.length === 0) await gateway.deleteStack(stackName, { clientToken: `cairn-cleanup-${sha256(a.stackId).slice(0, 24)}`, roleArn: undefined });
+  }
+}
+
+/** The last operation that rolled back: its token and the first resource failure reason. */
+async function lastFailedAttempt(gateway: StackGateway, stackName: string): Promise<{ token: string | undefined; reason: string } | undefined> {
+  const events = await gateway.listStackEvents(stackName, 100);
+  const rollback = events.find((e) => e.logicalId === stackName && /ROLLBACK_IN_PROGRESS$/.test(e.status));
+  if (!rollback) return undefined;
+  const token = rollback.clientRequestToken;
+  const failure = events.filter((e) => e.status.endsWith('_FAILED') && e.statusReason && (!token || e.clientRequestToken === token)).pop();
+  return { token, reason: failure ? `${failure.logicalId} (${failure.resourceType}): ${failure.statusReason}` : (rollback.statusReason ?? 'no reason given') };
+}
+
+async function failureReason(gateway: StackGateway, stackName: string, token: string | undefined): Promise<string> {
+  const events = await gateway.listStackEvents(stackName, 100);
+  const failure = events.filter((e) => e.status.endsWith('_FAILED') && e.statusReason && (!token || !e.clientRequestToken || e.clientRequestToken === token)).pop();
+  return failure ? `${failure.logicalId} (${failure.resourceType}): ${failure.statusReason}` : 'see the stack events';
+}
+
+function countApplied(desired: DesiredState, actual: ActualStack[], plan: Plan): StepCounts {
+  const counts: StepCounts = { created: 0, updated: 0, deleted: 0, unchanged: 0 };
+  const names = new Set(plan.stacks.filter((s) => s.action === 'none').map((s) => s.stackName));
+  for (const a of actual) {
+    if (!names.has(a.stackName) || a.tags[OWNER_TAGS.source] !== desired.source) continue;
+    if (a.tags[OWNER_TAGS.commit] !== desired.commit) counts.unchanged++;
+    else if (a.updatedAt) counts.updated++;
+    else counts.created++;
+  }
+  return counts;
+}
+
+function summarise(plan: Plan, desired: DesiredState, actual: ActualStack[], started: string[], waitingOn: string[], stalls: StalledError[]): string {
+  if (stalls.length > 0) return stalls[0]!.message;
+  if (started.length > 0 || waitingOn.length > 0) {
+    const parts = [];
+    if (started.length) parts.push(`started ${started.join(', ')}`);
+    if (waitingOn.length) parts.push(`waiting on ${waitingOn.join(', ')}`);
+    return parts.join('; ');
+  }
+  if (plan.changes) return 'waiting for dependencies';
+  const c = countApplied(desired, actual, plan);
+  return describeCounts(c);
+}
+
+export function describeCounts(c: StepCounts): string {
+  const parts: string[] = [];
+  if (c.created) parts.push(`${c.created} stack${c.created === 1 ? '' : 's'} created`);
+  if (c.updated) parts.push(`${c.updated} ${parts.length ? '' : `stack${c.updated === 1 ? '' : 's'} `}updated`);
+  if (c.deleted) parts.push(`${c.deleted} deleted`);
+  parts.push(`${c.unchanged} unchanged`);
+  return parts.join(', ');
+}
+
+async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  });
+  await Promise.all(workers);
+}

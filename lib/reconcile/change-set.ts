@@ -1,0 +1,71 @@
+/**
+ * One change set, resumably: its name is derived from the desired content hash, so a step that
+ * crashed after creating it finds and reuses it instead of making a second one. Waits briefly for
+ * CloudFormation to compute it, and says whether it is ready, still pending, empty, failed or
+ * already executing.
+ */
+import type { ChangeSetDescription, ChangeSetInput, StackGateway } from '../ports/stack-gateway.js';
+import { GatewayError } from '../ports/stack-gateway.js';
+
+export const CHANGE_SET_PREFIX = 'cairn-';
+
+export function changeSetName(hash: string, kind: 'apply' | 'revert' = 'apply'): string {
+  return `${CHANGE_SET_PREFIX}${kind === 'revert' ? 'revert-' : ''}${hash.slice(0, 24)}`;
+}
+
+/** CloudFormation's words for a change set with nothing in it. */
+export function isNoChangeReason(reason: string | undefined): boolean {
+  return /didn't contain changes|No updates are to be performed/i.test(reason ?? '');
+}
+
+export type ChangeSetState =
+  | { state: 'ready'; description: ChangeSetDescription }
+  | { state: 'pending' }
+  | { state: 'empty' }
+  | { state: 'failed'; reason: string }
+  | { state: 'executing' };
+
+export interface EnsureOptions {
+  gateway: StackGateway;
+  input: ChangeSetInput;
+  /** Whether the stack exists at all (a change set can only be looked up on an existing stack). */
+  stackExists: boolean;
+  waitMs: number;
+  pollMs: number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+function stateOf(d: ChangeSetDescription): ChangeSetState | undefined {
+  if (d.executionStatus === 'EXECUTE_IN_PROGRESS' || d.executionStatus === 'EXECUTE_COMPLETE') return { state: 'executing' };
+  if (d.status === 'FAILED') return isNoChangeReason(d.statusReason) ? { state: 'empty' } : { state: 'failed', reason: d.statusReason ?? 'no reason given' };
+  if (d.status === 'CREATE_COMPLETE' && d.executionStatus === 'AVAILABLE') return { state: 'ready', description: d };
+  if (d.executionStatus === 'EXECUTE_FAILED' || d.executionStatus === 'OBSOLETE') return { state: 'failed', reason: `change set is ${d.executionStatus}` };
+  return undefined;
+}
+
+export async function ensureChangeSet(options: EnsureOptions): Promise<ChangeSetState> {
+  const { gateway, input } = options;
+  let existing = options.stackExists ? await gateway.describeChangeSet(input.stackName, input.changeSetName) : undefined;
+  if (existing?.executionStatus === 'OBSOLETE' || existing?.executionStatus === 'EXECUTE_FAILED') {
+    // A stale twin from an earlier attempt: the same name cannot be reused until it is gone.
+    await gateway.deleteChangeSet(input.stackName, input.changeSetName);
+    existing = undefined;
+  }
+  if (!existing) {
+    try {
+      await gateway.createChangeSet(input);
+    } catch (error) {
+      if (!(error instanceof GatewayError && error.code === 'AlreadyExistsException')) throw error;
+    }
+  }
+  const deadline = Date.now() + options.waitMs;
+  for (;;) {
+    const d = await gateway.describeChangeSet(input.stackName, input.changeSetName);
+    if (d) {
+      const state = stateOf(d);
+      if (state) return state;
+    }
+    if (Date.now() >= deadline) return { state: 'pending' };
+    await options.sleep(options.pollMs);
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Converge: take steps until the source is in sync or stalled, polling between steps. The CLI's
+ * `cairn apply` uses this; the Lambda reconciler takes one step per invocation instead.
+ */
+import { TransientError } from '../core/errors.js';
+import type { DesiredState } from '../core/model.js';
+import { advance, type AdvanceOptions, type StepResult } from './advance.js';
+
+export interface ConvergeOptions extends AdvanceOptions {
+  /** Pause between steps while CloudFormation works. */
+  stepIntervalMs?: number;
+  /** Give up (the work goes on in CloudFormation) after this long. */
+  timeoutMs?: number;
+  /** Set to stop starting new work (Ctrl-C); the loop then returns after the current step. */
+  signal?: AbortSignal;
+}
+
+export async function converge(desired: DesiredState, options: ConvergeOptions): Promise<StepResult> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60 * 60_000);
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const previous: Record<string, string> = {};
+  for (;;) {
+    const stopped = (): boolean => options.signal?.aborted === true;
+    const result = await advance(desired, {
+      ...options,
+      remainingMs: () => (stopped() ? 0 : (options.remainingMs?.() ?? Number.POSITIVE_INFINITY)),
+    });
+    for (const s of result.plan.stacks) {
+      const status = result.statuses[s.id];
+      if (status && previous[s.id] !== undefined && previous[s.id] !== status) {
+        options.sink.emit({ source: desired.source, commit: desired.commit, type: 'stack.progress', stack: s.id, stackName: s.stackName, status });
+      }
+      if (status) previous[s.id] = status;
+    }
+    if (result.outcome !== 'progressing') return result;
+    if (stopped()) throw new TransientError('Interrupted', 'interrupted: operations already started go on in CloudFormation; run the same command again to resume');
+    if (Date.now() > deadline) {
+      throw new TransientError('Interrupted', `still ${result.summary} after ${Math.round((options.timeoutMs ?? 0) / 1000)} s; the work goes on in CloudFormation; run the same command again to resume`);
+    }
+    await sleep(options.stepIntervalMs ?? 2_000);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Reconcile one source, one step: read the branch head, validate, plan, take the next step of the
+ * apply, report on the commit and in the events, return. Level-triggered: whatever woke it (a push,
+ * a stack event, the sweep, a retry), it works from the branch head, so late or repeated wake-ups
+ * are harmless and superseded pushes cost nothing.
+ */
+import { StalledError, ValidationError, formatProblem } from '../core/errors.js';
+import type { CommitStatusReporter } from '../ports/commit-status.js';
+import type { EventSink } from '../ports/events.js';
+import type { SourceRepo } from '../ports/source-repo.js';
+import type { GatewayFactory } from '../ports/stack-gateway.js';
+import type { WorkKind } from '../ports/work-queue.js';
+import { countActions } from '../core/plan.js';
+import { advance, describeCounts, type AdvanceOptions } from './advance.js';
+import { loadDesired } from './load-desired.js';
+import type { StallMemory } from './stall-memory.js';
+
+export interface ReconcileContext {
+  source: string;
+  /** Commit status context, e.g. `cairn/platform`. */
+  statusContext: string;
+  repo: SourceRepo;
+  gateways: GatewayFactory;
+  sink: EventSink;
+  commitStatus: CommitStatusReporter;
+  stalls: StallMemory;
+  /** Step tuning (change-set wait and poll, parallelism, time budget). */
+  step?: Omit<AdvanceOptions, 'gateways' | 'sink' | 'receivedAt'>;
+}
+
+export interface Trigger {
+  kind: WorkKind;
+  /** When the earliest push folded into this reconcile reached Cairn. */
+  receivedAt?: string;
+}
+
+export type ReconcileOutcome =
+  | { outcome: 'succeeded'; commit: string; summary: string }
+  /** Operations are under way; CloudFormation's stack events will wake the next step. */
+  | { outcome: 'progressing'; commit: string; summary: string; retryAfterSeconds: number }
+  /** Nothing could start because CloudFormation is busy; come back after retryAfterSeconds. */
+  | { outcome: 'waiting'; commit: string; summary: string; retryAfterSeconds: number }
+  | { outcome: 'stalled'; commit: string; summary: string; error: StalledError }
+  /** This commit already stalled; nothing was done. */
+  | { outcome: 'skipped'; commit: string; summary: string };
+
+export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): Promise<ReconcileOutcome> {
+  const started = Date.now();
+  const snapshot = await ctx.repo.snapshot();
+  const commit = snapshot.commit;
+  const base = { source: ctx.source, commit };
+  const finish = (outcome: ReconcileOutcome, extra: { counts?: Record<string, number>; reason?: string } = {}): ReconcileOutcome => {
+    const mapped = outcome.outcome === 'skipped' ? 'stalled' : outcome.outcome;
+    ctx.sink.emit({ ...base, type: 'reconcile.finished', outcome: mapped, summary: outcome.summary, durationMs: Date.now() - started, ...extra });
+    return outcome;
+  };
+  if (trigger.kind === 'retry') ctx.stalls.clear(ctx.source);
+  const stall = ctx.stalls.get(ctx.source);
+  if (stall?.commit === commit) {
+    return { outcome: 'skipped', commit, summary: `commit stalled earlier (${stall.reason}): ${stall.message}` };
+  }
+  ctx.sink.emit({ ...base, type: 'reconcile.started', trigger: trigger.kind, ...(trigger.receivedAt ? { receivedAt: trigger.receivedAt } : {}) });
+
+  const stalled = async (error: StalledError): Promise<ReconcileOutcome> => {
+    ctx.stalls.set(ctx.source, { commit, reason: error.reason, message: error.message, at: new Date().toISOString() });
+    const description =
+      error instanceof ValidationError
+        ? `${error.problems.length} problem${error.problems.length === 1 ? '' : 's'}: ${formatProblem(error.problems[0]!)}`
+        : `${error.stackId ? `${error.stackId}: ` : ''}${error.reason}: ${error.message.replace(/^stack [^:]+: /, '')}`;
+    await ctx.commitStatus.report({ commit, state: 'failure', description, context: ctx.statusContext });
+    return finish({ outcome: 'stalled', commit, summary: error.message, error }, { reason: error.reason });
+  };
+
+  let desired;
+  try {
+    desired = await loadDesired(snapshot, ctx.source);
+  } catch (error) {
+    if (error instanceof StalledError) return stalled(error);
+    throw error;
+  }
+  if (stall) ctx.stalls.clear(ctx.source);
+
+  let result;
+  try {
+    result = await advance(desired, { ...ctx.step, gateways: ctx.gateways, sink: ctx.sink, ...(trigger.receivedAt ? { receivedAt: trigger.receivedAt } : {}) });
+  } catch (error) {
+    if (error instanceof StalledError) return stalled(error);
+    throw error;
+  }
+  ctx.sink.emit({ ...base, type: 'plan.computed', counts: countActions(result.plan) });
+  switch (result.outcome) {
+    case 'stalled':
+      return stalled(result.error);
+    case 'succeeded': {
+      const summary = describeCounts(result.counts);
+      await ctx.commitStatus.report({ commit, state: 'success', description: summary, context: ctx.statusContext });
+      return finish({ outcome: 'succeeded', commit, summary }, { counts: { ...result.counts } });
+    }
+    case 'progressing': {
+      await ctx.commitStatus.report({ commit, state: 'pending', description: 'Cairn is applying this commit', context: ctx.statusContext });
+      const waiting = result.started.length === 0 && result.waitingOn.length > 0;
+      return finish({ outcome: waiting ? 'waiting' : 'progressing', commit, summary: result.summary, retryAfterSeconds: result.retryAfterSeconds });
+    }
+  }
+}
