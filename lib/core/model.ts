@@ -16,6 +16,8 @@ export const OWNER_TAGS = {
   stack: 'cairn:stack',
   hash: 'cairn:hash',
   commit: 'cairn:commit',
+  /** The stack's drift policy, so the sweep can act on it without reading the repository. */
+  drift: 'cairn:drift',
 } as const;
 
 export interface DesiredStack {

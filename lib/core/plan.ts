@@ -15,7 +15,10 @@ export interface PlanInput {
   actual: ActualStack[];
   /** The region a stack without one goes to. */
   defaultRegion: string;
-  /** Current templates (canonical form) of stacks being updated, keyed by stackKey; enables resource diffs. */
+  /**
+   * Current templates (canonical form) keyed by stackKey. For stacks being updated they give
+   * resource diffs; for stacks whose hash matches they reveal a template changed outside Cairn.
+   */
   templates?: Map<string, Record<string, unknown>>;
 }
 
@@ -68,6 +71,7 @@ export function desiredHash(stack: DesiredStack, parameters: Record<string, stri
     capabilities: stack.capabilities,
     roleArn: stack.roleArn ?? null,
     terminationProtection: stack.terminationProtection,
+    drift: stack.drift,
   }).slice(0, 32);
 }
 
@@ -188,6 +192,24 @@ export function plan({ desired, actual, defaultRegion, templates }: PlanInput): 
   };
 }
 
+/** CloudFormation shows NoEcho parameters as asterisks; their values cannot be compared. */
+const MASKED = /^\*+$/;
+
+/** Why a stack whose recorded hash matches is nevertheless not what Cairn applied, if it is not. */
+function changedOutside(
+  stack: DesiredStack,
+  current: ActualStack,
+  resolved: ResolvedParameters,
+  currentTemplate: Record<string, unknown> | undefined,
+): string | undefined {
+  const params = Object.keys(resolved.values).filter(
+    (k) => !resolved.pending.includes(k) && current.parameters[k] !== undefined && !MASKED.test(current.parameters[k]!) && current.parameters[k] !== resolved.values[k],
+  );
+  if (params.length > 0) return `parameters changed outside Cairn (${params.sort().join(', ')}); re-applying the repository's values`;
+  if (currentTemplate && canonicalJson(currentTemplate) !== stack.templateBody) return 'template changed outside Cairn; re-applying the repository\'s template';
+  return undefined;
+}
+
 function planStack(
   stack: DesiredStack,
   current: ActualStack | undefined,
@@ -246,12 +268,13 @@ function planStack(
     return p;
   }
   p.waiting = condition === 'busy';
-  if (p.actualHash === hash && owner !== undefined) {
+  const outside = p.actualHash === hash && owner !== undefined ? changedOutside(stack, current, resolved, currentTemplate) : undefined;
+  if (p.actualHash === hash && owner !== undefined && !outside) {
     p.reason = p.waiting ? `in sync; CloudFormation is busy with it (${current.status})` : 'in sync';
     return p;
   }
   p.action = 'update';
-  p.reason = owner === undefined ? 'adopted: Cairn takes it over' : p.actualHash ? 'content changed' : 'no content hash recorded';
+  p.reason = outside ?? (owner === undefined ? 'adopted: Cairn takes it over' : p.actualHash ? 'content changed' : 'no content hash recorded');
   if (p.waiting) p.reason += `; waits while CloudFormation is busy (${current.status})`;
   if (currentTemplate) p.resources = diffTemplates(currentTemplate, stack.template);
   p.parameters = Object.keys({ ...stack.parameters, ...current.parameters })

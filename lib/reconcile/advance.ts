@@ -30,6 +30,13 @@ export interface AdvanceOptions {
   reserveMs?: number;
   /** When the push that triggered this work reached Cairn, for push-to-apply latency. */
   receivedAt?: string;
+  /** Compare the live templates of up to this many in-sync stacks with the repository (sweeps). */
+  verifyTemplates?: number;
+  /**
+   * Names of drift-revert change sets already tried by this process: a detection whose revert came
+   * out empty is not tried again until the next detection.
+   */
+  revertsTried?: Set<string>;
 }
 
 export interface StepCounts {
@@ -58,7 +65,7 @@ type OpResult = 'started' | 'unchanged' | 'waiting';
 export async function advance(desired: DesiredState, options: AdvanceOptions): Promise<StepResult> {
   const sink = options.sink;
   const base = { source: desired.source, commit: desired.commit };
-  const sp = await planSource(desired, { gateways: options.gateways });
+  const sp = await planSource(desired, { gateways: options.gateways, verifyTemplates: options.verifyTemplates ?? 0 });
   const { plan } = sp;
   const desiredById = new Map(desired.stacks.map((s) => [s.id, s]));
   const actualByKey = new Map(sp.actual.map((a) => [stackKey(a.region, a.stackName, sp.defaultRegion), a]));
@@ -109,6 +116,21 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
   };
   await inParallel(ready, options.maxParallel ?? 4, work);
 
+  const drifted = plan.stacks.filter((s) => {
+    const d = desiredById.get(s.id);
+    const a = actualOf(s);
+    return s.action === 'none' && !s.waiting && d?.drift === 'revert' && a !== undefined && needsRevert(a) && !options.revertsTried?.has(revertName(s, a));
+  });
+  await inParallel(drifted, options.maxParallel ?? 4, async (s) => {
+    if (!timeLeft()) return;
+    try {
+      if ((await revertDrift(s, desiredById.get(s.id)!, actualOf(s)!, sp.gatewayFor(s.region))) === 'started') started.push(s.id);
+    } catch (error) {
+      if (error instanceof StalledError) stalls.push(error);
+      else throw error;
+    }
+  });
+
   const pendingApply = plan.stacks.some((s) => s.action !== 'delete' && s.action !== 'blocked' && (s.action !== 'none' || s.waiting));
   if (!pendingApply && stalls.length === 0 && timeLeft()) {
     const next = plan.stacks.find((s) => s.action === 'delete');
@@ -133,6 +155,88 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
     return { outcome: 'progressing', plan, statuses, started, waitingOn, retryAfterSeconds: waitingOn.length > 0 ? 30 : 10, summary };
   }
   return { outcome: 'succeeded', plan, statuses, counts: countApplied(desired, sp.actual, plan), summary };
+
+  async function revertDrift(s: StackPlan, d: DesiredStack, actual: ActualStack, gateway: StackGateway): Promise<OpResult> {
+    const name = revertName(s, actual);
+    options.revertsTried?.add(name);
+    const drifts = await gateway.listResourceDrifts(s.stackName);
+    if (drifts.length === 0) return 'unchanged';
+    const resolved = resolveParameters(d, (id) => {
+      const dep = desiredById.get(id);
+      const da = dep && actualOf(dep);
+      return da ? { outputs: da.outputs, settled: true } : undefined;
+    });
+    const state = await ensureChangeSet({
+      gateway,
+      stackExists: true,
+      waitMs: options.changeSetWaitMs ?? 30_000,
+      pollMs: options.pollMs ?? 1_000,
+      sleep: options.sleep ?? defaultSleep,
+      input: {
+        stackName: s.stackName,
+        changeSetName: name,
+        changeSetType: 'UPDATE',
+        templateBody: d.templateBody,
+        parameters: Object.entries(resolved.values).map(([key, value]) => ({ key, value })),
+        tags: actual.tags,
+        capabilities: d.capabilities,
+        roleArn: d.roleArn,
+        clientToken: name,
+        deploymentMode: 'REVERT_DRIFT',
+        description: `Cairn: revert drift found at ${actual.driftCheckedAt}`,
+      },
+    });
+    const cannot = (reverted: Set<string>): void => {
+      for (const r of drifts.filter((x) => !reverted.has(x.logicalId))) {
+        sink.emit({
+          ...base,
+          type: 'log',
+          level: 'warn',
+          stack: s.id,
+          message: `${r.logicalId} (${r.resourceType}) drifted (${r.status}) but CloudFormation cannot revert it with a drift-aware change set; it stays reported as drift: change it back by hand or re-create it through the template`,
+        });
+      }
+    };
+    switch (state.state) {
+      case 'pending':
+        return 'waiting';
+      case 'executing':
+        return 'started';
+      case 'empty':
+        await gateway.deleteChangeSet(s.stackName, name);
+        cannot(new Set());
+        return 'unchanged';
+      case 'failed':
+        await gateway.deleteChangeSet(s.stackName, name);
+        throw new StalledError('ChangeSetFailed', `stack ${s.id}: CloudFormation refused to revert its drift: ${state.reason}`, {
+          stackId: s.id,
+          hint: 'put the drifted resources back by hand, or set `drift: alert` for this stack in cairn.yaml',
+        });
+      case 'ready': {
+        const changes = state.description.changes;
+        const destructive = destructiveChanges(changes, desired.protectedTypes, d.allowDestructive);
+        if (destructive.length > 0) {
+          await gateway.deleteChangeSet(s.stackName, name);
+          const { message, hint } = describeDestructive(s.id, s.stackName, destructive);
+          const text = message.replace('destructive change blocked', 'drift revert blocked');
+          sink.emit({ ...base, type: 'stack.blocked', stack: s.id, stackName: s.stackName, reason: 'DestructiveChangeBlocked', message: text });
+          throw new StalledError('DestructiveChangeBlocked', text, { stackId: s.id, hint: `${hint}; or set \`drift: alert\` for this stack and repair the drift by hand` });
+        }
+        cannot(new Set(changes.map((c) => c.logicalId)));
+        sink.emit({ ...base, type: 'changeset.created', stack: s.id, stackName: s.stackName, changeSetName: name, changes });
+        await gateway.executeChangeSet(s.stackName, name, name);
+        sink.emit({
+          ...base,
+          type: 'stack.action',
+          stack: s.id,
+          stackName: s.stackName,
+          action: 'revert-drift',
+          summary: `reverting ${changes.length} drifted resource${changes.length === 1 ? '' : 's'} (${changes.map((c) => c.logicalId).join(', ')})`,
+        });
+        return 'started';
+      }
+    }
+  }
 
   async function startStack(s: StackPlan, d: DesiredStack, actual: ActualStack | undefined, gateway: StackGateway): Promise<OpResult> {
     const hash = s.desiredHash!;
@@ -185,6 +289,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
             [OWNER_TAGS.stack]: d.id,
             [OWNER_TAGS.hash]: hash,
             [OWNER_TAGS.commit]: desired.commit,
+            [OWNER_TAGS.drift]: d.drift,
           },
           capabilities: d.capabilities,
           roleArn: d.roleArn,
@@ -247,6 +352,17 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
       }
     }
   }
+}
+
+/** Detection found drift after the stack's last update, so the drift is current. */
+function needsRevert(a: ActualStack): boolean {
+  if (a.driftStatus !== 'DRIFTED' || !a.driftCheckedAt) return false;
+  return Date.parse(a.driftCheckedAt) > Date.parse(a.updatedAt ?? a.createdAt);
+}
+
+/** One revert per detection: the name carries the detection's time. */
+function revertName(s: StackPlan, a: ActualStack): string {
+  return `${changeSetName(s.desiredHash!, 'revert').slice(0, 40)}-${Date.parse(a.driftCheckedAt!).toString(36)}`;
 }
 
 function stallReasonOf(s: StackPlan): StallReason {

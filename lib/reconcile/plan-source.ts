@@ -12,6 +12,12 @@ export interface PlanSourceOptions {
   gateways: GatewayFactory;
   /** Read current templates of changed stacks to show resource-level diffs (one GetTemplate per changed stack). */
   resourceDiff?: boolean;
+  /**
+   * Also read the live templates of up to this many in-sync stacks (a random sample, so repeated
+   * sweeps cover them all) to find templates changed outside Cairn.
+   */
+  verifyTemplates?: number;
+  random?: () => number;
 }
 
 export interface SourcePlan {
@@ -34,19 +40,34 @@ export async function planSource(desired: DesiredState, options: PlanSourceOptio
   const { actual, defaultRegion } = await listActual(desired, options.gateways);
   const gatewayFor = (region: string | undefined): StackGateway => options.gateways(region ?? defaultRegion);
   let result = plan({ desired, actual, defaultRegion });
-  if (options.resourceDiff) {
-    const updates = result.stacks.filter((s) => s.action === 'update');
-    if (updates.length > 0) {
-      const templates = new Map<string, Record<string, unknown>>();
-      await Promise.all(
-        updates.map(async (s) => {
-          const text = await gatewayFor(s.region).getTemplate(s.stackName);
-          const parsed = parseTemplate(text, s.stackName);
-          if (parsed.ok) templates.set(stackKey(s.region, s.stackName, defaultRegion), parsed.value.template);
-        }),
-      );
-      result = plan({ desired, actual, defaultRegion, templates });
-    }
+  const toRead = [
+    ...(options.resourceDiff ? result.stacks.filter((s) => s.action === 'update') : []),
+    ...sample(
+      result.stacks.filter((s) => s.action === 'none' && !s.waiting && s.desiredHash !== undefined && s.actualHash === s.desiredHash),
+      options.verifyTemplates ?? 0,
+      options.random ?? Math.random,
+    ),
+  ];
+  if (toRead.length > 0) {
+    const templates = new Map<string, Record<string, unknown>>();
+    await Promise.all(
+      toRead.map(async (s) => {
+        const text = await gatewayFor(s.region).getTemplate(s.stackName);
+        const parsed = parseTemplate(text, s.stackName);
+        if (parsed.ok) templates.set(stackKey(s.region, s.stackName, defaultRegion), parsed.value.template);
+      }),
+    );
+    result = plan({ desired, actual, defaultRegion, templates });
   }
   return { plan: result, actual, defaultRegion, gatewayFor };
+}
+
+function sample<T>(items: T[], n: number, random: () => number): T[] {
+  if (n >= items.length) return items;
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy.slice(0, n);
 }

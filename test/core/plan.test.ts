@@ -74,6 +74,24 @@ describe('Core: plan', () => {
     if (_name.startsWith('ROLLBACK_COMPLETE')) expect(p.stacks[0]!.recreate).toBe(true);
   });
 
+  it('re-applies a stack whose parameters were changed outside Cairn, even though its hash matches', () => {
+    const svc = desiredStack('svc', { templateText: 'Parameters:\n  Size: {Type: String}\nResources:\n  T: {Type: AWS::SNS::Topic}\n', parameters: { Size: '3' } });
+    const p = run([svc])([deployed(svc, { parameters: { Size: '9' } }, { Size: '3' })]);
+    expect(p.stacks[0]).toMatchObject({ action: 'update', reason: /parameters changed outside Cairn \(Size\)/ });
+    const masked = run([svc])([deployed(svc, { parameters: { Size: '****' } }, { Size: '3' })]);
+    expect(masked.stacks[0]!.action).toBe('none');
+  });
+
+  it('re-applies a stack whose live template differs from the repository, when the template was read', () => {
+    const svc = desiredStack('svc');
+    const other = desiredStack('svc', { templateText: 'Resources:\n  Other: {Type: AWS::SQS::Queue}\n' });
+    const templates = new Map([[stackKey(undefined, 'svc', 'us-east-1'), other.template]]);
+    const p = plan({ desired: desiredState([svc]), actual: [deployed(svc)], defaultRegion: 'us-east-1', templates });
+    expect(p.stacks[0]).toMatchObject({ action: 'update', reason: /template changed outside Cairn/ });
+    const same = plan({ desired: desiredState([svc]), actual: [deployed(svc)], defaultRegion: 'us-east-1', templates: new Map([[stackKey(undefined, 'svc', 'us-east-1'), svc.template]]) });
+    expect(same.stacks[0]!.action).toBe('none');
+  });
+
   it('adopts an unowned stack when the file says adopt: true', () => {
     const p = run([desiredStack('svc', { adopt: true })])([actualStack('svc')]);
     expect(p.stacks[0]).toMatchObject({ action: 'update', reason: 'adopted: Cairn takes it over' });

@@ -1,0 +1,56 @@
+/**
+ * Argument parsing for every command, on node:util parseArgs: unknown options and missing values
+ * are usage errors that name the option and point at --help.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+export interface Parsed<T extends OptionSpec> {
+  values: { [K in keyof T]?: T[K] extends { type: 'boolean' } ? boolean : T[K] extends { multiple: true } ? string[] : string } & { help?: boolean };
+  positionals: string[];
+}
+
+export function parse<T extends OptionSpec>(command: string, argv: string[], options: T, maxPositionals = 1): Parsed<T> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    throw new UsageError(`cairn ${command}: ${message}. Run 'cairn ${command} --help'.`);
+  }
+  if (parsed.positionals.length > maxPositionals) {
+    throw new UsageError(`cairn ${command}: unexpected argument '${parsed.positionals[maxPositionals]}'. Run 'cairn ${command} --help'.`);
+  }
+  return parsed as unknown as Parsed<T>;
+}
+
+/** Shared options of the commands that read a source and talk to an account. */
+export const SOURCE_OPTIONS = {
+  repo: { type: 'string' },
+  ref: { type: 'string' },
+  source: { type: 'string' },
+  target: { type: 'string' },
+  region: { type: 'string' },
+  json: { type: 'boolean' },
+} as const satisfies OptionSpec;
+
+export const SOURCE_HELP = `  [DIR]               a directory holding cairn.yaml (default: the current directory)
+  --repo URL|PATH     read a Git repository instead: an https URL, or a repository on disk
+  --ref BRANCH        the branch to read with --repo (default: main)
+  --source NAME       the source's name, stamped on the stacks it owns (default: the repository's name)
+  --target T          embedded (default: the simulated account under $CAIRN_HOME) or aws
+  --region R          the region for stacks that name none (default: AWS_REGION, else us-east-1)
+  --json              print JSON instead of text`;
+
+export function parseDuration(text: string, option: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  if (!m) throw new UsageError(`${option}: "${text}" is not a duration; use e.g. 500ms, 10s, 15m or 1h`);
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return n * unit;
+}

@@ -1,0 +1,109 @@
+/** `cairn apply [DIR]`: make the account match the repository, through change sets, wave by wave. */
+import { createInterface } from 'node:readline/promises';
+import { describeCounts } from '../../reconcile/advance.js';
+import { converge } from '../../reconcile/converge.js';
+import { loadDesired } from '../../reconcile/load-desired.js';
+import { planSource } from '../../reconcile/plan-source.js';
+import { parse, parseDuration, SOURCE_HELP, SOURCE_OPTIONS, UsageError } from '../args.js';
+import { openAccount, openRepo, sourceName } from '../context.js';
+import { PrinterSink } from '../event-printer.js';
+import { EXIT } from '../exit-codes.js';
+import { countActions } from '../../core/plan.js';
+import { renderPlan, shortSha } from '../render.js';
+import { style } from '../style.js';
+
+const HELP = `Usage: cairn apply [DIR] [options]
+
+Shows the plan, then applies it: a change set per stack, checked against destructive-change
+protection before it runs, independent stacks of a wave in parallel, each wave after the one it
+depends on, removed stacks pruned last (only with prune: true). Safe to stop and run again:
+it picks up where it left off and never applies the same content twice.
+
+Exit codes: 0 the account matches; 1 an error, or a stack is blocked or stalled (the message says
+which stack, why, and what to change).
+
+Options:
+${SOURCE_HELP}
+  --yes               apply without asking (required when not on a terminal)
+  --timeout D         stop waiting after D (e.g. 30m; default 60m); work already started continues
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('apply', argv, { ...SOURCE_OPTIONS, yes: { type: 'boolean', short: 'y' }, timeout: { type: 'string' } });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  const timeoutMs = values.timeout ? parseDuration(values.timeout, '--timeout') : undefined;
+  const repo = await openRepo(values, positionals[0]);
+  const source = sourceName(values, positionals[0]);
+  const snapshot = await repo.snapshot();
+  const desired = await loadDesired(snapshot, source);
+  const account = await openAccount(values.target, values.region);
+  const json = values.json === true;
+  try {
+    const { plan } = await planSource(desired, { gateways: account.gateways, resourceDiff: true });
+    if (!json) process.stdout.write(`${renderPlan(plan, `Apply source "${source}" at ${shortSha(snapshot.commit)} to the ${account.description}`)}\n\n`);
+    if (plan.changes && !values.yes) {
+      if (!process.stdin.isTTY) throw new UsageError('cairn apply: not on a terminal, so nothing was applied; pass --yes to apply without asking');
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      const answer = await rl.question('Apply these changes? [y/N] ');
+      rl.close();
+      if (!/^y(es)?$/i.test(answer.trim())) {
+        process.stdout.write('Nothing was applied.\n');
+        return EXIT.ok;
+      }
+    }
+    const controller = new AbortController();
+    const onSignal = (): void => {
+      if (!json) process.stderr.write('\nStopping: no new operations will start; those under way continue in CloudFormation.\n');
+      controller.abort();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const pollMs = account.target === 'embedded' ? 50 : 2_000;
+    try {
+      const result = await converge(desired, {
+        gateways: account.gateways,
+        sink: new PrinterSink(process.stderr, { json }),
+        pollMs,
+        stepIntervalMs: account.target === 'embedded' ? 50 : 5_000,
+        changeSetWaitMs: account.target === 'embedded' ? 10_000 : 60_000,
+        timeoutMs,
+        signal: controller.signal,
+      });
+      if (json) {
+        process.stdout.write(
+          `${JSON.stringify(
+            {
+              source,
+              commit: snapshot.commit,
+              outcome: result.outcome,
+              summary: result.summary,
+              counts: countActions(plan),
+              ...(result.outcome === 'stalled' ? { error: { reason: result.error.reason, message: result.error.message, hint: result.error.hint, stack: result.error.stackId } } : {}),
+            },
+            null,
+            2,
+          )}\n`,
+        );
+      }
+      if (result.outcome === 'stalled') {
+        if (!json) {
+          for (const e of result.stalls) {
+            process.stderr.write(`${style.red('✗')} [${e.reason}] ${e.message}\n`);
+            if (e.hint) process.stderr.write(`  what to do: ${e.hint}\n`);
+          }
+        }
+        return EXIT.error;
+      }
+      if (!json && result.outcome === 'succeeded') process.stdout.write(`${style.green('✓')} ${source} is in sync at ${shortSha(snapshot.commit)}: ${describeCounts(result.counts)}\n`);
+      return EXIT.ok;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  } finally {
+    await account.close();
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Text renderings for people: problems, plans and their summaries. JSON output is built from
+ * the same data by the commands themselves.
+ */
+import { formatProblem, type Problem } from '../core/errors.js';
+import type { Plan, PlanAction, StackPlan } from '../core/model.js';
+import { countActions } from '../core/plan.js';
+import { pad, style } from './style.js';
+
+export function renderProblems(problems: Problem[]): string {
+  return problems.map((p) => `  ${style.red('✗')} ${formatProblem(p)}`).join('\n');
+}
+
+const SYMBOL: Record<PlanAction, string> = { create: '+', update: '~', delete: '-', none: '=', blocked: '!' };
+const COLOUR: Record<PlanAction, (s: string) => string> = {
+  create: style.green,
+  update: style.yellow,
+  delete: style.red,
+  none: style.dim,
+  blocked: style.red,
+};
+
+export function summaryLine(plan: Plan): string {
+  const c = countActions(plan);
+  const parts = [`${c.create} to create`, `${c.update} to update`, `${c.delete} to delete`, `${c.none} unchanged`];
+  if (c.blocked) parts.push(style.red(`${c.blocked} blocked`));
+  return parts.join(', ');
+}
+
+function stackLabel(s: StackPlan): string {
+  return s.stackName === s.id ? s.id : `${s.id} (${s.stackName})`;
+}
+
+function renderStack(s: StackPlan): string[] {
+  const colour = COLOUR[s.action];
+  const verb = s.action === 'none' ? 'no change' : s.recreate ? 'recreate' : s.action;
+  const waiting = s.waiting ? style.yellow(' [waiting: stack busy]') : '';
+  const lines = [`  ${colour(SYMBOL[s.action])} ${pad(stackLabel(s), 28)}${colour(pad(verb, 10))}${style.dim(s.action === 'none' && s.reason === 'in sync' ? '' : s.reason)}${waiting}`];
+  for (const r of s.resources) {
+    const sym = r.change === 'add' ? style.green('+') : r.change === 'remove' ? style.red('-') : style.yellow('~');
+    lines.push(`      ${sym} ${pad(r.logicalId, 24)}${pad(r.type, 30)}${style.dim(r.properties.join(', '))}`);
+  }
+  if (s.parameters.length > 0 && s.action !== 'none') lines.push(`      ${style.dim('parameters:')} ${s.parameters.join(', ')}`);
+  return lines;
+}
+
+export function renderPlan(plan: Plan, header: string): string {
+  const lines = [style.bold(header), ''];
+  const applyWaves = new Set(plan.stacks.filter((s) => s.action !== 'delete').map((s) => s.wave));
+  let lastHeading = '';
+  for (const s of plan.stacks) {
+    const heading = s.action === 'delete' || (!applyWaves.has(s.wave) && s.wave > 0) ? 'prune (newest first)' : `wave ${s.wave + 1}`;
+    if (heading !== lastHeading) {
+      lines.push(style.cyan(heading));
+      lastHeading = heading;
+    }
+    lines.push(...renderStack(s));
+  }
+  if (plan.stacks.length === 0) lines.push('  (cairn.yaml declares no stacks)');
+  lines.push('', `Summary: ${summaryLine(plan)}.`);
+  return lines.join('\n');
+}
+
+/** A commit as people read it: 7 hex digits; a working tree's content digest is marked with `~`. */
+export function shortSha(commit: string): string {
+  const digest = /^sha256:([0-9a-f]+)/.exec(commit);
+  if (digest) return `~${digest[1]!.slice(0, 7)}`;
+  return commit.slice(0, 7);
+}
