@@ -3,7 +3,7 @@
  * parsing into a typed Manifest with every problem named by file, path and line.
  */
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Problem } from './errors.js';
 
 export const MANIFEST_FILE = 'cairn.yaml';

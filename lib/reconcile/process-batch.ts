@@ -4,7 +4,7 @@
  * queue: done (delete), come back later (visibility extended, item failed), or retry (item failed;
  * after the queue's maximum receives it reaches the dead-letter queue).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { EventSink } from '../ports/events.js';
 import type { WorkKind } from '../ports/work-queue.js';
 import type { ReconcileOutcome, Trigger } from './reconcile-source.js';

@@ -1,0 +1,71 @@
+/**
+ * The webhook Lambda behind a Function URL: reads the deployment configuration once per container,
+ * wires Secrets Manager and the SQS FIFO queue, hands each request to handleWebhook and maps the
+ * answer to the Function URL response. Kept to these imports so the bundle stays small and cold
+ * starts short.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { SecretsManagerSecrets } from '../lib/adapters/secrets-manager.js';
+import { SqsWorkQueue } from '../lib/adapters/sqs-queue.js';
+import { ENV } from '../lib/core/environment.js';
+import { parseDeploymentConfig } from '../lib/core/source-config.js';
+import { handleWebhook, type IntakeLogEntry } from '../lib/webhooks/intake.js';
+
+const logger = new Logger({ serviceName: 'cairn-webhook' });
+
+// Providers give up after 10 s (Gitea after 5 s): a stalled AWS call must fail while there is still
+// time to answer, and the provider's own redelivery is the retry.
+const sdkOptions = { maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 1500 } };
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`Environment variable ${name} is not set: the Cairn stack sets it on the webhook function.`);
+  return value;
+}
+
+function optionalPositiveInteger(name: string): number | undefined {
+  const value = process.env[name];
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d+$/.test(value) || Number(value) <= 0) {
+    throw new Error(`Environment variable ${name} must be a positive whole number, got ${JSON.stringify(value)}.`);
+  }
+  return Number(value);
+}
+
+// Validated at module load: a broken configuration fails the deployment's first invocation loudly
+// instead of answering every delivery with an error.
+const config = parseDeploymentConfig(requiredEnv(ENV.config), `environment variable ${ENV.config}`);
+const maxBodyBytes = optionalPositiveInteger(ENV.maxBodyBytes);
+const secretTtlMs = optionalPositiveInteger(ENV.secretTtlMs);
+const secrets = new SecretsManagerSecrets({
+  client: new SecretsManagerClient(sdkOptions),
+  ...(secretTtlMs === undefined ? {} : { ttlMs: secretTtlMs }),
+});
+const queue = new SqsWorkQueue({ queueUrl: requiredEnv(ENV.queueUrl), client: new SQSClient(sdkOptions) });
+
+function log(entry: IntakeLogEntry): void {
+  const { level, message, ...fields } = entry;
+  logger[level](message, fields);
+}
+
+export async function handler(event: APIGatewayProxyEventV2, context?: Context): Promise<APIGatewayProxyStructuredResultV2> {
+  if (context) logger.addContext(context);
+  const result = await handleWebhook(
+    {
+      method: event.requestContext.http.method,
+      path: event.rawPath,
+      headers: event.headers ?? {},
+      body: event.body,
+      isBase64Encoded: event.isBase64Encoded,
+    },
+    { config, secrets, queue, now: () => new Date(), log, ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) },
+  );
+  return {
+    statusCode: result.statusCode,
+    headers: { 'content-type': 'application/json', ...result.headers },
+    body: JSON.stringify(result.body),
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * GitLab webhooks. GitLab authenticates with the secret token itself in `X-Gitlab-Token`; where a
+ * signing token is configured it also signs `{webhook-id}.{webhook-timestamp}.{body}` with
+ * HMAC-SHA256 (Standard Webhooks: `webhook-signature: v1,<base64>`, key = the base64 after `whsec_`).
+ * Retries keep `Idempotency-Key`, which is therefore the delivery id.
+ */
+import {
+  deliveryIdFrom,
+  hmacSha256,
+  payloadObject,
+  safeEqual,
+  singleRefChange,
+  stringAt,
+  type ProviderEvent,
+  type Verification,
+  type WebhookHeaders,
+  type WebhookProvider,
+} from './provider.js';
+
+/** Standard Webhooks' recommended replay window for signed timestamps. */
+export const SIGNATURE_TOLERANCE_SECONDS = 5 * 60;
+
+const SIGNING_TOKEN_PREFIX = 'whsec_';
+
+function eventType(headers: WebhookHeaders): string {
+  return headers['x-gitlab-event'] ?? '';
+}
+
+/** Signing-token secrets, as HMAC keys; other secrets are plain tokens and cannot check a signature. */
+function signingKeys(secrets: readonly string[]): Buffer[] {
+  return secrets
+    .filter((secret) => secret.startsWith(SIGNING_TOKEN_PREFIX))
+    .map((secret) => Buffer.from(secret.slice(SIGNING_TOKEN_PREFIX.length), 'base64'))
+    .filter((key) => key.length > 0);
+}
+
+function verifySignature(
+  rawBody: Buffer,
+  headers: WebhookHeaders,
+  signatureHeader: string,
+  keys: Buffer[],
+  now: Date,
+): Verification {
+  const id = headers['webhook-id'];
+  const timestamp = headers['webhook-timestamp'];
+  if (!id || !timestamp) return 'missing';
+  if (!/^\d{1,12}$/.test(timestamp)) return 'mismatch';
+  if (Math.abs(now.getTime() / 1000 - Number(timestamp)) > SIGNATURE_TOLERANCE_SECONDS) return 'expired';
+  // The header may list several space-separated `v1,<base64>` signatures (key rotation on GitLab's side).
+  const given = signatureHeader
+    .split(' ')
+    .filter((entry) => entry.startsWith('v1,'))
+    .map((entry) => entry.slice(3));
+  const signed = Buffer.concat([Buffer.from(`${id}.${timestamp}.`, 'utf8'), rawBody]);
+  let valid = false;
+  for (const key of keys) {
+    const expected = hmacSha256(key, signed).toString('base64');
+    for (const signature of given) if (safeEqual(signature, expected)) valid = true;
+  }
+  return valid ? 'valid' : 'mismatch';
+}
+
+export const gitlab: WebhookProvider = {
+  name: 'gitlab',
+
+  async verify(rawBody: Buffer, headers: WebhookHeaders, secrets: readonly string[], now: Date): Promise<Verification> {
+    const signature = headers['webhook-signature'];
+    const keys = signingKeys(secrets);
+    // A signature is checked whenever Cairn holds a signing token: a bad one is not rescued by the
+    // token header, which travels in clear and proves less.
+    if (signature && keys.length > 0) return verifySignature(rawBody, headers, signature, keys, now);
+    const token = headers['x-gitlab-token'];
+    if (!token) return 'missing';
+    let valid = false;
+    for (const secret of secrets) if (safeEqual(token, secret)) valid = true;
+    return valid ? 'valid' : 'mismatch';
+  },
+
+  deliveryId(headers: WebhookHeaders, rawBody: Buffer): string {
+    return deliveryIdFrom(headers, ['idempotency-key', 'webhook-id', 'x-gitlab-event-uuid'], rawBody);
+  },
+
+  eventType,
+
+  normalise(payload: unknown, headers: WebhookHeaders): ProviderEvent {
+    const event = eventType(headers);
+    if (event !== 'Push Hook' && event !== 'Tag Push Hook' && event !== 'System Hook') return { kind: 'other', eventType: event };
+    const body = payloadObject(payload, `GitLab ${event}`);
+    // System hooks carry pushes too, told apart by object_kind.
+    const kind = body['object_kind'];
+    if (event === 'System Hook' && kind !== 'push' && kind !== 'tag_push') {
+      return { kind: 'other', eventType: `System Hook ${typeof kind === 'string' ? kind : ''}`.trim() };
+    }
+    return {
+      kind: 'push',
+      changes: [singleRefChange(body, `GitLab ${event}`)],
+      repository: stringAt(body, 'project', 'path_with_namespace') ?? stringAt(body, 'project', 'web_url'),
+    };
+  },
+};

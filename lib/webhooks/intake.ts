@@ -1,0 +1,310 @@
+/**
+ * Webhook intake, the front door: route `POST /hooks/{source}`, refuse oversized bodies unread,
+ * verify the delivery against the source's secrets, normalise a push to a GitEvent and queue it;
+ * acknowledge pings, tags, other branches, deletions and other events without queueing. Everything
+ * the sender controls gets a 2xx or 4xx with a reason; only Cairn's own dependencies yield a 5xx.
+ */
+import { DEFAULT_MAX_BODY_BYTES } from '../core/environment.js';
+import { messageOf } from '../core/errors.js';
+import { findSource, type DeploymentConfig, type Provider, type SourceConfig } from '../core/source-config.js';
+import type { SecretProvider } from '../ports/secrets.js';
+import type { WorkQueue } from '../ports/work-queue.js';
+import { bitbucket } from './bitbucket.js';
+import { generic } from './generic.js';
+import { toWorkMessage, type GitEvent } from './git-event.js';
+import { forgejo, gitea } from './gitea.js';
+import { github } from './github.js';
+import { gitlab, SIGNATURE_TOLERANCE_SECONDS } from './gitlab.js';
+import { normaliseHeaders, PayloadError, utf8, type RefChange, type WebhookHeaders, type WebhookProvider } from './provider.js';
+
+export const WEBHOOK_PROVIDERS: Readonly<Record<Provider, WebhookProvider>> = {
+  github,
+  gitlab,
+  gitea,
+  forgejo,
+  bitbucket,
+  generic,
+};
+
+export interface WebhookRequest {
+  method: string;
+  /** The request path without query string, e.g. `/hooks/platform-prod`. */
+  path: string;
+  /** Header names in any case. */
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  body: Buffer | string | undefined;
+  /** The body string is base64 (Lambda Function URLs encode non-text content types). */
+  isBase64Encoded?: boolean;
+}
+
+export type IntakeOutcome = 'queued' | 'duplicate' | 'ignored' | 'ping' | 'rejected' | 'failed';
+
+/** Why a verified delivery was acknowledged without being queued. */
+export type IgnoreReason = 'not-a-push' | 'tag' | 'other-branch' | 'branch-deleted' | 'no-ref';
+
+export interface IntakeLogEntry {
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  outcome: IntakeOutcome;
+  statusCode: number;
+  source?: string;
+  provider?: Provider;
+  deliveryId?: string;
+  eventType?: string;
+  branch?: string;
+  commit?: string;
+  ignored?: IgnoreReason;
+  /** What failed inside Cairn (secret store, queue), for 5xx only; never a secret value. */
+  error?: string;
+  /** Degradations that did not stop the delivery, e.g. one of two rotation secrets unreadable. */
+  warnings?: string[];
+}
+
+export interface WebhookDeps {
+  config: DeploymentConfig;
+  secrets: SecretProvider;
+  queue: WorkQueue;
+  now: () => Date;
+  log?: (entry: IntakeLogEntry) => void;
+  /** Largest body accepted, in bytes; DEFAULT_MAX_BODY_BYTES when absent. */
+  maxBodyBytes?: number;
+}
+
+export interface WebhookResponseBody {
+  queued: boolean;
+  deliveryId?: string;
+  /** The queue already held this delivery (a provider retry or a replay): it was not queued twice. */
+  duplicate?: boolean;
+  ignored?: IgnoreReason;
+  /** Why the delivery was answered this way, for the provider's delivery log. */
+  reason?: string;
+  /** What was wrong with the request. */
+  error?: string;
+  source?: string;
+  branch?: string;
+  commit?: string;
+}
+
+export interface WebhookResponse {
+  statusCode: number;
+  headers?: Record<string, string>;
+  body: WebhookResponseBody;
+}
+
+const HOOK_PATH = /^\/hooks\/([^/]+)\/?$/;
+
+export async function handleWebhook(request: WebhookRequest, deps: WebhookDeps): Promise<WebhookResponse> {
+  const log: Omit<IntakeLogEntry, 'level' | 'message' | 'outcome' | 'statusCode'> = {};
+  const respond = (
+    statusCode: number,
+    outcome: IntakeOutcome,
+    body: WebhookResponseBody,
+    message: string,
+    extra: { headers?: Record<string, string>; error?: string } = {},
+  ): WebhookResponse => {
+    const level = statusCode >= 500 ? 'error' : statusCode >= 400 || log.warnings ? 'warn' : 'info';
+    deps.log?.({ level, message, outcome, statusCode, ...log, ...(extra.error ? { error: extra.error } : {}) });
+    return extra.headers ? { statusCode, headers: extra.headers, body } : { statusCode, body };
+  };
+  const reject = (statusCode: number, error: string, headers?: Record<string, string>): WebhookResponse =>
+    respond(statusCode, 'rejected', { queued: false, ...(log.deliveryId ? { deliveryId: log.deliveryId } : {}), error }, error, { headers });
+
+  try {
+    const receivedAt = deps.now();
+    const name = HOOK_PATH.exec(request.path)?.[1];
+    if (name === undefined) return reject(404, 'no webhook at this path: deliveries go to POST /hooks/{source}');
+    if (request.method.toUpperCase() !== 'POST') {
+      return reject(405, `method ${request.method.slice(0, 16)} is not allowed: deliveries are POST requests`, { allow: 'POST' });
+    }
+    const source = findSource(deps.config, name);
+    if (!source) {
+      return reject(404, /^[a-z0-9-]{1,64}$/.test(name) ? `no source named ${name} is configured` : 'no source by that name is configured');
+    }
+    const provider = WEBHOOK_PROVIDERS[source.provider];
+    log.source = source.name;
+    log.provider = source.provider;
+
+    const headers = normaliseHeaders(request.headers);
+    const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const size = Math.max(declaredLength(headers) ?? 0, bodyLength(request));
+    if (size > maxBodyBytes) return reject(413, `body of ${size} bytes is over the limit of ${maxBodyBytes} bytes`);
+
+    const rawBody = decodeBody(request);
+    let secrets: string[];
+    try {
+      secrets = await webhookSecrets(source, deps.secrets, (warning) => (log.warnings = [warning]));
+    } catch (error) {
+      return respond(503, 'failed', { queued: false, error: 'the webhook secret is unavailable; retry later' }, 'webhook secret unavailable', {
+        error: messageOf(error),
+      });
+    }
+
+    const verification = await provider.verify(rawBody, headers, secrets, receivedAt);
+    if (verification !== 'valid') return reject(401, verificationError(provider.name, verification));
+
+    const deliveryId = provider.deliveryId(headers, rawBody);
+    log.deliveryId = deliveryId;
+    log.eventType = clip(provider.eventType(headers));
+
+    const parsed = parsePayload(rawBody, headers);
+    if ('error' in parsed) return reject(400, parsed.error);
+    let event;
+    try {
+      event = provider.normalise(parsed.payload, headers);
+    } catch (error) {
+      if (error instanceof PayloadError) return reject(400, error.message);
+      throw error;
+    }
+
+    if (event.kind === 'ping') {
+      return respond(200, 'ping', { queued: false, deliveryId, reason: `ping received: the webhook of source ${source.name} is verified` }, 'ping');
+    }
+    if (event.kind === 'other') {
+      const reason = `${event.eventType ? `event ${clip(event.eventType)}` : 'an event without a type header'} is not a push; nothing to do`;
+      log.ignored = 'not-a-push';
+      return respond(202, 'ignored', { queued: false, deliveryId, ignored: 'not-a-push', reason }, reason);
+    }
+
+    const selected = selectChange(event.changes, source);
+    if ('ignored' in selected) {
+      log.ignored = selected.ignored;
+      return respond(202, 'ignored', { queued: false, deliveryId, ignored: selected.ignored, reason: selected.reason }, selected.reason);
+    }
+
+    const gitEvent: GitEvent = {
+      source: source.name,
+      provider: source.provider,
+      branch: source.branch,
+      commit: selected.change.commit,
+      deliveryId,
+      receivedAt: receivedAt.toISOString(),
+      repository: event.repository,
+    };
+    log.branch = gitEvent.branch;
+    if (gitEvent.commit) log.commit = gitEvent.commit;
+
+    let sent;
+    try {
+      sent = await deps.queue.send(toWorkMessage(gitEvent));
+    } catch (error) {
+      return respond(503, 'failed', { queued: false, deliveryId, error: 'the work queue is unavailable; retry later' }, 'queue send failed', {
+        error: messageOf(error),
+      });
+    }
+    const body: WebhookResponseBody = { queued: !sent.duplicate, deliveryId, source: source.name, branch: source.branch };
+    if (gitEvent.commit) body.commit = gitEvent.commit;
+    if (sent.duplicate) {
+      body.duplicate = true;
+      body.reason = `delivery ${deliveryId} was already queued`;
+      return respond(202, 'duplicate', body, body.reason);
+    }
+    return respond(202, 'queued', body, `queued push to ${source.branch}${gitEvent.commit ? ` at ${gitEvent.commit}` : ''}`);
+  } catch (error) {
+    // A defect in Cairn, never the sender's doing: no detail in the response, all of it in the log.
+    return respond(500, 'failed', { queued: false, error: 'internal error while handling the delivery' }, 'unexpected error', {
+      error: messageOf(error),
+    });
+  }
+}
+
+/**
+ * The values of the source's webhook secret and, during rotation, of its previous one. One of them
+ * missing is a warning as long as the other is there; an empty value is never a secret.
+ */
+async function webhookSecrets(source: SourceConfig, provider: SecretProvider, warn: (message: string) => void): Promise<string[]> {
+  const names = [source.webhookSecretName, source.previousWebhookSecretName].filter((n): n is string => n !== undefined);
+  const results = await Promise.allSettled(names.map((name) => provider.get(name)));
+  const values: string[] = [];
+  const failures: string[] = [];
+  results.forEach((result, index) => {
+    // A trailing newline is the usual residue of storing a secret from a file; no provider sends one.
+    const value = result.status === 'fulfilled' ? result.value.replace(/[\r\n]+$/, '') : '';
+    if (value !== '') values.push(value);
+    else failures.push(result.status === 'rejected' ? messageOf(result.reason) : `secret ${names[index]} is empty`);
+  });
+  if (values.length === 0) throw new Error(failures.join('; '));
+  if (failures.length > 0) warn(`using ${values.length} of ${names.length} webhook secrets: ${failures.join('; ')}`);
+  return values;
+}
+
+function verificationError(provider: Provider, verification: 'missing' | 'mismatch' | 'expired'): string {
+  const header = SIGNATURE_HEADER_NAMES[provider];
+  if (verification === 'missing') return `missing signature: expected ${header}`;
+  if (verification === 'expired') return `signature timestamp is more than ${SIGNATURE_TOLERANCE_SECONDS / 60} minutes from Cairn's clock`;
+  return `signature does not match (${header}): check the webhook secret configured at the provider`;
+}
+
+const SIGNATURE_HEADER_NAMES: Readonly<Record<Provider, string>> = {
+  github: 'X-Hub-Signature-256',
+  gitlab: 'X-Gitlab-Token or webhook-signature',
+  gitea: 'X-Gitea-Signature',
+  forgejo: 'X-Forgejo-Signature',
+  bitbucket: 'X-Hub-Signature',
+  generic: 'X-Signature: sha256=<hex>',
+};
+
+function declaredLength(headers: WebhookHeaders): number | undefined {
+  const value = headers['content-length']?.trim();
+  return value && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
+}
+
+/** The body's size in bytes, computed without decoding it. */
+function bodyLength(request: WebhookRequest): number {
+  const body = request.body;
+  if (body === undefined) return 0;
+  if (typeof body !== 'string') return body.length;
+  if (request.isBase64Encoded) {
+    const padding = body.endsWith('==') ? 2 : body.endsWith('=') ? 1 : 0;
+    return Math.max(0, Math.floor((body.length * 3) / 4) - padding);
+  }
+  return Buffer.byteLength(body, 'utf8');
+}
+
+function decodeBody(request: WebhookRequest): Buffer {
+  const body = request.body;
+  if (body === undefined) return Buffer.alloc(0);
+  if (typeof body !== 'string') return body;
+  return Buffer.from(body, request.isBase64Encoded ? 'base64' : 'utf8');
+}
+
+/** JSON, or GitHub's (and Gitea's) form encoding with the JSON in a `payload` field. */
+function parsePayload(rawBody: Buffer, headers: WebhookHeaders): { payload: unknown } | { error: string } {
+  const text = utf8(rawBody);
+  if (text === undefined) return { error: 'body is not valid UTF-8' };
+  const contentType = headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+  let json = text;
+  if (contentType === 'application/x-www-form-urlencoded') {
+    const payload = new URLSearchParams(text).get('payload');
+    if (payload === null) return { error: 'form-encoded body has no payload field' };
+    json = payload;
+  }
+  try {
+    return { payload: JSON.parse(json) };
+  } catch (error) {
+    return { error: `body is not valid JSON: ${messageOf(error).slice(0, 120)}` };
+  }
+}
+
+function selectChange(
+  changes: readonly RefChange[],
+  source: SourceConfig,
+): { change: RefChange } | { ignored: IgnoreReason; reason: string } {
+  const wanted = `refs/heads/${source.branch}`;
+  const match = changes.find((change) => change.ref === wanted);
+  if (match) {
+    if (!match.deleted) return { change: match };
+    return { ignored: 'branch-deleted', reason: `branch ${source.branch} was deleted; nothing to deploy` };
+  }
+  if (changes.length === 0) return { ignored: 'no-ref', reason: 'the push moved no branch or tag' };
+  const refs = changes.slice(0, 5).map((change) => clip(change.ref)).join(', ') + (changes.length > 5 ? ', ...' : '');
+  const follows = `source ${source.name} follows branch ${source.branch}`;
+  if (changes.every((change) => change.ref.startsWith('refs/tags/'))) {
+    return { ignored: 'tag', reason: `tag push (${refs}) ignored: ${follows}` };
+  }
+  return { ignored: 'other-branch', reason: `push to ${refs} ignored: ${follows}` };
+}
+
+/** Sender-supplied text echoed in a response or log, cut to a readable length. */
+function clip(text: string, max = 100): string {
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}
