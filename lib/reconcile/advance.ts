@@ -240,10 +240,12 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
 
   async function startStack(s: StackPlan, d: DesiredStack, actual: ActualStack | undefined, gateway: StackGateway): Promise<OpResult> {
     const hash = s.desiredHash!;
-    const name = changeSetName(hash);
+    const exists = actual !== undefined && conditionOf(actual.status) !== 'gone';
+    const inReview = exists && conditionOf(actual!.status) === 'review';
+    const name = changeSetName(hash, exists && !inReview ? (actual!.updatedAt ?? actual!.createdAt) : undefined);
     if (s.recreate && actual) {
       if (actual.tags[OWNER_TAGS.hash] === hash) {
-        throw new StalledError('StackFailed', `stack ${s.id}: creating it failed and CloudFormation rolled it back (${actual.status}): ${await failureReason(gateway, s.stackName, actual.tags[OWNER_TAGS.hash] ? changeSetName(actual.tags[OWNER_TAGS.hash]!) : undefined)}`, {
+        throw new StalledError('StackFailed', `stack ${s.id}: creating it failed and CloudFormation rolled it back (${actual.status}): ${await failureReason(gateway, s.stackName)}`, {
           stackId: s.id,
           hint: 'fix the template or parameters and push a new commit; Cairn deletes the failed stack and creates it again',
         });
@@ -254,7 +256,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
     }
     if (actual && actual.status === 'UPDATE_ROLLBACK_COMPLETE') {
       const failed = await lastFailedAttempt(gateway, s.stackName);
-      if (failed?.token === name) {
+      if (failed?.token?.startsWith(`${CHANGE_SET_PREFIX}${hash.slice(0, 24)}-`)) {
         throw new StalledError('StackFailed', `stack ${s.id}: updating it to this content failed and CloudFormation rolled it back: ${failed.reason}`, {
           stackId: s.id,
           hint: 'fix the template or parameters and push a new commit (or retry this commit with `cairn apply` once the cause outside the template is fixed)',
@@ -266,9 +268,8 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
       const da = dep && actualOf(dep);
       return da ? { outputs: da.outputs, settled: true } : undefined;
     });
-    const exists = actual !== undefined && conditionOf(actual.status) !== 'gone';
     if (exists) await removeStaleChangeSets(gateway, s.stackName, name);
-    const changeSetType = exists && conditionOf(actual!.status) !== 'review' ? 'UPDATE' : 'CREATE';
+    const changeSetType = exists && !inReview ? 'UPDATE' : 'CREATE';
     let state;
     try {
       state = await ensureChangeSet({
@@ -362,7 +363,7 @@ function needsRevert(a: ActualStack): boolean {
 
 /** One revert per detection: the name carries the detection's time. */
 function revertName(s: StackPlan, a: ActualStack): string {
-  return `${changeSetName(s.desiredHash!, 'revert').slice(0, 40)}-${Date.parse(a.driftCheckedAt!).toString(36)}`;
+  return changeSetName(s.desiredHash!, a.driftCheckedAt, 'revert');
 }
 
 function stallReasonOf(s: StackPlan): StallReason {
@@ -407,9 +408,9 @@ async function lastFailedAttempt(gateway: StackGateway, stackName: string): Prom
   return { token, reason: failure ? `${failure.logicalId} (${failure.resourceType}): ${failure.statusReason}` : (rollback.statusReason ?? 'no reason given') };
 }
 
-async function failureReason(gateway: StackGateway, stackName: string, token: string | undefined): Promise<string> {
+async function failureReason(gateway: StackGateway, stackName: string): Promise<string> {
   const events = await gateway.listStackEvents(stackName, 100);
-  const failure = events.filter((e) => e.status.endsWith('_FAILED') && e.statusReason && (!token || !e.clientRequestToken || e.clientRequestToken === token)).pop();
+  const failure = events.filter((e) => e.status.endsWith('_FAILED') && e.statusReason).pop();
   return failure ? `${failure.logicalId} (${failure.resourceType}): ${failure.statusReason}` : 'see the stack events';
 }
 

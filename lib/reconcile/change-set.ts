@@ -9,8 +9,15 @@ import { GatewayError } from '../ports/stack-gateway.js';
 
 export const CHANGE_SET_PREFIX = 'cairn-';
 
-export function changeSetName(hash: string, kind: 'apply' | 'revert' = 'apply'): string {
-  return `${CHANGE_SET_PREFIX}${kind === 'revert' ? 'revert-' : ''}${hash.slice(0, 24)}`;
+/**
+ * The change set for applying content `hash` to a stack last changed at `since` (ISO time; absent
+ * for a stack that does not exist yet). Stable across retries of the same step, so a crash is
+ * repaired by reuse; new after any update, so re-applying the same content after a change made
+ * outside Cairn never mistakes the old, executed change set for the new one.
+ */
+export function changeSetName(hash: string, since?: string, kind: 'apply' | 'revert' = 'apply'): string {
+  const stamp = since ? Date.parse(since).toString(36) : 'new';
+  return `${CHANGE_SET_PREFIX}${kind === 'revert' ? 'revert-' : ''}${hash.slice(0, 24)}-${stamp}`;
 }
 
 /** CloudFormation's words for a change set with nothing in it. */

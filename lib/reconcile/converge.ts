@@ -16,7 +16,9 @@ export interface ConvergeOptions extends AdvanceOptions {
 }
 
 export async function converge(desired: DesiredState, options: ConvergeOptions): Promise<StepResult> {
-  const deadline = Date.now() + (options.timeoutMs ?? 60 * 60_000);
+  // Measured in time waited between steps, so a test that advances a simulated clock never spins for real minutes.
+  const timeoutMs = options.timeoutMs ?? 60 * 60_000;
+  let waited = 0;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const previous: Record<string, string> = {};
   for (;;) {
@@ -34,9 +36,11 @@ export async function converge(desired: DesiredState, options: ConvergeOptions):
     }
     if (result.outcome !== 'progressing') return result;
     if (stopped()) throw new TransientError('Interrupted', 'interrupted: operations already started go on in CloudFormation; run the same command again to resume');
-    if (Date.now() > deadline) {
-      throw new TransientError('Interrupted', `still ${result.summary} after ${Math.round((options.timeoutMs ?? 0) / 1000)} s; the work goes on in CloudFormation; run the same command again to resume`);
+    if (waited > timeoutMs) {
+      throw new TransientError('Interrupted', `gave up waiting after ${Math.round(timeoutMs / 1000)} s (${result.summary}); the work goes on in CloudFormation; run the same command again to resume`);
     }
-    await sleep(options.stepIntervalMs ?? 2_000);
+    const interval = options.stepIntervalMs ?? 2_000;
+    await sleep(interval);
+    waited += interval;
   }
 }
