@@ -22,6 +22,8 @@ afterEach(() => {
 });
 
 export interface World {
+  /** Advance simulated time (what every injected sleep does). */
+  sleep(ms: number): Promise<void>;
   account: EmbeddedAccount;
   gateway: StackGateway;
   gateways: GatewayFactory;
@@ -50,6 +52,7 @@ export function world(options: { gateways?: (base: GatewayFactory) => GatewayFac
   };
   const stepOptions = (o: Partial<AdvanceOptions>): AdvanceOptions => ({ gateways, sink, sleep, pollMs: 500, changeSetWaitMs: 5_000, ...o });
   return {
+    sleep,
     account,
     gateway: account.gateway(),
     gateways,
