@@ -1,0 +1,102 @@
+/**
+ * A snapshot of a Git commit read straight from a gitdir's objects: trees are walked by path and
+ * blobs read at that commit, never from a checkout. Shared by the HTTP source (its cache gitdir)
+ * and the local repository reader. Symbolic links are followed only while they stay inside the
+ * repository.
+ */
+import { PathOutsideRepoError, type SourceSnapshot } from '../ports/source-repo.js';
+import { ObjectNotFoundError, type ObjectStore, type TreeEntry } from './git-objects.js';
+import { SourceInvalidError, SourceUnavailableError, type SourceLocation } from './source-errors.js';
+
+const MAX_SYMLINK_HOPS = 40;
+const SYMLINK_MODE = '120000';
+
+/**
+ * Repository-relative path segments of `path`. `..` is resolved; a path that would climb above the
+ * root, or an absolute one, throws PathOutsideRepoError.
+ */
+export function pathSegments(path: string): string[] {
+  if (path.startsWith('/')) throw new PathOutsideRepoError(path, 'is an absolute path; paths are relative to the repository root');
+  const out: string[] = [];
+  for (const part of path.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (out.length === 0) throw new PathOutsideRepoError(path, 'leaves the repository');
+      out.pop();
+    } else out.push(part);
+  }
+  return out;
+}
+
+export interface GitCommitSnapshotOptions {
+  /** The objects of the gitdir the commit is in. */
+  store: ObjectStore;
+  /** The commit SHA every read is pinned to. */
+  commit: string;
+  /** The source, for messages. */
+  at: SourceLocation;
+}
+
+export class GitCommitSnapshot implements SourceSnapshot {
+  readonly commit: string;
+  private root: Promise<string> | undefined;
+
+  constructor(private readonly options: GitCommitSnapshotOptions) {
+    this.commit = options.commit;
+  }
+
+  async readFile(path: string): Promise<Uint8Array | undefined> {
+    const entry = await this.guard(() => this.resolve(path));
+    if (!entry || entry.type !== 'blob') return undefined;
+    return this.guard(() => this.options.store.readBlob(entry.oid));
+  }
+
+  private async resolve(path: string): Promise<TreeEntry | undefined> {
+    const { store } = this.options;
+    let segments = pathSegments(path);
+    let hops = 0;
+    walk: for (;;) {
+      this.root ??= store.commitTree(this.commit);
+      let tree = await this.root;
+      for (let i = 0; i < segments.length; i++) {
+        const entry = (await store.readTree(tree)).get(segments[i]!);
+        if (!entry) return undefined;
+        if (entry.mode === SYMLINK_MODE) {
+          if (++hops > MAX_SYMLINK_HOPS) {
+            throw new SourceInvalidError(this.options.at, `${path} at ${this.commit} is a loop of symbolic links`);
+          }
+          const target = new TextDecoder().decode(await store.readBlob(entry.oid));
+          const detail = `is a symbolic link to ${target}, which leaves the repository`;
+          if (target.startsWith('/')) throw new PathOutsideRepoError(path, detail);
+          const base = segments.slice(0, i).join('/');
+          const rest = segments.slice(i + 1).join('/');
+          try {
+            segments = pathSegments([base, target, rest].filter(Boolean).join('/'));
+          } catch {
+            throw new PathOutsideRepoError(path, detail);
+          }
+          continue walk;
+        }
+        if (i === segments.length - 1) return entry;
+        if (entry.type !== 'tree') return undefined;
+        tree = entry.oid;
+      }
+      // The path named the root itself, which is not a file.
+      return undefined;
+    }
+  }
+
+  /** Objects missing from a commit that was fetched whole mean the cache was removed under us: retry. */
+  private async guard<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new SourceUnavailableError(this.options.at, `objects of ${this.commit} are missing from ${this.options.store.gitdir}; read the source again`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The errors every source adapter throws, each naming the source (a URL without credentials, or a
+ * path) and the branch, so a message on a commit status or in CloudWatch says where to look. The
+ * class decides the retry: unavailable is transient, access denied and invalid wait for a person.
+ */
+import { StalledError, TransientError } from '../core/errors.js';
+import type { SourceSnapshot } from '../ports/source-repo.js';
+
+/** Where a source error happened: never a URL with credentials in it. */
+export interface SourceLocation {
+  /** Redacted URL or absolute path. */
+  source: string;
+  /** Branch or ref, when the source has one. */
+  branch?: string;
+}
+
+function where(at: SourceLocation): string {
+  return at.branch ? `${at.source} (branch ${at.branch})` : at.source;
+}
+
+/** Host unreachable, timed out, or answering 5xx: retrying later may succeed. */
+export class SourceUnavailableError extends TransientError {
+  override name = 'SourceUnavailableError';
+  readonly source: string;
+  readonly branch: string | undefined;
+
+  constructor(at: SourceLocation, detail: string, options?: { cause?: unknown }) {
+    super('SourceUnavailable', `Cannot read ${where(at)}: ${detail}`, options);
+    this.source = at.source;
+    this.branch = at.branch;
+  }
+}
+
+/** The server refused the credentials (401/403): a person must fix the token or its permissions. */
+export class SourceAccessDeniedError extends StalledError {
+  override name = 'SourceAccessDeniedError';
+  readonly source: string;
+  readonly branch: string | undefined;
+
+  constructor(at: SourceLocation, detail: string, options?: { cause?: unknown; hint?: string }) {
+    super('AccessDenied', `Access to ${where(at)} was denied: ${detail}`, options);
+    this.source = at.source;
+    this.branch = at.branch;
+  }
+}
+
+/** The source cannot be used as it is (missing branch, no cairn.yaml, pack too large ...). */
+export class SourceInvalidError extends StalledError {
+  override name = 'SourceInvalidError';
+  readonly source: string;
+  readonly branch: string | undefined;
+
+  constructor(at: SourceLocation, detail: string, options?: { cause?: unknown; hint?: string }) {
+    super('SourceInvalid', `${where(at)}: ${detail}`, options);
+    this.source = at.source;
+    this.branch = at.branch;
+  }
+}
+
+/** The manifest every source must hold at its root. */
+export const MANIFEST_FILE = 'cairn.yaml';
+
+/** Fail with SourceInvalidError when the snapshot has no manifest, naming the commit it was read at. */
+export async function requireManifest(snapshot: SourceSnapshot, at: SourceLocation, manifestFile = MANIFEST_FILE): Promise<void> {
+  if ((await snapshot.readFile(manifestFile)) !== undefined) return;
+  throw new SourceInvalidError(at, `there is no ${manifestFile} at ${snapshot.commit}`, {
+    hint: `Add ${manifestFile} at the root of the repository, or point Cairn at the branch that has it.`,
+  });
+}
