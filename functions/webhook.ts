@@ -10,6 +10,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { SecretsManagerSecrets } from '../lib/adapters/secrets-manager.js';
 import { SqsWorkQueue } from '../lib/adapters/sqs-queue.js';
+import { optionalPositiveInteger, requiredEnv } from '../lib/adapters/lambda-environment.js';
 import { ENV } from '../lib/core/environment.js';
 import { parseDeploymentConfig } from '../lib/core/source-config.js';
 import { handleWebhook, type IntakeLogEntry } from '../lib/webhooks/intake.js';
@@ -19,21 +20,6 @@ const logger = new Logger({ serviceName: 'cairn-webhook' });
 // Providers give up after 10 s (Gitea after 5 s): a stalled AWS call must fail while there is still
 // time to answer, and the provider's own redelivery is the retry.
 const sdkOptions = { maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 1500 } };
-
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`Environment variable ${name} is not set: the Cairn stack sets it on the webhook function.`);
-  return value;
-}
-
-function optionalPositiveInteger(name: string): number | undefined {
-  const value = process.env[name];
-  if (value === undefined || value === '') return undefined;
-  if (!/^\d+$/.test(value) || Number(value) <= 0) {
-    throw new Error(`Environment variable ${name} must be a positive whole number, got ${JSON.stringify(value)}.`);
-  }
-  return Number(value);
-}
 
 // Validated at module load: a broken configuration fails the deployment's first invocation loudly
 // instead of answering every delivery with an error.

@@ -14,6 +14,10 @@ export const ENV = {
   maxBodyBytes: 'CAIRN_MAX_BODY_BYTES',
   /** How long a secret value is served from memory, in milliseconds. */
   secretTtlMs: 'CAIRN_SECRET_TTL_MS',
+  /** How often the sweep runs, in milliseconds: it sizes each run's share of drift checks. */
+  sweepIntervalMs: 'CAIRN_SWEEP_INTERVAL_MS',
+  /** Comma-separated regions the sweep looks for owned stacks in (default: the function's own). */
+  regions: 'CAIRN_REGIONS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

@@ -30,6 +30,8 @@ export interface AdvanceOptions {
   reserveMs?: number;
   /** When the push that triggered this work reached Cairn, for push-to-apply latency. */
   receivedAt?: string;
+  /** The CloudFormation service role for stacks whose entry in cairn.yaml names none (the source's deployer role). */
+  defaultRoleArn?: string;
   /** Compare the live templates of up to this many in-sync stacks with the repository (sweeps). */
   verifyTemplates?: number;
   /**
@@ -180,7 +182,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
         parameters: Object.entries(resolved.values).map(([key, value]) => ({ key, value })),
         tags: actual.tags,
         capabilities: d.capabilities,
-        roleArn: d.roleArn,
+        roleArn: d.roleArn ?? options.defaultRoleArn,
         clientToken: name,
         deploymentMode: 'REVERT_DRIFT',
         description: `Cairn: revert drift found at ${actual.driftCheckedAt}`,
@@ -250,7 +252,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
           hint: 'fix the template or parameters and push a new commit; Cairn deletes the failed stack and creates it again',
         });
       }
-      await gateway.deleteStack(s.stackName, { clientToken: `cairn-recreate-${sha256(actual.stackId).slice(0, 24)}`, roleArn: d.roleArn });
+      await gateway.deleteStack(s.stackName, { clientToken: `cairn-recreate-${sha256(actual.stackId).slice(0, 24)}`, roleArn: d.roleArn ?? options.defaultRoleArn });
       sink.emit({ ...base, type: 'stack.action', stack: s.id, stackName: s.stackName, action: 'recreate', summary: `deleting the empty stack a failed create left in ${actual.status}; it is created again next` });
       return 'started';
     }
@@ -293,7 +295,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
             [OWNER_TAGS.drift]: d.drift,
           },
           capabilities: d.capabilities,
-          roleArn: d.roleArn,
+          roleArn: d.roleArn ?? options.defaultRoleArn,
           clientToken: name,
           description: `Cairn: ${desired.source}@${desired.commit.slice(0, 12)} ${d.templateFile}`,
         },

@@ -1,0 +1,86 @@
+/**
+ * The reconciler Lambda: consumes the SQS FIFO queue in batches, folds each source's messages into
+ * one reconcile of its branch head, takes one step, and reports partial batch failures. Waiting
+ * sources come back after a longer visibility; stalled ones are reported on the commit and dropped.
+ */
+import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { CloudFormationGateway } from '../lib/adapters/cloudformation-gateway.js';
+import { createCommitStatusReporter } from '../lib/adapters/commit-status/index.js';
+import { GitSource } from '../lib/adapters/git-source.js';
+import { deploymentConfigFromEnv, requiredEnv } from '../lib/adapters/lambda-environment.js';
+import { PowertoolsSink } from '../lib/adapters/powertools-sink.js';
+import { SecretsManagerSecrets } from '../lib/adapters/secrets-manager.js';
+import { ENV } from '../lib/core/environment.js';
+import { findSource } from '../lib/core/source-config.js';
+import type { StackGateway } from '../lib/ports/stack-gateway.js';
+import { processBatch } from '../lib/reconcile/process-batch.js';
+import { reconcileSource } from '../lib/reconcile/reconcile-source.js';
+import { StallMemory } from '../lib/reconcile/stall-memory.js';
+
+const config = deploymentConfigFromEnv();
+const queueUrl = requiredEnv(ENV.queueUrl);
+const secrets = new SecretsManagerSecrets();
+const sink = new PowertoolsSink();
+const sqs = new SQSClient({});
+// Kept across warm invocations: stalled commits, gateways per region, and each source's git cache.
+const stalls = new StallMemory();
+const gateways = new Map<string, StackGateway>();
+const gatewayFor = (region: string | undefined): StackGateway => {
+  const key = region ?? process.env['AWS_REGION'] ?? '';
+  let g = gateways.get(key);
+  if (!g) gateways.set(key, (g = new CloudFormationGateway({ region, templateBucket: process.env[ENV.templateBucket] })));
+  return g;
+};
+const repos = new Map(
+  config.sources.map((s) => [
+    s.name,
+    new GitSource({ url: s.repoUrl, branch: s.branch, provider: s.provider === 'generic' ? undefined : s.provider, tokenSecret: s.gitTokenSecretName, secrets }),
+  ]),
+);
+
+export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  sink.setCorrelationId(context.awsRequestId);
+  const receipts = new Map(event.Records.map((r) => [r.messageId, r.receiptHandle]));
+  try {
+    const result = await processBatch(
+      event.Records.map((r) => ({ messageId: r.messageId, body: r.body, receiveCount: Number(r.attributes.ApproximateReceiveCount ?? 1) })),
+      {
+        sink,
+        knownSource: (name) => findSource(config, name) !== undefined,
+        reconcile: (name, trigger) => {
+          const source = findSource(config, name)!;
+          return reconcileSource(
+            {
+              source: name,
+              statusContext: source.statusContext ?? `cairn/${name}`,
+              repo: repos.get(name)!,
+              gateways: gatewayFor,
+              sink,
+              stalls,
+              commitStatus: createCommitStatusReporter({
+                provider: source.provider,
+                repoUrl: source.repoUrl,
+                tokenSecret: source.gitTokenSecretName,
+                secrets,
+                onError: (e) => sink.emit({ source: name, commit: e.status.commit, type: 'log', level: 'warn', message: e.message }),
+              }),
+              step: { defaultRoleArn: source.roleArn, remainingMs: () => context.getRemainingTimeInMillis(), reserveMs: 30_000, verifyTemplates: trigger.kind === 'sweep' ? 25 : 0 },
+            },
+            trigger,
+          );
+        },
+        retryLater: async (records, seconds) => {
+          await Promise.all(
+            records.map((r) =>
+              sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receipts.get(r.messageId), VisibilityTimeout: Math.min(seconds, 43_200) })),
+            ),
+          );
+        },
+      },
+    );
+    return { batchItemFailures: result.batchItemFailures };
+  } finally {
+    sink.flush();
+  }
+};
