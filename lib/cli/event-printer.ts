@@ -4,6 +4,7 @@
  */
 import type { CairnEvent, EventSink } from '../ports/events.js';
 import { summariseChanges } from '../core/protection.js';
+import { shortSha } from './render.js';
 import { pad, style } from './style.js';
 
 function time(): string {
@@ -14,7 +15,7 @@ export function formatEvent(e: CairnEvent): string | undefined {
   const who = (stack: string): string => style.bold(pad(stack, 14));
   switch (e.type) {
     case 'reconcile.started':
-      return `${style.cyan('▶')} ${e.source}: reconciling ${e.commit ? e.commit.slice(0, 7) : ''} (${e.trigger})`;
+      return `${style.cyan('▶')} ${e.source}: reconciling ${e.commit ? shortSha(e.commit) : ''} (${e.trigger})`;
     case 'plan.computed': {
       const c = e.counts;
       return `  plan: ${c.create} to create, ${c.update} to update, ${c.delete} to delete, ${c.none} unchanged${c.blocked ? `, ${c.blocked} blocked` : ''}`;
@@ -28,6 +29,7 @@ export function formatEvent(e: CairnEvent): string | undefined {
     case 'stack.action':
       return `  ${who(e.stack)} ${style.yellow(e.action)}: ${e.summary}`;
     case 'stack.progress':
+      if (e.reason === 'User Initiated') return `  ${who(e.stack)} ${e.status}`;
       return `  ${who(e.stack)} ${e.status.endsWith('_COMPLETE') && !e.status.includes('ROLLBACK') ? style.green(e.status) : e.status.includes('FAILED') || e.status.includes('ROLLBACK') ? style.red(e.status) : e.status}${e.reason ? style.dim(` ${e.reason}`) : ''}`;
     case 'stack.settled':
       return `  ${who(e.stack)} ${e.healthy ? style.green(e.status) : style.red(e.status)}${e.reason ? style.dim(` ${e.reason}`) : ''}`;
@@ -48,7 +50,7 @@ export function formatEvent(e: CairnEvent): string | undefined {
       return `  ${who(e.stack)} ${style.green('no drift')}`;
     case 'reconcile.finished': {
       const mark = e.outcome === 'succeeded' ? style.green('✓') : e.outcome === 'stalled' || e.outcome === 'failed' ? style.red('✗') : style.dim('…');
-      return `${mark} ${e.source}${e.commit ? `@${e.commit.slice(0, 7)}` : ''}: ${e.outcome}: ${e.summary}`;
+      return `${mark} ${e.source}${e.commit ? `@${shortSha(e.commit)}` : ''}: ${e.outcome}: ${e.summary}`;
     }
     case 'log':
       if (e.level === 'debug') return undefined;

@@ -19,6 +19,7 @@ const loaders: Partial<Record<CommandName, () => Promise<CommandModule>>> = {
   plan: () => import('./commands/plan.js'),
   apply: () => import('./commands/apply.js'),
   status: () => import('./commands/status.js'),
+  serve: () => import('./commands/serve.js'),
 };
 
 export async function runCommand(name: CommandName, argv: string[]): Promise<number> {

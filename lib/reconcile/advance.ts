@@ -154,7 +154,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
     return { outcome: 'stalled', plan, statuses, started, error, stalls, summary };
   }
   if (started.length > 0 || waitingOn.length > 0 || plan.changes) {
-    return { outcome: 'progressing', plan, statuses, started, waitingOn, retryAfterSeconds: waitingOn.length > 0 ? 30 : 10, summary };
+    return { outcome: 'progressing', plan, statuses, started, waitingOn, retryAfterSeconds: 10, summary };
   }
   return { outcome: 'succeeded', plan, statuses, counts: countApplied(desired, sp.actual, plan), summary };
 

@@ -1,0 +1,163 @@
+/** `cairn serve`: the whole pipeline in one process (webhook endpoint, queue, reconciler, sweep, stack events), on the embedded account or AWS. */
+import { randomBytes } from 'node:crypto';
+import { PROVIDERS, type Provider } from '../../core/source-config.js';
+import { LocalRuntime } from '../../local/runtime.js';
+import type { IntakeLogEntry } from '../../webhooks/intake.js';
+import { parse, parseDuration, UsageError } from '../args.js';
+import { cairnHome, defaultRegion, openRepo, parseTarget, sourceName } from '../context.js';
+import { PrinterSink } from '../event-printer.js';
+import { EXIT } from '../exit-codes.js';
+import { style } from '../style.js';
+
+const HELP = `Usage: cairn serve [options]
+
+Runs Cairn's whole pipeline in this process: the webhook endpoint (POST /hooks/NAME), an in-process
+FIFO queue, the reconciler, the drift sweep on its schedule, and stack status events, plus
+GET /healthz and GET /status (JSON). A local repository is also watched for new commits, so no
+webhook is needed locally. Ctrl-C stops cleanly: the step in progress finishes, no new one starts.
+
+Options:
+  --repo URL|PATH     the repository to follow: an https URL, a repository on disk, or a directory
+                      (default: the current directory)
+  --branch BRANCH     the branch to follow (default: main)
+  --source NAME       the source's name (default: the repository's name)
+  --port N            port for the endpoint (default: 8080; 0 picks a free one)
+  --host H            address to listen on (default: 127.0.0.1)
+  --provider P        signature scheme of incoming webhooks: ${PROVIDERS.join(', ')} (default: github)
+  --target T          embedded (default; simulated account under $CAIRN_HOME) or aws
+  --region R          region for stacks that name none (default: AWS_REGION, else us-east-1)
+  --sweep-every D     how often to sweep for drift and missed pushes, e.g. 10s, 15m (default: 15m; 0: never)
+  --watch-every D     how often to look for new commits in a local repository (default: 2s)
+  --json              one JSON object per line instead of readable lines
+
+Environment: CAIRN_WEBHOOK_SECRET (the webhook secret; one is generated and printed when unset),
+CAIRN_HOME (where the embedded account lives, default ./.cairn).
+`;
+
+function intakeLine(e: IntakeLogEntry): string {
+  const what = e.outcome === 'queued' ? style.green('queued') : e.statusCode >= 400 ? style.red(`rejected (${e.statusCode})`) : style.dim(e.outcome);
+  const ref = e.branch ? ` ${e.branch}${e.commit ? `@${e.commit.slice(0, 7)}` : ''}` : '';
+  return `${style.cyan('⇢')} webhook ${e.eventType ?? ''}${ref}${e.deliveryId ? style.dim(` delivery ${e.deliveryId}`) : ''}: ${what}${e.outcome !== 'queued' ? style.dim(` ${e.message}`) : ''}`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parse(
+    'serve',
+    argv,
+    {
+      repo: { type: 'string' },
+      branch: { type: 'string' },
+      source: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      provider: { type: 'string' },
+      target: { type: 'string' },
+      region: { type: 'string' },
+      'sweep-every': { type: 'string' },
+      'watch-every': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    0,
+  );
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  const port = Number(values.port ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: "${values.port}" is not a port number`);
+  const provider = (values.provider ?? 'github') as Provider;
+  if (!PROVIDERS.includes(provider)) throw new UsageError(`--provider: "${values.provider}" is not one of ${PROVIDERS.join(', ')}`);
+  const sweepEveryMs = values['sweep-every'] === '0' ? 0 : parseDuration(values['sweep-every'] ?? '15m', '--sweep-every');
+  const watchEveryMs = parseDuration(values['watch-every'] ?? '2s', '--watch-every');
+  const target = parseTarget(values.target);
+  const region = defaultRegion(values.region);
+  const location = values.repo ?? '.';
+  const isUrl = /^https?:\/\//i.test(location);
+  const repo = await openRepo({ repo: location, ref: isUrl ? (values.branch ?? 'main') : values.branch }, undefined);
+  const name = sourceName({ repo: location, source: values.source }, undefined);
+  const json = values.json === true;
+  const out = process.stdout;
+  const sink = new PrinterSink(out, { json, timestamps: true });
+
+  let secret = process.env['CAIRN_WEBHOOK_SECRET'];
+  const generated = !secret;
+  secret ||= randomBytes(24).toString('hex');
+
+  let account: import('../../adapters/embedded-account/index.js').EmbeddedAccount | undefined;
+  let gateways: import('../../ports/stack-gateway.js').GatewayFactory;
+  let description: string;
+  if (target === 'aws') {
+    const { CloudFormationGateway } = await import('../../adapters/cloudformation-gateway.js');
+    const cache = new Map<string, InstanceType<typeof CloudFormationGateway>>();
+    gateways = (r: string | undefined) => {
+      const key = r ?? region;
+      let g = cache.get(key);
+      if (!g) cache.set(key, (g = new CloudFormationGateway({ region: key, templateBucket: process.env['CAIRN_TEMPLATE_BUCKET'] })));
+      return g;
+    };
+    description = `AWS account (${region})`;
+  } else {
+    const { EmbeddedAccount } = await import('../../adapters/embedded-account/index.js');
+    const { withRetries } = await import('../../adapters/retrying-gateway.js');
+    const embedded = new EmbeddedAccount({ home: cairnHome(), region, autoAdvance: true });
+    account = embedded;
+    const cache = new Map<string, ReturnType<typeof withRetries>>();
+    gateways = (r: string | undefined) => {
+      const key = r ?? region;
+      let g = cache.get(key);
+      if (!g) cache.set(key, (g = withRetries(embedded.gateway(key))));
+      return g;
+    };
+    description = `embedded account (${region}, ${cairnHome()})`;
+  }
+
+  const runtime = new LocalRuntime({
+    sources: [{ name, repo, provider, branch: values.branch ?? 'main', location, watch: !isUrl }],
+    webhookSecret: secret,
+    gateways,
+    ...(account ? { account } : {}),
+    sink,
+    host: values.host ?? '127.0.0.1',
+    port,
+    sweepEveryMs,
+    watchEveryMs,
+    onIntake: (e) => (json ? out.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'webhook', ...e })}\n`) : out.write(`${intakeLine(e)}\n`)),
+  });
+  const { url } = await runtime.start();
+  if (json) {
+    out.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'serving', source: name, repo: repo.description, target, url, webhook: `${url}/hooks/${name}`, ...(generated ? { generatedSecret: secret } : {}) })}\n`);
+  } else {
+    out.write(
+      [
+        `${style.bold('Cairn')} is following source ${style.bold(`"${name}"`)} (${repo.description}${isUrl ? '' : ', watched for new commits'}) on the ${description}`,
+        `  webhook  POST ${url}/hooks/${name}  (${provider} signature; secret ${generated ? `generated for this run: ${secret}  — set CAIRN_WEBHOOK_SECRET to choose one` : 'from CAIRN_WEBHOOK_SECRET'})`,
+        `  status   GET  ${url}/status     health: GET ${url}/healthz`,
+        `  sweep    ${sweepEveryMs ? `every ${values['sweep-every'] ?? '15m'}` : 'off'}`,
+        `Press Ctrl-C to stop.`,
+        '',
+      ].join('\n'),
+    );
+  }
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (): void => {
+      if (stopping) {
+        out.write('Stopping now, without waiting.\n');
+        process.exit(130);
+      }
+      stopping = true;
+      if (!json) out.write(`\n${style.dim('Stopping: the step in progress finishes, nothing new starts (Ctrl-C again to quit at once)...')}\n`);
+      void runtime
+        .stop()
+        .then(() => account?.close())
+        .then(() => {
+          if (!json) out.write('Stopped.\n');
+          resolve();
+        });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  return EXIT.ok;
+}

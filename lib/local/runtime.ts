@@ -1,0 +1,286 @@
+/**
+ * The embedded runtime: one process hosting the webhook endpoint, the in-process FIFO queue, the
+ * reconciler, the sweep on its schedule and the routing of stack status events, around the same
+ * use cases the Lambda functions run. Local repositories are also watched for new commits.
+ */
+import type { Server } from 'node:http';
+import { InProcessQueue } from '../adapters/in-process-queue.js';
+import type { EmbeddedAccount } from '../adapters/embedded-account/index.js';
+import { noCommitStatus } from '../adapters/commit-status/index.js';
+import type { Provider } from '../core/source-config.js';
+import { parseDeploymentConfig } from '../core/source-config.js';
+import type { CommitStatusReporter } from '../ports/commit-status.js';
+import type { CairnEvent, EventSink } from '../ports/events.js';
+import type { SourceRepo } from '../ports/source-repo.js';
+import type { GatewayFactory } from '../ports/stack-gateway.js';
+import type { AdvanceOptions } from '../reconcile/advance.js';
+import { processBatch } from '../reconcile/process-batch.js';
+import { reconcileSource, type ReconcileOutcome } from '../reconcile/reconcile-source.js';
+import { routeStackEvent } from '../reconcile/route-stack-event.js';
+import { StallMemory } from '../reconcile/stall-memory.js';
+import { sweep, type SweepReport } from '../reconcile/sweep.js';
+import { handleWebhook, type IntakeLogEntry } from '../webhooks/intake.js';
+import { startHttpFront } from './http-front.js';
+
+export const WEBHOOK_SECRET_NAME = 'CAIRN_WEBHOOK_SECRET';
+
+export interface LocalSource {
+  name: string;
+  repo: SourceRepo;
+  /** What the webhook endpoint expects (signature scheme); github by default. */
+  provider: Provider;
+  branch: string;
+  /** Shown in messages and /status. */
+  location: string;
+  /** Poll the repository for new commits (local repositories need no webhook). */
+  watch: boolean;
+  commitStatus?: CommitStatusReporter;
+}
+
+export interface RuntimeOptions {
+  sources: LocalSource[];
+  webhookSecret: string;
+  gateways: GatewayFactory;
+  /** The embedded account, whose stack events wake the reconciler; absent for AWS. */
+  account?: EmbeddedAccount;
+  sink: EventSink;
+  host?: string;
+  port?: number;
+  /** 0 turns the scheduled sweep off. */
+  sweepEveryMs?: number;
+  watchEveryMs?: number;
+  /** Without stack events (AWS), check again this long after a step started work. */
+  followUpMs?: number;
+  step?: Omit<AdvanceOptions, 'gateways' | 'sink' | 'receivedAt'>;
+  /** Upper bound on "come back later" delays, so a local runtime stays responsive. */
+  maxRetryDelayMs?: number;
+  /** Intake log entries (push received, ignored, rejected), for the readable output. */
+  onIntake?: (entry: IntakeLogEntry) => void;
+}
+
+export interface SourceState {
+  name: string;
+  location: string;
+  branch: string;
+  lastCommit: string | undefined;
+  lastOutcome: ReconcileOutcome['outcome'] | 'failed' | undefined;
+  lastSummary: string | undefined;
+  lastFinishedAt: string | undefined;
+  stalled: { commit: string; reason: string; message: string } | undefined;
+}
+
+export class LocalRuntime {
+  readonly queue: InProcessQueue;
+  readonly stalls = new StallMemory();
+  private readonly states = new Map<string, SourceState>();
+  private readonly sink: EventSink;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly abort = new AbortController();
+  private readonly listeners = new Set<(e: CairnEvent) => void>();
+  private readonly seen = new Map<string, string>();
+  private unsubscribe: (() => void) | undefined;
+  private server: Server | undefined;
+  private consumer: Promise<void> | undefined;
+  private sweeping: Promise<SweepReport> | undefined;
+  private stopping = false;
+  url = '';
+
+  constructor(private readonly options: RuntimeOptions) {
+    this.queue = new InProcessQueue({ visibilityTimeoutMs: 10_000, maxReceives: 10 });
+    for (const s of options.sources) {
+      this.states.set(s.name, { name: s.name, location: s.location, branch: s.branch, lastCommit: undefined, lastOutcome: undefined, lastSummary: undefined, lastFinishedAt: undefined, stalled: undefined });
+    }
+    this.sink = {
+      emit: (event) => {
+        if (event.type === 'reconcile.finished') {
+          const state = this.states.get(event.source);
+          if (state) {
+            state.lastCommit = event.commit ?? state.lastCommit;
+            state.lastOutcome = event.outcome;
+            state.lastSummary = event.summary;
+            state.lastFinishedAt = new Date().toISOString();
+          }
+        }
+        options.sink.emit(event);
+        for (const l of this.listeners) l(event);
+      },
+    };
+  }
+
+  /** Listen to every event (tests and the demo wait on them). */
+  onEvent(listener: (e: CairnEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async start(): Promise<{ url: string }> {
+    const { options } = this;
+    const config = parseDeploymentConfig(
+      {
+        sources: options.sources.map((s) => ({ name: s.name, repoUrl: s.location.replace(/\s/g, '%20'), branch: s.branch, provider: s.provider, webhookSecretName: WEBHOOK_SECRET_NAME })),
+      },
+      'the serve options',
+    );
+    const secret = options.webhookSecret;
+    const front = await startHttpFront({
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 8080,
+      webhook: (request) =>
+        handleWebhook(request, {
+          config,
+          secrets: { get: async (name) => (name === WEBHOOK_SECRET_NAME ? secret : Promise.reject(new Error(`no secret named ${name}`))) },
+          queue: this.queue,
+          now: () => new Date(),
+          ...(options.onIntake ? { log: options.onIntake } : {}),
+        }),
+      status: () => this.status(),
+    });
+    this.server = front.server;
+    this.url = front.url;
+
+    if (options.account) {
+      const gateway = options.gateways(undefined);
+      this.unsubscribe = options.account.onStackEvent((e) => {
+        const source = e.tags['cairn:source'];
+        if (source && this.states.has(source)) {
+          this.sink.emit({ source, type: 'stack.progress', stack: e.tags['cairn:stack'] ?? e.stackName, stackName: e.stackName, status: e.status, ...(e.statusReason ? { reason: e.statusReason } : {}) });
+        }
+        void routeStackEvent(
+          { id: `${e.stackId}:${e.status}:${e.timestamp}`, stackId: e.stackId, status: e.status, time: e.timestamp, tags: e.tags },
+          { queue: this.queue, gateway, knownSource: (n) => this.states.has(n) },
+        );
+      });
+    }
+    for (const s of options.sources) await this.enqueue(s.name, 'push', `start-${Date.now()}`);
+    if (options.sources.some((s) => s.watch)) {
+      this.every(options.watchEveryMs ?? 2_000, () => this.watch());
+    }
+    if (options.sweepEveryMs) this.every(options.sweepEveryMs, () => this.sweepNow().then(() => undefined));
+    this.consumer = this.consume();
+    return { url: this.url };
+  }
+
+  /** Stop taking new work, let the step in progress finish (or give up on it safely), and close. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    for (const t of this.timers) clearInterval(t);
+    this.unsubscribe?.();
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.consumer;
+    await this.sweeping?.catch(() => undefined);
+  }
+
+  async sweepNow(): Promise<SweepReport> {
+    if (this.sweeping) return this.sweeping;
+    this.sweeping = sweep({
+      sources: [...this.states.keys()],
+      queue: this.queue,
+      gateways: this.options.gateways,
+      sink: this.sink,
+      intervalMs: this.options.sweepEveryMs || 15 * 60_000,
+      pollMs: this.options.account ? 50 : 2_000,
+      remainingMs: () => (this.stopping ? 0 : Number.POSITIVE_INFINITY),
+    }).finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  async status(): Promise<unknown> {
+    const stacks = await this.options.gateways(undefined).listStacks().catch(() => []);
+    return {
+      url: this.url,
+      sources: [...this.states.values()].map((s) => ({ ...s, stalled: this.stalls.get(s.name) ?? null })),
+      queue: this.queue.depth(),
+      stacks: stacks
+        .filter((s) => this.states.has(s.tags['cairn:source'] ?? ''))
+        .map((s) => ({ source: s.tags['cairn:source'], id: s.tags['cairn:stack'], stackName: s.stackName, status: s.status, commit: s.tags['cairn:commit'], drift: s.driftStatus ?? null })),
+    };
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    let running = false;
+    const t = setInterval(() => {
+      if (running || this.stopping) return;
+      running = true;
+      fn()
+        .catch((error: unknown) => this.sink.emit({ source: 'runtime', type: 'log', level: 'warn', message: error instanceof Error ? error.message : String(error) }))
+        .finally(() => (running = false));
+    }, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  private async enqueue(source: string, kind: 'push' | 'stack-event', dedupId: string, commit?: string): Promise<void> {
+    await this.queue.send({ source, kind, dedupId, receivedAt: new Date().toISOString(), ...(commit ? { commit } : {}) });
+  }
+
+  private async watch(): Promise<void> {
+    for (const s of this.options.sources.filter((x) => x.watch)) {
+      const snapshot = await s.repo.snapshot();
+      const previous = this.seen.get(s.name);
+      this.seen.set(s.name, snapshot.commit);
+      if (previous !== undefined && previous !== snapshot.commit) {
+        this.sink.emit({ source: s.name, commit: snapshot.commit, type: 'log', level: 'info', message: `new commit noticed in ${s.location}` });
+        await this.enqueue(s.name, 'push', `watch-${snapshot.commit}`, snapshot.commit);
+      }
+    }
+  }
+
+  private async consume(): Promise<void> {
+    const { options } = this;
+    const sources = new Map(options.sources.map((s) => [s.name, s]));
+    while (!this.stopping) {
+      const batch = this.queue.receive({ max: 10, visibilityTimeoutMs: 30_000 });
+      if (batch.length === 0) {
+        await this.queue.waitForMessage(1_000, this.abort.signal).catch(() => false);
+        continue;
+      }
+      const receipts = new Map(batch.map((m) => [m.messageId, m.receipt]));
+      const result = await processBatch(
+        batch.map((m) => ({ messageId: m.messageId, body: JSON.stringify(m.message), receiveCount: m.receiveCount })),
+        {
+          sink: this.sink,
+          knownSource: (n) => sources.has(n),
+          reconcile: async (name, trigger) => {
+            const s = sources.get(name)!;
+            const outcome = await reconcileSource(
+              {
+                source: name,
+                statusContext: `cairn/${name}`,
+                repo: s.repo,
+                gateways: options.gateways,
+                sink: this.sink,
+                commitStatus: s.commitStatus ?? noCommitStatus,
+                stalls: this.stalls,
+                step: { pollMs: options.account ? 20 : 2_000, changeSetWaitMs: options.account ? 10_000 : 60_000, ...options.step, remainingMs: () => (this.stopping ? 0 : Number.POSITIVE_INFINITY), verifyTemplates: trigger.kind === 'sweep' ? 25 : 0 },
+              },
+              trigger,
+            );
+            if (!options.account && outcome.outcome === 'progressing') {
+              const t = setTimeout(() => void this.enqueue(name, 'stack-event', `follow-${Date.now()}`), options.followUpMs ?? 10_000);
+              t.unref();
+            }
+            return outcome;
+          },
+          retryLater: async (records, seconds) => {
+            const delay = Math.min(seconds * 1000, options.maxRetryDelayMs ?? 10_000);
+            if (!options.account) {
+              for (const r of records) this.queue.changeVisibility(receipts.get(r.messageId)!, delay);
+              return;
+            }
+            // Every stack event of the embedded account is routed here, so the settling stack wakes the
+            // source by itself; a message held back would only block its FIFO group. Acknowledge it and
+            // keep a follow-up as a safety net.
+            for (const r of records) this.queue.delete(receipts.get(r.messageId)!);
+            const name = JSON.parse(records[0]!.body).source as string;
+            const t = setTimeout(() => void this.enqueue(name, 'stack-event', `later-${Date.now()}`), delay);
+            t.unref();
+          },
+        },
+      );
+      const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));
+      for (const m of batch) if (!failed.has(m.messageId)) this.queue.delete(m.receipt);
+    }
+  }
+}
