@@ -56,6 +56,8 @@ export interface RuntimeOptions {
   maxRetryDelayMs?: number;
   /** Intake log entries (push received, ignored, rejected), for the readable output. */
   onIntake?: (entry: IntakeLogEntry) => void;
+  /** Reconcile every source once at start (default true). */
+  reconcileOnStart?: boolean;
 }
 
 export interface SourceState {
@@ -151,7 +153,7 @@ export class LocalRuntime {
         );
       });
     }
-    for (const s of options.sources) await this.enqueue(s.name, 'push', `start-${Date.now()}`);
+    if (options.reconcileOnStart !== false) for (const s of options.sources) await this.enqueue(s.name, 'push', `start-${Date.now()}`);
     if (options.sources.some((s) => s.watch)) {
       this.every(options.watchEveryMs ?? 2_000, () => this.watch());
     }
