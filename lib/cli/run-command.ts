@@ -13,21 +13,19 @@ export type CommandName = 'validate' | 'plan' | 'apply' | 'status' | 'drift' | '
 
 type CommandModule = { run(argv: string[]): Promise<number> };
 
-// Commands missing here are not built yet; they say so instead of pretending.
-const loaders: Partial<Record<CommandName, () => Promise<CommandModule>>> = {
+const loaders: Record<CommandName, () => Promise<CommandModule>> = {
   validate: () => import('./commands/validate.js'),
   plan: () => import('./commands/plan.js'),
   apply: () => import('./commands/apply.js'),
   status: () => import('./commands/status.js'),
   serve: () => import('./commands/serve.js'),
+  sim: () => import('./commands/sim.js'),
+  drift: () => import('./commands/drift.js'),
+  demo: () => import('./commands/demo.js'),
 };
 
 export async function runCommand(name: CommandName, argv: string[]): Promise<number> {
   const load = loaders[name];
-  if (!load) {
-    process.stderr.write(`cairn ${name}: this command is not built yet in this version of Cairn. Available now: ${Object.keys(loaders).join(', ')}.\n`);
-    return EXIT.error;
-  }
   try {
     const command = await load();
     return await command.run(argv);

@@ -30,8 +30,10 @@ export const ParameterValueSchema = z.union([
   FromStackSchema,
 ]);
 
-export const StackEntrySchema = z
-  .strictObject({
+/** The schemas, strict (unknown keys are problems) or lenient (unknown keys dropped, to check the rest). */
+function schemas(strict: boolean) {
+  const obj = strict ? z.strictObject : z.object;
+  const StackEntry = obj({
     template: z.string().min(1).optional(),
     deploymentFile: z.string().min(1).optional(),
     stackName: z.string().optional(),
@@ -45,31 +47,36 @@ export const StackEntrySchema = z
     drift: DriftPolicySchema.optional(),
     adopt: z.boolean().optional(),
     allowDestructive: z.array(z.string().min(1)).optional(),
-  })
-  .superRefine((entry, ctx) => {
+  }).superRefine((entry, ctx) => {
     if (!entry.template === !entry.deploymentFile) {
       ctx.addIssue({ code: 'custom', message: 'needs exactly one of `template` or `deploymentFile`' });
     }
   });
-
-export const DefaultsSchema = z.strictObject({
-  region: RegionSchema.optional(),
-  roleArn: RoleArnSchema.optional(),
-  capabilities: z.array(CapabilitySchema).optional(),
-  tags: TagsSchema.optional(),
-  prune: z.boolean().optional(),
-  pruneMaxShare: z.number().gt(0).max(1).optional(),
-  drift: DriftPolicySchema.optional(),
-  protectedTypes: z.array(z.string().regex(/^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$/, 'expected a resource type such as AWS::S3::Bucket')).optional(),
-});
+  const Defaults = obj({
+    region: RegionSchema.optional(),
+    roleArn: RoleArnSchema.optional(),
+    capabilities: z.array(CapabilitySchema).optional(),
+    tags: TagsSchema.optional(),
+    prune: z.boolean().optional(),
+    pruneMaxShare: z.number().gt(0).max(1).optional(),
+    drift: DriftPolicySchema.optional(),
+    protectedTypes: z.array(z.string().regex(/^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$/, 'expected a resource type such as AWS::S3::Bucket')).optional(),
+  });
+  const Manifest = obj({
+    version: z.literal(1, { error: 'expected `version: 1`' }),
+    defaults: Defaults.optional(),
+    stacks: z.record(StackIdSchema, StackEntry),
+  });
+  return { StackEntry, Defaults, Manifest };
+}
 
 const StackIdSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'stack ids start with a letter and use letters, digits, - and _');
 
-export const ManifestSchema = z.strictObject({
-  version: z.literal(1, { error: 'expected `version: 1`' }),
-  defaults: DefaultsSchema.optional(),
-  stacks: z.record(StackIdSchema, StackEntrySchema),
-});
+const strictSchemas = schemas(true);
+export const StackEntrySchema = strictSchemas.StackEntry;
+export const DefaultsSchema = strictSchemas.Defaults;
+export const ManifestSchema = strictSchemas.Manifest;
+const LenientManifestSchema = schemas(false).Manifest;
 
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type StackEntry = z.infer<typeof StackEntrySchema>;
@@ -84,7 +91,7 @@ export const DeploymentFileSchema = z.strictObject({
 
 export type DeploymentFile = z.infer<typeof DeploymentFileSchema>;
 
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; problems: Problem[] };
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; problems: Problem[]; partial?: T };
 
 /** Parse a YAML (or JSON) document and validate it against a schema; problems carry line numbers. */
 export function parseYamlWith<T>(schema: z.ZodType<T>, text: string, file: string): ParseResult<T> {
@@ -191,8 +198,26 @@ export function lineOf(doc: Document, lines: LineCounter, path: string[]): numbe
   return undefined;
 }
 
+/**
+ * Parse cairn.yaml. When the file has problems but is still readable with unknown keys dropped,
+ * `partial` holds that reading, so the rest (files, dependencies) can be checked in the same run.
+ */
 export function parseManifest(text: string, file = MANIFEST_FILE): ParseResult<Manifest> {
-  return parseYamlWith(ManifestSchema, text, file);
+  const strict = parseYamlWith(ManifestSchema, text, file);
+  if (strict.ok) return strict;
+  const lenient = parseYamlWith(LenientManifestSchema, text, file);
+  return lenient.ok ? { ...strict, partial: lenient.value as Manifest } : strict;
+}
+
+/** Give problems about `file` that lack a line the line of their path in `text`. */
+export function withLines(problems: Problem[], text: string, file: string): Problem[] {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  return problems.map((p) => {
+    if (p.file !== file || p.line !== undefined || !p.path) return p;
+    const line = lineOf(doc, lineCounter, p.path.split('.'));
+    return line === undefined ? p : { ...p, line };
+  });
 }
 
 export function parseDeploymentFile(text: string, file: string): ParseResult<DeploymentFile> {

@@ -174,14 +174,17 @@ export class LocalRuntime {
     await this.sweeping?.catch(() => undefined);
   }
 
-  async sweepNow(): Promise<SweepReport> {
+  /** Sweep now: this run's paced share of drift checks, or every owned stack with `all`. */
+  async sweepNow(options: { all?: boolean } = {}): Promise<SweepReport> {
     if (this.sweeping) return this.sweeping;
+    const intervalMs = this.options.sweepEveryMs || 15 * 60_000;
     this.sweeping = sweep({
       sources: [...this.states.keys()],
       queue: this.queue,
       gateways: this.options.gateways,
       sink: this.sink,
-      intervalMs: this.options.sweepEveryMs || 15 * 60_000,
+      intervalMs,
+      ...(options.all ? { coverMs: intervalMs } : {}),
       pollMs: this.options.account ? 50 : 2_000,
       remainingMs: () => (this.stopping ? 0 : Number.POSITIVE_INFINITY),
     }).finally(() => (this.sweeping = undefined));

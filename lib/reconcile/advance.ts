@@ -57,7 +57,7 @@ interface StepBase {
 
 export type StepResult =
   | (StepBase & { outcome: 'succeeded'; counts: StepCounts })
-  | (StepBase & { outcome: 'progressing'; started: string[]; waitingOn: string[]; retryAfterSeconds: number })
+  | (StepBase & { outcome: 'progressing'; started: string[]; deleting: string[]; waitingOn: string[]; retryAfterSeconds: number })
   | (StepBase & { outcome: 'stalled'; started: string[]; error: StalledError; stalls: StalledError[] });
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -77,6 +77,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
 
   const stalls: StalledError[] = [];
   const started: string[] = [];
+  const deleting: string[] = [];
   const waitingOn: string[] = [];
   const settled = (id: string): boolean => {
     const p = planById.get(id);
@@ -143,6 +144,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
         await sp.gatewayFor(next.region).deleteStack(next.stackName, { clientToken: `cairn-delete-${sha256(a.stackId).slice(0, 24)}`, roleArn: undefined });
         sink.emit({ ...base, type: 'stack.action', stack: next.id, stackName: next.stackName, action: 'delete', summary: next.reason });
         started.push(next.id);
+        deleting.push(next.id);
       }
     }
   }
@@ -154,7 +156,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
     return { outcome: 'stalled', plan, statuses, started, error, stalls, summary };
   }
   if (started.length > 0 || waitingOn.length > 0 || plan.changes) {
-    return { outcome: 'progressing', plan, statuses, started, waitingOn, retryAfterSeconds: 10, summary };
+    return { outcome: 'progressing', plan, statuses, started, deleting, waitingOn, retryAfterSeconds: 10, summary };
   }
   return { outcome: 'succeeded', plan, statuses, counts: countApplied(desired, sp.actual, plan), summary };
 
@@ -443,10 +445,13 @@ function summarise(plan: Plan, desired: DesiredState, actual: ActualStack[], sta
 
 export function describeCounts(c: StepCounts): string {
   const parts: string[] = [];
-  if (c.created) parts.push(`${c.created} stack${c.created === 1 ? '' : 's'} created`);
-  if (c.updated) parts.push(`${c.updated} ${parts.length ? '' : `stack${c.updated === 1 ? '' : 's'} `}updated`);
-  if (c.deleted) parts.push(`${c.deleted} deleted`);
-  parts.push(`${c.unchanged} unchanged`);
+  const add = (n: number, verb: string): void => {
+    if (n > 0 || verb === 'unchanged') parts.push(parts.length === 0 ? `${n} stack${n === 1 ? '' : 's'} ${verb}` : `${n} ${verb}`);
+  };
+  add(c.created, 'created');
+  add(c.updated, 'updated');
+  add(c.deleted, 'deleted');
+  add(c.unchanged, 'unchanged');
   return parts.join(', ');
 }
 

@@ -4,7 +4,7 @@
  */
 import { requiredFiles, resolveDesired, type FileContent } from '../core/desired.js';
 import { ValidationError } from '../core/errors.js';
-import { MANIFEST_FILE, parseManifest } from '../core/manifest.js';
+import { MANIFEST_FILE, parseManifest, withLines } from '../core/manifest.js';
 import type { DesiredState } from '../core/model.js';
 import { PathOutsideRepoError, type SourceSnapshot } from '../ports/source-repo.js';
 
@@ -34,8 +34,11 @@ export async function loadDesired(snapshot: SourceSnapshot, source: string): Pro
       },
     ]);
   }
-  const manifest = parseManifest(manifestFile.text);
-  if (!manifest.ok) throw new ValidationError(manifest.problems);
+  const parsed = parseManifest(manifestFile.text);
+  if (!parsed.ok && !parsed.partial) throw new ValidationError(parsed.problems);
+  // With only unknown keys wrong, the rest of the file is still checked, so every problem shows at once.
+  const manifest = { value: parsed.ok ? parsed.value : parsed.partial! };
+  const schemaProblems = parsed.ok ? [] : parsed.problems;
 
   const files = new Map<string, FileContent>();
   const lookup = (path: string): FileContent | undefined => files.get(path);
@@ -47,6 +50,8 @@ export async function loadDesired(snapshot: SourceSnapshot, source: string): Pro
     wanted.forEach((p, i) => files.set(p, contents[i]!));
   }
   const desired = resolveDesired({ source, commit: snapshot.commit, manifest: manifest.value, files: lookup });
-  if (!desired.ok) throw new ValidationError(desired.problems);
+  if (!desired.ok || schemaProblems.length > 0) {
+    throw new ValidationError(withLines([...schemaProblems, ...(desired.ok ? [] : desired.problems)], manifestFile.text, MANIFEST_FILE));
+  }
   return desired.value;
 }

@@ -92,11 +92,13 @@ export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): 
     case 'stalled':
       return stalled(result.error);
     case 'succeeded': {
-      const summary = describeCounts(result.counts);
+      const counts = { ...result.counts, deleted: ctx.stalls.deletedBy(ctx.source, commit) };
+      const summary = describeCounts(counts);
       await ctx.commitStatus.report({ commit, state: 'success', description: summary, context: ctx.statusContext });
-      return finish({ outcome: 'succeeded', commit, summary }, { counts: { ...result.counts } });
+      return finish({ outcome: 'succeeded', commit, summary }, { counts });
     }
     case 'progressing': {
+      if (result.deleting.length) ctx.stalls.noteDeleted(ctx.source, commit, result.deleting);
       await ctx.commitStatus.report({ commit, state: 'pending', description: 'Cairn is applying this commit', context: ctx.statusContext });
       const waiting = result.started.length === 0 && result.waitingOn.length > 0;
       return finish({ outcome: waiting ? 'waiting' : 'progressing', commit, summary: result.summary, retryAfterSeconds: result.retryAfterSeconds });

@@ -1,0 +1,150 @@
+/** The built CLI, run as a user would: exit codes, messages without stack traces, and JSON shapes. */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cairn, STACK_TRACE } from '../helpers/cli.js';
+
+const EXAMPLE = new URL('../../examples/platform/', import.meta.url).pathname;
+let work: string;
+let repo: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'cairn-cli-'));
+  repo = join(work, 'platform');
+  cpSync(EXAMPLE, repo, { recursive: true });
+  env = { CAIRN_HOME: join(work, 'home') };
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('CLI: cairn', () => {
+  it('prints its version fast, and its usage', () => {
+    expect(cairn(['--version']).stdout).toMatch(/^cairn \d+\.\d+\.\d+\n$/);
+    const help = cairn(['--help']);
+    expect(help.status).toBe(0);
+    for (const c of ['validate', 'plan', 'apply', 'status', 'drift', 'serve', 'demo', 'sim']) expect(help.stdout).toContain(c);
+  });
+
+  it.each(['validate', 'plan', 'apply', 'status', 'drift', 'serve', 'demo', 'sim'])('explains `%s --help`', (command) => {
+    const r = cairn([command, '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^Usage: cairn ${command}`));
+  });
+
+  it('rejects an unknown command and an unknown option by name', () => {
+    expect(cairn(['deploy'])).toMatchObject({ status: 1, stderr: expect.stringContaining("unknown command 'deploy'") });
+    const r = cairn(['plan', '--frobnicate']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cairn plan: Unknown option '--frobnicate'.*cairn plan --help/);
+  });
+
+  it('validates the example repository', () => {
+    const r = cairn(['validate', repo]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/is valid: 4 stacks in 2 waves \(network, data, app, observability\)/);
+  });
+
+  it('reports every problem at once with file, line and path, exit 1 and no stack trace', () => {
+    const bad = join(work, 'bad');
+    cpSync(EXAMPLE, bad, { recursive: true });
+    writeFileSync(join(bad, 'cairn.yaml'), readFileSync(join(bad, 'cairn.yaml'), 'utf8').replace('dependsOn: [data]', 'dependsOn: [dta]').replace('template: stacks/network.yaml', 'template: ../network.yaml').replace('  data:\n', '  data:\n    colour: blue\n'));
+    const r = cairn(['validate', bad]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cairn\.yaml:\d+: stacks\.data\.colour: is not a known key/);
+    expect(r.stderr).toMatch(/cairn\.yaml:\d+: stacks\.network\.template: "\.\.\/network\.yaml" leaves the repository/);
+    expect(r.stderr).toMatch(/3 problems in/);
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+    const json = JSON.parse(cairn(['validate', bad, '--json']).stdout);
+    expect(json.valid).toBe(false);
+    expect(json.problems).toHaveLength(3);
+  });
+
+  it('says plainly when the directory has no cairn.yaml', () => {
+    const r = cairn(['plan', work], { env });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cairn\.yaml/);
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+  });
+
+  it('plans, applies, then plans nothing; status shows every stack in sync at the applied commit', () => {
+    const plan = cairn(['plan', repo, '--json'], { env });
+    expect(plan.status).toBe(2);
+    const parsed = JSON.parse(plan.stdout);
+    expect(parsed.stacks.map((s: { id: string; action: string; wave: number }) => [s.id, s.action, s.wave])).toEqual([
+      ['data', 'create', 0],
+      ['network', 'create', 0],
+      ['observability', 'create', 0],
+      ['app', 'create', 1],
+    ]);
+    expect(plan.stdout).not.toMatch(/\u001b\[/);
+
+    const refused = cairn(['apply', repo], { env });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/pass --yes/);
+
+    const apply = cairn(['apply', repo, '--yes'], { env });
+    expect(apply.status).toBe(0);
+    expect(apply.stdout).toMatch(/platform is in sync at ~[0-9a-f]{7}: 4 stacks created, 0 unchanged/);
+
+    const again = cairn(['plan', repo], { env });
+    expect(again.status).toBe(0);
+    expect(again.stdout).toMatch(/Summary: 0 to create, 0 to update, 0 to delete, 4 unchanged/);
+
+    const status = JSON.parse(cairn(['status', repo, '--json'], { env }).stdout);
+    expect(status.stacks).toHaveLength(4);
+    for (const s of status.stacks) expect(s).toMatchObject({ status: 'CREATE_COMPLETE', inSync: true, commit: status.commit, health: 'Healthy' });
+  });
+
+  it('exits 2 from plan when a template changes, and shows the property that changes', () => {
+    const app = join(repo, 'stacks/app.yaml');
+    const original = readFileSync(app, 'utf8');
+    writeFileSync(app, original.replace('Default: 30', 'Default: 45'));
+    try {
+      const r = cairn(['plan', repo], { env });
+      expect(r.status).toBe(2);
+      expect(r.stdout).toMatch(/~ app\s+update\s+content changed/);
+      expect(r.stdout).toMatch(/parameters: VisibilityTimeout/);
+    } finally {
+      writeFileSync(app, original);
+    }
+  });
+
+  it('blocks a destructive change with the stack, resource, reason and fix, and exits 1', () => {
+    const data = join(repo, 'stacks/data.yaml');
+    const original = readFileSync(data, 'utf8');
+    writeFileSync(data, original.replace(/AttributeName: id/g, 'AttributeName: orderId'));
+    try {
+      const r = cairn(['apply', repo, '--yes'], { env });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/\[DestructiveChangeBlocked\] stack data: destructive change blocked: Orders \(AWS::DynamoDB::Table\) would be replaced/);
+      expect(r.stderr).toMatch(/what to do: .*allowDestructive: \[Orders\]/);
+      expect(r.stderr).not.toMatch(STACK_TRACE);
+      expect(cairn(['plan', repo], { env }).status).toBe(2);
+    } finally {
+      writeFileSync(data, original);
+    }
+    expect(cairn(['plan', repo], { env }).status).toBe(0);
+  });
+
+  it('finds drift injected with `cairn sim drift`, and `cairn apply` reverts it', () => {
+    const sim = cairn(['sim', 'drift', 'app', 'OrdersQueue', 'VisibilityTimeout=5'], { env });
+    expect(sim.status).toBe(0);
+    const drift = cairn(['drift', repo, '--json'], { env });
+    expect(drift.status).toBe(2);
+    const report = JSON.parse(drift.stdout);
+    expect(report.drifted).toEqual([
+      expect.objectContaining({ id: 'app', policy: 'revert', resources: [expect.objectContaining({ logicalId: 'OrdersQueue', differences: [expect.objectContaining({ path: '/VisibilityTimeout', expected: '30', actual: '5' })] })] }),
+    ]);
+    expect(cairn(['apply', repo, '--yes'], { env }).status).toBe(0);
+    expect(cairn(['drift', repo], { env }).status).toBe(0);
+    const status = JSON.parse(cairn(['status', repo, '--json'], { env }).stdout);
+    expect(status.stacks.find((s: { id: string }) => s.id === 'app')).toMatchObject({ drift: 'IN_SYNC', driftCheckedAt: expect.any(String) });
+  });
+
+  it('explains a sim action on a stack that does not exist', () => {
+    const r = cairn(['sim', 'drift', 'ghost', 'X', 'A=1'], { env });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/there is no stack "ghost" in the embedded account/);
+  });
+});
