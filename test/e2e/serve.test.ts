@@ -1,0 +1,95 @@
+/** `cairn serve` and `cairn demo` as a user runs them: child processes, real git over HTTP, signed webhooks. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLI, cairnAsync } from '../helpers/cli.js';
+import { commit, createRepo, startGitServer, type GitServer } from '../helpers/git-server.js';
+import { deliveryHeaders, githubStylePush } from '../webhooks/deliveries.js';
+
+const EXAMPLE = new URL('../../examples/platform/', import.meta.url).pathname;
+function exampleFiles(): Record<string, string> {
+  const files: Record<string, string> = {};
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else files[relative(EXAMPLE, path)] = readFileSync(path, 'utf8');
+    }
+  };
+  walk(EXAMPLE);
+  return files;
+}
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('End to end: cairn serve', () => {
+  it('applies a signed GitHub push for a new commit, and answers a wrong signature with 401 and no change', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'cairn-serve-'));
+    const server: GitServer = await startGitServer();
+    cleanup.push(() => rmSync(home, { recursive: true, force: true }), () => server.stop());
+    const repo = await createRepo(server, 'platform', exampleFiles());
+    const env = { ...process.env, CAIRN_HOME: home, CAIRN_WEBHOOK_SECRET: 's3cret', NO_COLOR: '1', TMPDIR: home };
+    const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [CLI, 'serve', '--repo', repo.url!, '--port', '0', '--sweep-every', '0'], { env });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    cleanup.push(() => {
+      child.kill('SIGINT');
+      return new Promise<void>((r) => child.once('close', () => r()));
+    });
+    const url = await until('the endpoint', async () => /POST (http:\/\/127\.0\.0\.1:\d+)\/hooks\/platform/.exec(output)?.[1]);
+    await until('the first commit to be applied', async () => (/succeeded: 4 stacks created/.test(output) ? true : undefined));
+    expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ ok: true });
+
+    const status = async () => JSON.parse((await cairnAsync(['status', '--repo', repo.url!, '--json'], { env })).stdout) as { commit: string; stacks: { id: string; commit: string; inSync: boolean }[] };
+    const sha = await commit(repo, { 'stacks/app.yaml': exampleFiles()['stacks/app.yaml']!.replace('Default: 30', 'Default: 75') });
+
+    const forged = githubStylePush('refs/heads/main', sha);
+    const rejected = await fetch(`${url}/hooks/platform`, { method: 'POST', headers: deliveryHeaders('github', { source: 'platform', body: forged, secret: 'wrong' }), body: forged });
+    expect(rejected.status).toBe(401);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await status()).stacks.find((s) => s.id === 'app')!.commit).not.toBe(sha);
+
+    const body = githubStylePush('refs/heads/main', sha);
+    const accepted = await fetch(`${url}/hooks/platform`, { method: 'POST', headers: deliveryHeaders('github', { source: 'platform', body, secret: 's3cret' }), body });
+    expect(accepted.status).toBe(202);
+    expect(await accepted.json()).toMatchObject({ queued: true });
+
+    const done = await until('app at the new commit', async () => {
+      const s = await status();
+      const app = s.stacks.find((x) => x.id === 'app')!;
+      return s.commit === sha && app.commit === sha && s.stacks.every((x) => x.inSync) ? s : undefined;
+    });
+    expect(done.stacks.map((s) => s.id).sort()).toEqual(['app', 'data', 'network', 'observability']);
+    expect(output).toMatch(/webhook push main@[0-9a-f]{7}.*: queued/);
+    expect(output).toMatch(/rejected \(401\)/);
+  });
+});
+
+describe('End to end: cairn demo', () => {
+  it('tours every step and exits 0 by itself', async () => {
+    const r = await cairnAsync(['demo']);
+    expect(r.status).toBe(0);
+    for (const step of ['1/6 First push', '2/6 Change one stack', '3/6 A destructive change', '4/6 Drift', '5/6 Prune', '6/6 Final status']) expect(r.stdout).toContain(step);
+    expect(r.stdout).toMatch(/succeeded: 4 stacks created, 0 unchanged/);
+    expect(r.stdout).toMatch(/destructive change blocked: Orders \(AWS::DynamoDB::Table\) would be replaced/);
+    expect(r.stdout).toMatch(/revert-drift: reverting 1 drifted resource \(OrdersQueue\)/);
+    expect(r.stdout).toMatch(/succeeded: 1 stack deleted, 3 unchanged/);
+    expect(r.stdout).toMatch(/✓ Demo finished in \d+\.\d s/);
+  });
+});
