@@ -11,20 +11,24 @@ import { median, round, timeRuns, type BenchModule } from './harness.js';
 
 const CLI = fileURLToPath(new URL('../bin/cairn.js', import.meta.url));
 
-/** A repository of `n` independent-ish stacks: every tenth depends on the one before it. */
-export function writeManyStacks(dir: string, n: number): void {
-  mkdirSync(join(dir, 'stacks'), { recursive: true });
+/** A repository of `n` stacks (every tenth depends on the one before it), as files by path. */
+export function manyStacks(n: number, timeout = 30): Record<string, string> {
+  const files: Record<string, string> = {};
   const lines = ['version: 1', 'stacks:'];
   for (let i = 0; i < n; i++) {
     const id = `svc-${String(i).padStart(3, '0')}`;
-    writeFileSync(
-      join(dir, 'stacks', `${id}.yaml`),
-      `Parameters:\n  Name: {Type: String, Default: ${id}}\nResources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !Sub "\${Name}-queue"\n  Topic: {Type: AWS::SNS::Topic}\nOutputs:\n  QueueUrl: {Value: !Ref Queue}\n`,
-    );
+    files[`stacks/${id}.yaml`] =
+      `Parameters:\n  Name: {Type: String, Default: ${id}}\n  Timeout: {Type: Number, Default: ${timeout}}\nResources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !Sub "\${Name}-queue"\n      VisibilityTimeout: !Ref Timeout\n  Topic: {Type: AWS::SNS::Topic}\nOutputs:\n  QueueUrl: {Value: !Ref Queue}\n`;
     lines.push(`  ${id}:`, `    template: stacks/${id}.yaml`);
     if (i % 10 === 9) lines.push(`    dependsOn: [svc-${String(i - 1).padStart(3, '0')}]`);
   }
-  writeFileSync(join(dir, 'cairn.yaml'), `${lines.join('\n')}\n`);
+  files['cairn.yaml'] = `${lines.join('\n')}\n`;
+  return files;
+}
+
+export function writeManyStacks(dir: string, n: number): void {
+  mkdirSync(join(dir, 'stacks'), { recursive: true });
+  for (const [path, text] of Object.entries(manyStacks(n))) writeFileSync(join(dir, path), text);
 }
 
 function cairn(args: string[], env: NodeJS.ProcessEnv): { status: number | null; stdout: string } {

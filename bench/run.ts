@@ -9,6 +9,9 @@ const MODULES: Record<string, () => Promise<BenchModule>> = {
   cli: async () => (await import('./cli.bench.js')).cliBench,
   git: async () => (await import('./git-source.bench.js')).gitBench,
   webhook: async () => (await import('./webhook.bench.js')).webhookBench,
+  reconcile: async () => (await import('./reconcile.bench.js')).reconcileBench,
+  serve: async () => (await import('./serve.bench.js')).serveBench,
+  memory: async () => (await import('./memory.bench.js')).memoryBench,
 };
 
 function table(figures: Figure[]): string {

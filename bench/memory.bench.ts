@@ -1,0 +1,25 @@
+/** Peak memory (maximum resident set) of each function's work, each run alone in a fresh Node process, median of three. */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { median, round, type BenchModule } from './harness.js';
+
+const WORKLOADS = fileURLToPath(new URL('./workloads.js', import.meta.url));
+const rss = (args: string[]): number => (JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as { maxRssMB: number }).maxRssMB;
+
+export const memoryBench: BenchModule = {
+  name: 'memory',
+  command: 'npm run bench -- memory',
+  async run(ctx) {
+    const baseline = median([1, 2, 3].map(() => rss(['-e', 'console.log(JSON.stringify({ maxRssMB: process.resourceUsage().maxRSS / 1024 }))'])));
+    ctx.add({ group: 'memory', name: 'empty Node process (for comparison)', value: round(baseline, 1), unit: 'MB', detail: 'median of 3' });
+    const work: [string, string][] = [
+      ['webhook', 'webhook: twenty 1 MB signed pushes'],
+      ['reconcile', 'reconcile: cold git read and apply of 50 stacks'],
+      ['sweep', 'sweep: drift detection of 1,000 stacks'],
+    ];
+    for (const [name, label] of work) {
+      const value = median([1, 2, 3].map(() => rss([WORKLOADS, name])));
+      ctx.add({ group: 'memory', name: `peak memory, ${label}`, value: round(value, 1), unit: 'MB', detail: 'max RSS, median of 3 processes' });
+    }
+  },
+};
