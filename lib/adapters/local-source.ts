@@ -11,30 +11,20 @@
  *   byte gets a new one. A read after the snapshot that finds different content throws
  *   SourceUnavailableError rather than mixing two versions.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, statSync, type Dirent } from 'node:fs';
-import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandOid, resolveRef } from 'isomorphic-git';
-import { PathOutsideRepoError, type SourceRepo, type SourceSnapshot } from '../ports/source-repo.js';
+import type { SourceRepo, SourceSnapshot } from '../ports/source-repo.js';
 import { gitFs } from './git-cache.js';
 import { ObjectStore } from './git-objects.js';
-import { GitCommitSnapshot, pathSegments } from './git-snapshot.js';
+import { GitCommitSnapshot } from './git-snapshot.js';
 import { GitSource, type GitSourceOptions } from './git-source.js';
-import { MANIFEST_FILE, requireManifest, SourceInvalidError, SourceUnavailableError, type SourceLocation } from './source-errors.js';
+import { MANIFEST_FILE, requireManifest, SourceInvalidError, type SourceLocation } from './source-errors.js';
+import { WorkingTreeSource } from './working-tree-source.js';
 
-/** Directories that are never part of a working tree's content. */
-const IGNORED_DIRS = new Set(['.git', '.cairn']);
-const HASH_CONCURRENCY = 64;
-
-function sha256(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
+export { WorkingTreeSource, type WorkingTreeSourceOptions } from './working-tree-source.js';
 
 export interface LocalGitSourceOptions {
   /** A bare repository, or a working tree with `.git` (a directory, or a file naming the gitdir as in a linked worktree). */
@@ -102,126 +92,6 @@ export class LocalGitSource implements SourceRepo {
     });
     if (!commit) throw new SourceInvalidError(this.at, `${ref} does not name a commit`);
     return commit;
-  }
-}
-
-export interface WorkingTreeSourceOptions {
-  /** The directory whose files are the source, as they are on disk. */
-  dir: string;
-  manifestFile?: string;
-}
-
-/** A directory read as it is on disk (the CLI's default, and `cairn serve` on a checkout). */
-export class WorkingTreeSource implements SourceRepo {
-  readonly description: string;
-  readonly dir: string;
-
-  constructor(private readonly options: WorkingTreeSourceOptions) {
-    this.dir = resolve(options.dir);
-    this.description = this.dir;
-  }
-
-  async snapshot(): Promise<SourceSnapshot> {
-    const at: SourceLocation = { source: this.dir };
-    let root: string;
-    try {
-      root = await realpath(this.dir);
-      if (!(await stat(root)).isDirectory()) throw new SourceInvalidError(at, 'is not a directory');
-    } catch (err) {
-      if (err instanceof SourceInvalidError) throw err;
-      throw new SourceInvalidError(at, 'does not exist or cannot be read', { cause: err });
-    }
-    const files = await digestTree(root);
-    const lines = [...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([p, h]) => `${p}\0${h}\n`);
-    const snapshot = new WorkingTreeSnapshot(root, `sha256:${sha256(lines.join(''))}`, files, at);
-    await requireManifest(snapshot, at, this.options.manifestFile ?? MANIFEST_FILE);
-    return snapshot;
-  }
-}
-
-/**
- * Every regular file under `root` by its `/`-separated relative path, with the sha256 of its
- * content; a symbolic link is recorded by its target (`link:<target>`) and never followed, so a
- * link out of the directory or a loop cannot pull anything into the digest.
- */
-async function digestTree(root: string): Promise<Map<string, string>> {
-  const files: string[] = [];
-  const out = new Map<string, string>();
-  const walk = async (dir: string): Promise<void> => {
-    let entries: Dirent[];
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (err) {
-      // A directory removed while walking is simply not part of this snapshot.
-      if (errno(err) === 'ENOENT') return;
-      throw err;
-    }
-    for (const e of entries) {
-      const full = join(dir, e.name);
-      if (e.isDirectory()) {
-        if (!IGNORED_DIRS.has(e.name)) await walk(full);
-      } else if (e.isSymbolicLink()) {
-        out.set(toRepoPath(root, full), `link:${await readlink(full)}`);
-      } else if (e.isFile()) files.push(full);
-    }
-  };
-  await walk(root);
-  for (let i = 0; i < files.length; i += HASH_CONCURRENCY) {
-    await Promise.all(
-      files.slice(i, i + HASH_CONCURRENCY).map(async (full) => {
-        try {
-          out.set(toRepoPath(root, full), sha256(await readFile(full)));
-        } catch (err) {
-          if (errno(err) !== 'ENOENT') throw err;
-        }
-      }),
-    );
-  }
-  return out;
-}
-
-function toRepoPath(root: string, full: string): string {
-  return relative(root, full).split(sep).join('/');
-}
-
-class WorkingTreeSnapshot implements SourceSnapshot {
-  constructor(
-    private readonly root: string,
-    readonly commit: string,
-    private readonly files: Map<string, string>,
-    private readonly at: SourceLocation,
-  ) {}
-
-  async readFile(path: string): Promise<Uint8Array | undefined> {
-    const full = join(this.root, ...pathSegments(path));
-    let real: string;
-    try {
-      real = await realpath(full);
-    } catch (err) {
-      const code = errno(err);
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-      if (code === 'ELOOP') throw new SourceInvalidError(this.at, `${path} is a loop of symbolic links`);
-      throw err;
-    }
-    const rel = relative(this.root, real);
-    if (rel.startsWith('..') || isAbsolute(rel)) {
-      throw new PathOutsideRepoError(path, `is a symbolic link (or passes through one) to ${real}, which leaves ${this.root}`);
-    }
-    const expected = this.files.get(rel.split(sep).join('/'));
-    // Not a file of this snapshot: a directory, under .git or .cairn, or created after it was taken.
-    if (expected === undefined) return undefined;
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(real);
-    } catch (err) {
-      if (errno(err) === 'ENOENT') return this.changed(path);
-      throw err;
-    }
-    return sha256(bytes) === expected ? bytes : this.changed(path);
-  }
-
-  private changed(path: string): never {
-    throw new SourceUnavailableError(this.at, `${path} changed on disk after the snapshot ${this.commit} was taken; take a new snapshot`);
   }
 }
 

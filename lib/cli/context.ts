@@ -3,7 +3,8 @@
  * and the account (the embedded simulated one under $CAIRN_HOME, or AWS). Heavy modules load here,
  * only for the commands that need them.
  */
-import { basename, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import type { GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
 import type { SourceRepo } from '../ports/source-repo.js';
 import { UsageError } from './args.js';
@@ -48,8 +49,15 @@ export function sourceName(options: SourceOptions, dir: string | undefined): str
 export async function openRepo(options: SourceOptions, dir: string | undefined): Promise<SourceRepo> {
   if (options.repo && dir) throw new UsageError(`give either a directory or --repo, not both`);
   if (options.ref && !options.repo) throw new UsageError(`--ref goes with --repo`);
+  const path = resolve(dir ?? '.');
+  if (!options.repo && !existsSync(join(path, 'HEAD'))) {
+    // A plain directory (the common case) is read as it is, without loading a Git library.
+    const { WorkingTreeSource } = await import('../adapters/working-tree-source.js');
+    if (!existsSync(path)) throw new UsageError(`${path} does not exist; give the directory that holds cairn.yaml`);
+    return new WorkingTreeSource({ dir: path });
+  }
   const { openSource } = await import('../adapters/local-source.js');
-  return openSource(options.repo ? { repo: options.repo, ref: options.ref } : { dir: resolve(dir ?? '.') });
+  return openSource(options.repo ? { repo: options.repo, ref: options.ref } : { dir: path });
 }
 
 export interface Account {
