@@ -1,0 +1,248 @@
+/**
+ * CairnStack: Cairn in one AWS account. The webhook function behind a Function URL, the FIFO work
+ * queue, the reconciler on it, the scheduled sweep, the CloudFormation status-change rule, the
+ * template bucket, the sources' secrets, the deployer roles, and the dashboard and alarms, wired
+ * with the environment variables the handlers read (ENV) and only the permissions each one uses.
+ */
+import { CfnOutput, Duration, Size, Stack, type StackProps } from 'aws-cdk-lib';
+import { Match, Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { ENV } from '../core/environment.js';
+import { CairnAlarms } from './alarms.js';
+import { CloudFormationAccess, LIST_WILDCARD_REASON, STACK_WILDCARD_REASON } from './cloudformation-access.js';
+import { CairnDashboard } from './dashboard.js';
+import type { DeployConfig } from './deploy-config.js';
+import { Deployers } from './deployer.js';
+import { CairnFunction } from './functions.js';
+import { attachManagedPolicies } from './managed-policies.js';
+import { SourceSecrets } from './source-secrets.js';
+import { TemplateBucket } from './template-bucket.js';
+import { WorkQueue } from './work-queue.js';
+
+/** One reconcile step: fetch, plan, start change sets; the handler keeps 30 s in reserve. */
+export const RECONCILE_TIMEOUT = Duration.minutes(2);
+/** Lambda's advice for an SQS event source: at least six times the function timeout. */
+export const QUEUE_VISIBILITY_TIMEOUT = Duration.seconds(6 * RECONCILE_TIMEOUT.toSeconds());
+/** Long enough for a paced share of drift detections; never longer than the shortest sweep interval. */
+export const SWEEP_TIMEOUT = Duration.minutes(5);
+/** Git providers give up after 10 s (Gitea after 5 s); the handler answers in milliseconds. */
+export const WEBHOOK_TIMEOUT = Duration.seconds(10);
+/** The reconciler's git cache in /tmp, kept across warm invocations. */
+export const RECONCILE_EPHEMERAL_STORAGE = Size.gibibytes(1);
+/** Messages per reconcile invocation; the handler folds each source's messages into one reconcile. */
+export const RECONCILE_BATCH_SIZE = 10;
+
+/**
+ * The stack status events of operations Cairn started (its client request tokens start with
+ * `cairn-`), once they settle: the next wave can start as soon as the previous one is done.
+ */
+export const STACK_STATUS_EVENT_PATTERN = {
+  source: ['aws.cloudformation'],
+  detailType: ['CloudFormation Stack Status Change'],
+  detail: {
+    'client-request-token': Match.prefix('cairn-'),
+    'status-details': { status: Match.anyOf(Match.suffix('_COMPLETE'), Match.suffix('_FAILED')) },
+  },
+};
+
+export interface CairnStackProps extends StackProps {
+  config: DeployConfig;
+}
+
+export class CairnStack extends Stack {
+  readonly webhook: CairnFunction;
+  readonly reconcile: CairnFunction;
+  readonly sweep: CairnFunction;
+  readonly stackEvents: CairnFunction;
+  readonly work: WorkQueue;
+  readonly deployers: Deployers;
+  readonly alarms: CairnAlarms;
+
+  constructor(scope: Construct, id: string, props: CairnStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const logRetention = config.logRetentionDays as RetentionDays;
+
+    const secrets = new SourceSecrets(this, 'Secrets', { sources: config.sources, createWebhookSecrets: config.createWebhookSecrets });
+    this.deployers = new Deployers(this, 'Deployers', {
+      sources: config.sources,
+      policies: config.deployerPolicies,
+      extraRoleArns: config.deployerRoleArns,
+    });
+    this.work = new WorkQueue(this, 'Work', { visibilityTimeout: QUEUE_VISIBILITY_TIMEOUT });
+    const templates = new TemplateBucket(this, 'Templates');
+    const cloudformation = new CloudFormationAccess({ regions: config.regions, selfStackName: this.stackName });
+    const queue = this.work.queue;
+    const sendToQueue = new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] });
+
+    // Every function reads the same configuration, with each source's deployer role filled in.
+    const environment = {
+      [ENV.config]: this.toJsonString({ sources: this.deployers.sources }),
+      [ENV.queueUrl]: queue.queueUrl,
+    };
+
+    this.webhook = new CairnFunction(this, 'Webhook', {
+      handler: 'webhook',
+      description: 'Cairn: verifies Git provider webhooks and queues a reconcile of the source',
+      memorySize: 512,
+      timeout: WEBHOOK_TIMEOUT,
+      environment,
+      logRetention,
+    });
+    this.webhook.grant(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets.webhookSecretArns }));
+    this.webhook.grant(sendToQueue);
+    // No IAM auth: Git providers cannot sign AWS requests. Each delivery is authenticated by its
+    // signature over the body, with the source's secret, before anything is queued.
+    const webhookUrl = this.webhook.function.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+
+    this.reconcile = new CairnFunction(this, 'Reconcile', {
+      handler: 'reconcile',
+      description: 'Cairn: reconciles a source with its branch head, one step per invocation',
+      memorySize: 1024,
+      timeout: RECONCILE_TIMEOUT,
+      ephemeralStorage: RECONCILE_EPHEMERAL_STORAGE,
+      environment: { ...environment, [ENV.templateBucket]: templates.bucket.bucketName },
+      logRetention,
+    });
+    // Grants ReceiveMessage, DeleteMessage and ChangeMessageVisibility on the queue, which the
+    // handler also calls itself to bring a waiting source back later.
+    this.reconcile.function.addEventSource(
+      new SqsEventSource(queue, {
+        batchSize: RECONCILE_BATCH_SIZE,
+        reportBatchItemFailures: true,
+        maxConcurrency: config.reconcileConcurrency,
+      }),
+    );
+    this.reconcile.grant(cloudformation.unscoped(['cloudformation:DescribeStacks']), LIST_WILDCARD_REASON);
+    this.reconcile.grant(
+      cloudformation.onStacks([
+        'cloudformation:GetTemplate',
+        'cloudformation:DescribeStackEvents',
+        'cloudformation:DescribeStackResourceDrifts',
+        'cloudformation:DeleteStack',
+        'cloudformation:UpdateTerminationProtection',
+      ]),
+      STACK_WILDCARD_REASON,
+    );
+    this.reconcile.grant(
+      cloudformation.onChangeSets([
+        'cloudformation:ListChangeSets',
+        'cloudformation:DescribeChangeSet',
+        'cloudformation:ExecuteChangeSet',
+        'cloudformation:DeleteChangeSet',
+      ]),
+      STACK_WILDCARD_REASON,
+    );
+    this.reconcile.grant(cloudformation.createChangeSet(this.deployers.roleArns), STACK_WILDCARD_REASON);
+    this.reconcile.grant(cloudformation.denySelf());
+    this.reconcile.grant(this.deployers.passRoleStatement());
+    // GetObject too: CloudFormation fetches a TemplateURL with the caller's credentials (and
+    // HeadObject, which the reconciler uses to skip an upload, is authorised as GetObject).
+    this.reconcile.grant(
+      new PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [templates.bucket.arnForObjects('*')] }),
+      'Template objects are keyed by stack name and content hash, known only at run time; the bucket holds nothing but these templates.',
+    );
+    if (secrets.gitTokenSecretArns.length > 0) {
+      this.reconcile.grant(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets.gitTokenSecretArns }));
+    }
+
+    this.sweep = new CairnFunction(this, 'Sweep', {
+      handler: 'sweep',
+      description: 'Cairn: detects drift on a paced share of owned stacks and queues a reconcile of every source',
+      memorySize: 512,
+      timeout: SWEEP_TIMEOUT,
+      environment: {
+        ...environment,
+        [ENV.sweepIntervalMs]: String(config.sweepIntervalMinutes * 60_000),
+        ...(config.regions.length > 0 ? { [ENV.regions]: config.regions.join(',') } : {}),
+      },
+      logRetention,
+    });
+    this.sweep.grant(
+      cloudformation.unscoped(['cloudformation:DescribeStacks', 'cloudformation:DescribeStackDriftDetectionStatus']),
+      LIST_WILDCARD_REASON,
+    );
+    this.sweep.grant(
+      cloudformation.onStacks([
+        'cloudformation:DetectStackDrift',
+        'cloudformation:DetectStackResourceDrift',
+        'cloudformation:DescribeStackResourceDrifts',
+      ]),
+      STACK_WILDCARD_REASON,
+    );
+    attachManagedPolicies(
+      this.sweep.role,
+      config.driftDetectionPolicies,
+      'Drift detection reads every resource of a stack with the caller\'s credentials, and the stacks hold whatever the ' +
+        'repositories declare; read-only access to them is what detection needs. Narrow it with driftDetectionPolicies (docs/deploy.md).',
+    );
+    this.sweep.grant(sendToQueue);
+    new Rule(this, 'SweepSchedule', {
+      description: `Cairn: sweep every ${config.sweepIntervalMinutes} minutes`,
+      schedule: Schedule.rate(Duration.minutes(config.sweepIntervalMinutes)),
+      // A failed sweep is not retried: the next one is never more than an interval away.
+      targets: [new LambdaFunction(this.sweep.function, { retryAttempts: 0 })],
+    });
+
+    this.stackEvents = new CairnFunction(this, 'StackEvents', {
+      handler: 'stack-events',
+      description: 'Cairn: queues the owning source when a stack operation Cairn started settles',
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      environment,
+      logRetention,
+    });
+    this.stackEvents.grant(cloudformation.onStacks(['cloudformation:DescribeStacks']), STACK_WILDCARD_REASON);
+    this.stackEvents.grant(sendToQueue);
+    new Rule(this, 'StackStatusChanges', {
+      description: 'Cairn: settled status changes of stack operations Cairn started',
+      eventPattern: STACK_STATUS_EVENT_PATTERN,
+      targets: [new LambdaFunction(this.stackEvents.function, { retryAttempts: 4, maxEventAge: Duration.hours(1) })],
+    });
+
+    const sourceNames = config.sources.map((s) => s.name);
+    this.alarms = new CairnAlarms(this, 'Alarms', {
+      namePrefix: this.stackName,
+      sources: sourceNames,
+      deadLetterQueue: this.work.deadLetterQueue,
+      sweepIntervalMinutes: config.sweepIntervalMinutes,
+      emails: config.alarms.emails,
+      topicArn: config.alarms.topicArn,
+    });
+    const functions = { webhook: this.webhook, reconcile: this.reconcile, sweep: this.sweep, 'stack-events': this.stackEvents };
+    const dashboard = new CairnDashboard(this, 'Dashboard', {
+      dashboardName: this.stackName,
+      sources: sourceNames,
+      webhookUrl: webhookUrl.url,
+      queue,
+      deadLetterQueue: this.work.deadLetterQueue,
+      functions: Object.fromEntries(Object.entries(functions).map(([name, f]) => [name, f.function])),
+      logGroups: Object.values(functions).map((f) => f.logGroup),
+      alarms: this.alarms.alarms,
+    });
+
+    new CfnOutput(this, 'WebhookUrl', {
+      description: 'Each source\'s webhook address is this URL followed by hooks/<source name>',
+      value: webhookUrl.url,
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards/dashboard/${dashboard.dashboard.dashboardName}`,
+    });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.work.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'TemplateBucketName', { value: templates.bucket.bucketName });
+    for (const [name, f] of Object.entries(functions)) {
+      new CfnOutput(this, `${f.node.id}LogGroup`, { description: `Log group of the ${name} function`, value: f.logGroup.logGroupName });
+    }
+    if (this.deployers.defaultRole) {
+      new CfnOutput(this, 'DefaultDeployerRoleArn', {
+        description: 'The CloudFormation service role of sources without a roleArn',
+        value: this.deployers.defaultRole.roleArn,
+      });
+    }
+  }
+}

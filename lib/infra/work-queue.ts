@@ -1,0 +1,50 @@
+/**
+ * WorkQueue: the SQS FIFO queue between intake (webhook, sweep, stack events) and the reconciler,
+ * and its FIFO dead-letter queue. The source is the message group, so one source is reconciled in
+ * order and never twice at once; the sender's dedupId is the deduplication id.
+ */
+import { Duration } from 'aws-cdk-lib';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/**
+ * A source waiting on a busy stack comes back every ten seconds and each return is a receive, so
+ * this allows an hour of waiting before a message counts as poison. Repeated failures are still
+ * seen early: the reconcile-failure alarm counts them as they happen.
+ */
+export const MAX_RECEIVE_COUNT = 360;
+
+const ONE_DAY_SECONDS = 24 * 3600;
+const MAX_RETENTION_SECONDS = 14 * ONE_DAY_SECONDS;
+
+export interface WorkQueueProps {
+  /** At least six times the reconcile function's timeout, as Lambda's SQS event source advises. */
+  visibilityTimeout: Duration;
+}
+
+export class WorkQueue extends Construct {
+  readonly queue: Queue;
+  readonly deadLetterQueue: Queue;
+
+  constructor(scope: Construct, id: string, props: WorkQueueProps) {
+    super(scope, id);
+    this.deadLetterQueue = new Queue(this, 'DeadLetters', {
+      fifo: true,
+      retentionPeriod: Duration.seconds(MAX_RETENTION_SECONDS),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.queue = new Queue(this, 'Queue', {
+      fifo: true,
+      // Senders set the deduplication id: the delivery id of a push, the event id of a stack event.
+      contentBasedDeduplication: false,
+      visibilityTimeout: props.visibilityTimeout,
+      // A failing message comes back once per visibility timeout: it must be kept long enough to
+      // reach the dead letters after its last receive rather than expire unseen (SQS keeps at most 14 days).
+      retentionPeriod: Duration.seconds(Math.min(MAX_RECEIVE_COUNT * props.visibilityTimeout.toSeconds() + ONE_DAY_SECONDS, MAX_RETENTION_SECONDS)),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+    });
+  }
+}

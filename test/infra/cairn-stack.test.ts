@@ -1,0 +1,436 @@
+/**
+ * The Cairn stack as CloudFormation will see it: the properties the handlers depend on (FIFO and
+ * dead-letter wiring, batch failure reporting, timeouts against visibility, environment names),
+ * the IAM scope (PassRole, the deployer-role condition, each function's grants), the event rule,
+ * alarms, retention, and the bundles esbuild produced. Synthesised once per configuration.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { join } from 'node:path';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ENV } from '../../lib/core/environment.js';
+import { parseDeploymentConfig } from '../../lib/core/source-config.js';
+import { FAILURE_THRESHOLD, FAILURE_WINDOW } from '../../lib/infra/alarms.js';
+import { RECONCILE_TIMEOUT } from '../../lib/infra/cairn-stack.js';
+import { EXTERNAL_MODULES } from '../../lib/infra/functions.js';
+import { MAX_RECEIVE_COUNT } from '../../lib/infra/work-queue.js';
+import { FULL_CONFIG, MINIMAL_CONFIG, synth, type Synthesised } from './synth.js';
+
+// A template is untyped JSON; each assertion states the shape it expects.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+type Resource = { Type: string; Properties: Record<string, Json> };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Json> };
+
+const resources = (template: Template, type: string): Record<string, Resource> => template.findResources(type) as Record<string, Resource>;
+
+/** The Lambda function whose description names it, e.g. "reconciles". */
+function functionLike(template: Template, description: RegExp): [string, Resource] {
+  const found = Object.entries(resources(template, 'AWS::Lambda::Function')).filter(([, r]) => description.test(r.Properties['Description']));
+  expect(found).toHaveLength(1);
+  return found[0]!;
+}
+
+/** Every statement of the inline policies attached to the role of that function. */
+function statementsOf(template: Template, fn: Resource): Statement[] {
+  const roleId = fn.Properties['Role']['Fn::GetAtt'][0];
+  return Object.values(resources(template, 'AWS::IAM::Policy'))
+    .filter((p) => p.Properties['Roles'].some((r: { Ref: string }) => r.Ref === roleId))
+    .flatMap((p) => p.Properties['PolicyDocument']['Statement'] as Statement[]);
+}
+
+const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const allActions = (statements: Statement[]): string[] => statements.filter((s) => s.Effect === 'Allow').flatMap(actionsOf).sort();
+
+describe('Infra: Cairn stack', () => {
+  let s: Synthesised;
+  let t: Template;
+  beforeAll(() => {
+    s = synth(FULL_CONFIG);
+    t = s.template;
+  });
+  /** The directory esbuild wrote the function's code to, in the cloud assembly. */
+  const bundleOf = (fn: Resource): string => join(s.outdir, `asset.${String(fn.Properties['Code']['S3Key']).replace(/\.zip$/, '')}`);
+
+  describe('work queue', () => {
+    it('is FIFO with sender-set deduplication, and dead-letters into a FIFO queue', () => {
+      const queues = resources(t, 'AWS::SQS::Queue');
+      const [dlqId] = Object.entries(queues).find(([, q]) => !q.Properties['RedrivePolicy'])!;
+      expect(queues[dlqId]!.Properties).toMatchObject({ FifoQueue: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+      t.hasResourceProperties('AWS::SQS::Queue', {
+        FifoQueue: true,
+        ContentBasedDeduplication: false,
+        SqsManagedSseEnabled: true,
+        RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNT },
+      });
+      expect(Object.values(queues).every((q) => q.Properties['FifoQueue'] === true)).toBe(true);
+    });
+
+    it('keeps a failing message long enough to reach the dead letters after its last receive', () => {
+      const queue = Object.values(resources(t, 'AWS::SQS::Queue')).find((q) => q.Properties['RedrivePolicy'])!;
+      const { VisibilityTimeout, MessageRetentionPeriod, RedrivePolicy } = queue.Properties;
+      expect(MessageRetentionPeriod).toBeGreaterThan(RedrivePolicy.maxReceiveCount * VisibilityTimeout);
+    });
+
+    it('refuses requests without TLS on both queues', () => {
+      const policies = Object.values(resources(t, 'AWS::SQS::QueuePolicy'));
+      expect(policies).toHaveLength(2);
+      for (const p of policies) {
+        expect(p.Properties['PolicyDocument']['Statement']).toContainEqual(
+          expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        );
+      }
+    });
+
+    it('feeds the reconciler in batches that report item failures, with the configured maximum concurrency', () => {
+      const [reconcileId] = functionLike(t, /reconciles a source/);
+      const [queueId] = Object.entries(resources(t, 'AWS::SQS::Queue')).find(([, q]) => q.Properties['RedrivePolicy'])!;
+      t.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+      t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: reconcileId },
+        EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BatchSize: 10,
+        ScalingConfig: { MaximumConcurrency: FULL_CONFIG.reconcileConcurrency },
+      });
+    });
+
+    it('hides a message in flight for at least six times the reconcile timeout', () => {
+      const [, reconcile] = functionLike(t, /reconciles a source/);
+      const queue = Object.values(resources(t, 'AWS::SQS::Queue')).find((q) => q.Properties['RedrivePolicy'])!;
+      expect(reconcile.Properties['Timeout']).toBe(RECONCILE_TIMEOUT.toSeconds());
+      expect(queue.Properties['VisibilityTimeout']).toBeGreaterThanOrEqual(6 * reconcile.Properties['Timeout']);
+    });
+  });
+
+  describe('functions', () => {
+    it('run on the newest Node.js runtime, on arm64, traced, logging to their own log group', () => {
+      const fns = Object.values(resources(t, 'AWS::Lambda::Function'));
+      expect(fns).toHaveLength(4);
+      for (const fn of fns) {
+        expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
+        expect(fn.Properties['LoggingConfig']['LogGroup']).toHaveProperty('Ref');
+        expect(fn.Properties['Environment']['Variables']).toMatchObject({
+          POWERTOOLS_SERVICE_NAME: 'cairn',
+          POWERTOOLS_METRICS_NAMESPACE: 'Cairn',
+          NODE_OPTIONS: '--enable-source-maps',
+        });
+      }
+    });
+
+    it('keep logs for the configured number of days', () => {
+      const groups = Object.values(resources(t, 'AWS::Logs::LogGroup'));
+      expect(groups).toHaveLength(4);
+      for (const g of groups) expect(g.Properties['RetentionInDays']).toBe(FULL_CONFIG.logRetentionDays);
+    });
+
+    it('read the environment variables the handlers read, by their shared names', () => {
+      const env = (d: RegExp) => Object.keys(functionLike(t, d)[1].Properties['Environment']['Variables']).filter((k) => k.startsWith('CAIRN_')).sort();
+      expect(env(/verifies Git provider webhooks/)).toEqual([ENV.config, ENV.queueUrl].sort());
+      expect(env(/reconciles a source/)).toEqual([ENV.config, ENV.queueUrl, ENV.templateBucket].sort());
+      expect(env(/detects drift/)).toEqual([ENV.config, ENV.queueUrl, ENV.regions, ENV.sweepIntervalMs].sort());
+      expect(env(/queues the owning source/)).toEqual([ENV.config, ENV.queueUrl].sort());
+      const sweep = functionLike(t, /detects drift/)[1].Properties['Environment']['Variables'];
+      expect(sweep[ENV.sweepIntervalMs]).toBe(String(30 * 60_000));
+      expect(sweep[ENV.regions]).toBe('eu-west-1,us-east-1');
+    });
+
+    it('pass the sources to the handlers as a configuration they accept', () => {
+      const raw = functionLike(t, /verifies Git provider webhooks/)[1].Properties['Environment']['Variables'][ENV.config];
+      // Every source here has its own role, so the configuration is plain JSON, not a join.
+      expect(typeof raw).toBe('string');
+      expect(parseDeploymentConfig(raw, ENV.config)).toEqual({ sources: FULL_CONFIG.sources });
+    });
+
+    it('give the reconciler a 1 GiB /tmp for its git cache', () => {
+      expect(functionLike(t, /reconciles a source/)[1].Properties['EphemeralStorage']).toEqual({ Size: 1024 });
+    });
+
+    it('put only the webhook behind a Function URL, authenticated by the signature rather than IAM', () => {
+      const [webhookId] = functionLike(t, /verifies Git provider webhooks/);
+      t.resourceCountIs('AWS::Lambda::Url', 1);
+      t.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', TargetFunctionArn: { 'Fn::GetAtt': [webhookId, 'Arn'] } });
+    });
+
+    it('are bundled by esbuild into ES modules of under 1 MB, with source maps', () => {
+      for (const fn of Object.values(resources(t, 'AWS::Lambda::Function'))) {
+        expect(statSync(join(bundleOf(fn), 'index.mjs')).size).toBeLessThan(1_000_000);
+        expect(statSync(join(bundleOf(fn), 'index.mjs.map')).size).toBeGreaterThan(0);
+      }
+    });
+
+    it('leave out of the bundles only Node built-ins, the S3 client and the credential providers Lambda never loads', () => {
+      const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+      for (const fn of Object.values(resources(t, 'AWS::Lambda::Function'))) {
+        const code = readFileSync(join(bundleOf(fn), 'index.mjs'), 'utf8');
+        const outside = (pattern: RegExp) => [...code.matchAll(pattern)].map((m) => m[1]!).filter((x) => /^[@a-z]/.test(x) && !builtins.has(x));
+        // Loaded at start-up: at most the S3 client, from the Lambda runtime's own SDK.
+        for (const specifier of outside(/\b(?:from|import)"([^"\s]+)"/g)) expect(specifier).toBe('@aws-sdk/client-s3');
+        // Loaded only if credentials were not in the environment, which in Lambda they always are.
+        for (const specifier of outside(/\bimport\("([^"\s]+)"\)/g)) expect(EXTERNAL_MODULES).toContain(specifier);
+      }
+    });
+  });
+
+  describe('permissions', () => {
+    it('let the reconciler pass only the deployer roles, and only to CloudFormation', () => {
+      const [, reconcile] = functionLike(t, /reconciles a source/);
+      const passRole = statementsOf(t, reconcile).filter((st) => actionsOf(st).some((a) => a.startsWith('iam:')));
+      expect(passRole).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'iam:PassRole',
+          Resource: [
+            'arn:aws:iam::123456789012:role/platform-deployer',
+            'arn:aws:iam::123456789012:role/data-deployer',
+            'arn:aws:iam::123456789012:role/network-deployer',
+          ],
+          Condition: { StringEquals: { 'iam:PassedToService': 'cloudformation.amazonaws.com' } },
+        },
+      ]);
+    });
+
+    it('let the reconciler create change sets only through a deployer role', () => {
+      const [, reconcile] = functionLike(t, /reconciles a source/);
+      const create = statementsOf(t, reconcile).filter((st) => st.Effect === 'Allow' && actionsOf(st).includes('cloudformation:CreateChangeSet'));
+      expect(create).toHaveLength(1);
+      expect(create[0]!.Condition).toEqual({
+        ArnEquals: {
+          'cloudformation:RoleArn': [
+            'arn:aws:iam::123456789012:role/platform-deployer',
+            'arn:aws:iam::123456789012:role/data-deployer',
+            'arn:aws:iam::123456789012:role/network-deployer',
+          ],
+        },
+      });
+    });
+
+    it('scope stack operations to this account in the configured regions, and deny Cairn\'s own stack', () => {
+      const [, reconcile] = functionLike(t, /reconciles a source/);
+      const statements = statementsOf(t, reconcile);
+      const execute = statements.find((st) => st.Effect === 'Allow' && actionsOf(st).includes('cloudformation:ExecuteChangeSet'))!;
+      const text = JSON.stringify(execute.Resource);
+      expect(text).toContain('":cloudformation:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":stack/*"');
+      expect(text).toContain(':cloudformation:us-east-1:');
+      const deny = statements.find((st) => st.Effect === 'Deny')!;
+      expect(actionsOf(deny)).toEqual(expect.arrayContaining(['cloudformation:DeleteStack', 'cloudformation:ExecuteChangeSet']));
+      expect(JSON.stringify(deny.Resource)).toContain(':stack/CairnTest/*');
+    });
+
+    it('give each function exactly the actions its handler calls', () => {
+      const of = (d: RegExp) => allActions(statementsOf(t, functionLike(t, d)[1]));
+      const common = ['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
+      expect(of(/verifies Git provider webhooks/)).toEqual([...common, 'secretsmanager:GetSecretValue', 'sqs:SendMessage'].sort());
+      expect(of(/queues the owning source/)).toEqual([...common, 'cloudformation:DescribeStacks', 'sqs:SendMessage'].sort());
+      expect(of(/detects drift/)).toEqual(
+        [
+          ...common,
+          'cloudformation:DescribeStackDriftDetectionStatus',
+          'cloudformation:DescribeStackResourceDrifts',
+          'cloudformation:DescribeStacks',
+          'cloudformation:DetectStackDrift',
+          'cloudformation:DetectStackResourceDrift',
+          'sqs:SendMessage',
+        ].sort(),
+      );
+      expect(of(/reconciles a source/)).toEqual(
+        [
+          ...common,
+          'cloudformation:CreateChangeSet',
+          'cloudformation:DeleteChangeSet',
+          'cloudformation:DeleteStack',
+          'cloudformation:DescribeChangeSet',
+          'cloudformation:DescribeStackEvents',
+          'cloudformation:DescribeStackResourceDrifts',
+          'cloudformation:DescribeStacks',
+          'cloudformation:ExecuteChangeSet',
+          'cloudformation:GetTemplate',
+          'cloudformation:ListChangeSets',
+          'cloudformation:UpdateTerminationProtection',
+          'iam:PassRole',
+          's3:GetObject',
+          's3:PutObject',
+          'secretsmanager:GetSecretValue',
+          'sqs:ChangeMessageVisibility',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+          'sqs:GetQueueUrl',
+          'sqs:ReceiveMessage',
+        ].sort(),
+      );
+    });
+
+    it('let the webhook read every source\'s current and previous webhook secret, and nothing else', () => {
+      const [, webhook] = functionLike(t, /verifies Git provider webhooks/);
+      const read = statementsOf(t, webhook).find((st) => actionsOf(st).includes('secretsmanager:GetSecretValue'))!;
+      const arns = JSON.stringify(read.Resource);
+      expect(arns).toContain(':secret:cairn/platform/webhook-??????');
+      expect(arns).toContain(':secret:cairn/platform/webhook-previous-??????');
+      expect(arns).toContain('arn:aws:secretsmanager:eu-west-1:123456789012:secret:cairn/data/webhook');
+      expect(arns).not.toContain('git-token');
+    });
+
+    it('give the functions no AWS managed policy but the sweep\'s drift-detection reads', () => {
+      const managed = Object.values(resources(t, 'AWS::IAM::Role')).flatMap((r) => JSON.stringify(r.Properties['ManagedPolicyArns'] ?? []));
+      expect(managed.filter((m) => m.includes('AWSLambdaBasicExecutionRole'))).toEqual([]);
+      const [, sweep] = functionLike(t, /detects drift/);
+      const sweepRole = resources(t, 'AWS::IAM::Role')[sweep.Properties['Role']['Fn::GetAtt'][0]]!;
+      expect(JSON.stringify(sweepRole.Properties['ManagedPolicyArns'])).toContain(':iam::aws:policy/SecurityAudit');
+    });
+
+    it('create no default deployer when every source has its own role', () => {
+      const trustingCloudFormation = Object.values(resources(t, 'AWS::IAM::Role')).filter((r) =>
+        JSON.stringify(r.Properties['AssumeRolePolicyDocument']).includes('cloudformation.amazonaws.com'),
+      );
+      expect(trustingCloudFormation).toEqual([]);
+    });
+  });
+
+  describe('events', () => {
+    it('route only settled status changes of operations Cairn started to the stack-events function', () => {
+      const [stackEventsId] = functionLike(t, /queues the owning source/);
+      t.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.cloudformation'],
+          'detail-type': ['CloudFormation Stack Status Change'],
+          detail: {
+            'client-request-token': [{ prefix: 'cairn-' }],
+            'status-details': { status: [{ suffix: '_COMPLETE' }, { suffix: '_FAILED' }] },
+          },
+        },
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [stackEventsId, 'Arn'] } })],
+      });
+    });
+
+    it('run the sweep on the configured schedule', () => {
+      const [sweepId] = functionLike(t, /detects drift/);
+      t.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(30 minutes)',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [sweepId, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } })],
+      });
+    });
+  });
+
+  describe('alarms', () => {
+    const alarm = (name: string): Resource =>
+      Object.values(resources(t, 'AWS::CloudWatch::Alarm')).find((a) => a.Properties['AlarmName'] === name) ?? expect.fail(`no alarm ${name}`);
+
+    it('alarm as soon as one message is in the dead-letter queue', () => {
+      const [dlqId] = Object.entries(resources(t, 'AWS::SQS::Queue')).find(([, q]) => !q.Properties['RedrivePolicy'])!;
+      expect(alarm('CairnTest-dead-letters').Properties).toMatchObject({
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Namespace: 'AWS/SQS',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    });
+
+    it.each(['platform', 'data'])('watch %s for repeated failures, stalls and drift', (source) => {
+      const dimensions = [{ Name: 'Source', Value: source }];
+      expect(alarm(`CairnTest-${source}-reconcile-failures`).Properties).toMatchObject({
+        Namespace: 'Cairn',
+        MetricName: 'ReconcilesFailed',
+        Dimensions: dimensions,
+        Statistic: 'Sum',
+        Period: FAILURE_WINDOW.toSeconds(),
+        Threshold: FAILURE_THRESHOLD,
+      });
+      // Two sweep intervals (30 minutes here): stalls and drift are re-reported by every sweep.
+      expect(alarm(`CairnTest-${source}-stalled`).Properties).toMatchObject({ MetricName: 'ReconcilesStalled', Dimensions: dimensions, Period: 3600, Threshold: 1 });
+      expect(alarm(`CairnTest-${source}-drift`).Properties).toMatchObject({ MetricName: 'DriftedStacks', Dimensions: dimensions, Period: 3600, Threshold: 1 });
+    });
+
+    it('notify the topic made for the email addresses and the existing topic, on alarm and on recovery', () => {
+      t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+      const [topicId] = Object.keys(resources(t, 'AWS::SNS::Topic'));
+      for (const a of Object.values(resources(t, 'AWS::CloudWatch::Alarm'))) {
+        expect(a.Properties['AlarmActions']).toEqual([{ Ref: topicId }, 'arn:aws:sns:eu-west-1:123456789012:pager']);
+        expect(a.Properties['OKActions']).toEqual(a.Properties['AlarmActions']);
+      }
+    });
+  });
+
+  describe('dashboard', () => {
+    it('graphs every metric per source by the names the functions publish', () => {
+      const body = JSON.stringify(s.stack.resolve(Object.values(resources(t, 'AWS::CloudWatch::Dashboard'))[0]!.Properties['DashboardBody']));
+      for (const metric of ['ReconcilesSucceeded', 'ReconcilesFailed', 'ReconcilesStalled', 'StacksCreated', 'StacksUpdated', 'StacksDeleted', 'DriftedStacks', 'PushToApplyLatency']) {
+        for (const source of ['platform', 'data']) expect(body).toContain(`\\"Cairn\\",\\"${metric}\\",\\"Source\\",\\"${source}\\"`);
+      }
+      expect(body).toContain('ApproximateAgeOfOldestMessage');
+      expect(body).toContain('ApproximateNumberOfMessagesVisible');
+    });
+  });
+
+  it('passes CloudFormation\'s own template validation, which CDK runs at synth', () => {
+    const report = JSON.parse(readFileSync(join(s.outdir, 'validation-report.json'), 'utf8')) as { pluginReports: unknown[] };
+    expect(report.pluginReports).toEqual([]);
+  });
+
+  it('keeps the same IAM policies (snapshot: any change to a grant shows up in review)', () => {
+    const policies = Object.fromEntries(
+      Object.entries(resources(t, 'AWS::IAM::Policy')).map(([id, p]) => [id, p.Properties['PolicyDocument']['Statement']]),
+    );
+    expect(policies).toMatchSnapshot();
+  });
+});
+
+describe('Infra: Cairn stack with only sources configured', () => {
+  let t: Template;
+  beforeAll(() => {
+    t = synth(MINIMAL_CONFIG, { bundle: false, validate: false }).template;
+  });
+
+  it('deploys through a default deployer role that only CloudFormation can assume', () => {
+    const deployers = Object.entries(resources(t, 'AWS::IAM::Role')).filter(([, r]) =>
+      JSON.stringify(r.Properties['AssumeRolePolicyDocument']).includes('cloudformation.amazonaws.com'),
+    );
+    expect(deployers).toHaveLength(1);
+    const [deployerId, deployer] = deployers[0]!;
+    expect(deployer.Properties['AssumeRolePolicyDocument']['Statement']).toEqual([
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'cloudformation.amazonaws.com' } },
+    ]);
+    expect(deployer.Properties['ManagedPolicyArns']).toEqual([
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/PowerUserAccess']] },
+      'arn:aws:iam::123456789012:policy/cairn-deployer-iam',
+    ]);
+
+    const [, reconcile] = functionLike(t, /reconciles a source/);
+    const passRole = statementsOf(t, reconcile).find((st) => actionsOf(st).includes('iam:PassRole'))!;
+    expect(passRole).toMatchObject({
+      Resource: { 'Fn::GetAtt': [deployerId, 'Arn'] },
+      Condition: { StringEquals: { 'iam:PassedToService': 'cloudformation.amazonaws.com' } },
+    });
+    // The handlers see it as the source's roleArn.
+    const config = JSON.stringify(reconcile.Properties['Environment']['Variables'][ENV.config]);
+    expect(config).toContain(`"roleArn\\":\\"",{"Fn::GetAtt":["${deployerId}","Arn"]}`);
+  });
+
+  it('creates the webhook secret with a random value, kept when the stack is removed', () => {
+    t.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    t.hasResource('AWS::SecretsManager::Secret', {
+      Properties: { Name: 'cairn/platform/webhook', GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true } },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  it('uses the defaults: sweep every 15 minutes, 90 days of logs, concurrency 5, no alarm actions', () => {
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
+    for (const g of Object.values(resources(t, 'AWS::Logs::LogGroup'))) expect(g.Properties['RetentionInDays']).toBe(90);
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 5 } });
+    t.resourceCountIs('AWS::SNS::Topic', 0);
+    for (const a of Object.values(resources(t, 'AWS::CloudWatch::Alarm'))) expect(a.Properties['AlarmActions']).toBeUndefined();
+  });
+
+  it('keeps the template bucket private, encrypted and TLS-only', () => {
+    t.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    });
+    t.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+});
