@@ -11,6 +11,7 @@ import { GitSource } from '../lib/adapters/git-source.js';
 import { deploymentConfigFromEnv, requiredEnv } from '../lib/adapters/lambda-environment.js';
 import { PowertoolsSink } from '../lib/adapters/powertools-sink.js';
 import { SecretsManagerSecrets } from '../lib/adapters/secrets-manager.js';
+import { SqsWorkQueue } from '../lib/adapters/sqs-queue.js';
 import { ENV } from '../lib/core/environment.js';
 import { findSource } from '../lib/core/source-config.js';
 import type { StackGateway } from '../lib/ports/stack-gateway.js';
@@ -23,6 +24,7 @@ const queueUrl = requiredEnv(ENV.queueUrl);
 const secrets = new SecretsManagerSecrets();
 const sink = new PowertoolsSink();
 const sqs = new SQSClient({});
+const queue = new SqsWorkQueue({ queueUrl, client: sqs });
 // Kept across warm invocations: stalled commits, gateways per region, and each source's git cache.
 const stalls = new StallMemory();
 const gateways = new Map<string, StackGateway>();
@@ -70,6 +72,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
             trigger,
           );
         },
+        requeue: async (message) => void (await queue.send(message)),
         retryLater: async (records, seconds) => {
           await Promise.all(
             records.map((r) =>

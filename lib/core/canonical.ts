@@ -8,12 +8,15 @@ import { createHash } from 'node:crypto';
 export function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortKeys(v);
-    }
-    return out;
+    // fromEntries defines every key, so a `__proto__` key stays data instead of setting the prototype.
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .flatMap((key) => {
+          const v = (value as Record<string, unknown>)[key];
+          return v === undefined ? [] : [[key, sortKeys(v)]];
+        }),
+    );
   }
   return value;
 }

@@ -97,7 +97,7 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
 
     const parameters: Record<string, ParameterValue> = { ...fileParameters, ...(entry.parameters ?? {}) };
     for (const name of Object.keys(parameters)) {
-      if (!template.parameters[name]) {
+      if (!Object.hasOwn(template.parameters, name)) {
         const declared = Object.keys(template.parameters);
         const inManifest = entry.parameters && name in entry.parameters;
         at(
@@ -108,19 +108,21 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
       }
     }
     for (const [name, decl] of Object.entries(template.parameters)) {
-      if (!decl.hasDefault && parameters[name] === undefined) {
+      if (!decl.hasDefault && !Object.hasOwn(parameters, name)) {
         at(`${where}.parameters`, `gives no value for ${name}, which ${templateFile} declares without a Default`);
       }
     }
 
+    // Own properties only: a name such as `toString` or `__proto__` is not a declared stack.
+    const isDeclared = (name: string): boolean => Object.hasOwn(manifest.stacks, name);
     const dependsOn = new Set(entry.dependsOn ?? []);
     (entry.dependsOn ?? []).forEach((dep, i) => {
-      if (!manifest.stacks[dep]) at(`${where}.dependsOn.${i}`, `names unknown stack "${dep}"; declared stacks are ${ids.join(', ')}`);
+      if (!isDeclared(dep)) at(`${where}.dependsOn.${i}`, `names unknown stack "${dep}"; declared stacks are ${ids.join(', ')}`);
       if (dep === id) at(`${where}.dependsOn.${i}`, 'a stack cannot depend on itself');
     });
     for (const [name, value] of Object.entries(entry.parameters ?? {})) {
       if (typeof value === 'string') continue;
-      if (!manifest.stacks[value.fromStack]) {
+      if (!isDeclared(value.fromStack)) {
         at(`${where}.parameters.${name}.fromStack`, `names unknown stack "${value.fromStack}"; declared stacks are ${ids.join(', ')}`);
       } else if (value.fromStack === id) {
         at(`${where}.parameters.${name}.fromStack`, 'a stack cannot take a parameter from its own outputs');
@@ -144,7 +146,7 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
       capabilities: [...new Set([...(defaults.capabilities ?? []), ...(entry.capabilities ?? [])])].sort(),
       roleArn: entry.roleArn ?? defaults.roleArn,
       terminationProtection: entry.terminationProtection ?? false,
-      dependsOn: [...dependsOn].filter((d) => d !== id && manifest.stacks[d]).sort(),
+      dependsOn: [...dependsOn].filter((d) => d !== id && isDeclared(d)).sort(),
       drift: entry.drift ?? defaults.drift ?? DEFAULT_DRIFT_POLICY,
       adopt: entry.adopt ?? false,
       allowDestructive: [...new Set(entry.allowDestructive ?? [])].sort(),

@@ -2,9 +2,9 @@
  * cairn.yaml, version 1: the zod schema of the file that declares a source's stacks, and its
  * parsing into a typed Manifest with every problem named by file, path and line.
  */
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import * as z from 'zod';
-import type { Problem } from './errors.js';
+import { messageOf, type Problem } from './errors.js';
 
 export const MANIFEST_FILE = 'cairn.yaml';
 
@@ -96,21 +96,55 @@ export type ParseResult<T> = { ok: true; value: T } | { ok: false; problems: Pro
 /** Parse a YAML (or JSON) document and validate it against a schema; problems carry line numbers. */
 export function parseYamlWith<T>(schema: z.ZodType<T>, text: string, file: string): ParseResult<T> {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  const invalid = [
+    ...doc.errors.map((e) => ({
+      file,
+      path: '',
+      line: lineCounter.linePos(e.pos[0]).line,
+      message: `is not valid YAML: ${e.message.split('\n')[0]}`,
+    })),
+    ...duplicateKeyProblems(doc, lineCounter, file),
+  ];
+  if (invalid.length > 0) return { ok: false, problems: invalid };
+  let value: unknown;
+  try {
+    value = doc.toJS() ?? {};
+  } catch (error) {
+    // yaml throws rather than expand an alias bomb (more than 100 aliases) or overflow the stack.
+    return { ok: false, problems: [{ file, path: '', message: `is not valid YAML: ${messageOf(error)}` }] };
+  }
+  const reserved = protoKeyPaths(value);
+  if (reserved.length > 0) {
     return {
       ok: false,
-      problems: doc.errors.map((e) => ({
-        file,
-        path: '',
-        line: lineCounter.linePos(e.pos[0]).line,
-        message: `is not valid YAML: ${e.message.split('\n')[0]}`,
-      })),
+      problems: reserved.map((path) => ({ file, path: path.join('.'), line: lineOf(doc, lineCounter, path), message: 'is not allowed: `__proto__` cannot be used as a key' })),
     };
   }
-  const result = schema.safeParse(doc.toJS() ?? {}, { reportInput: true });
+  const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, problems: result.error.issues.flatMap((issue) => issueProblems(issue, doc, lineCounter, file)) };
+}
+
+/** Paths of every `__proto__` key: zod leaves such a key out of a record silently, so it is refused here. */
+function protoKeyPaths(value: unknown): string[][] {
+  interface Node {
+    value: unknown;
+    key: string;
+    parent: Node | undefined;
+  }
+  const pathOf = (node: Node): string[] => (node.parent ? [...pathOf(node.parent), node.key] : []);
+  const found: string[][] = [];
+  const pending: Node[] = [{ value, key: '', parent: undefined }];
+  for (let node = pending.pop(); node; node = pending.pop()) {
+    if (node.value === null || typeof node.value !== 'object') continue;
+    for (const [key, child] of Object.entries(node.value)) {
+      const next = { value: child, key, parent: node };
+      if (key === '__proto__') found.push(pathOf(next));
+      pending.push(next);
+    }
+  }
+  return found;
 }
 
 function issueProblems(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter, file: string): Problem[] {
@@ -181,6 +215,32 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+/**
+ * A problem for each key repeated in one mapping, found in one pass. yaml's own `uniqueKeys` check
+ * compares every pair of keys, which takes minutes for a 1 MB file of one large mapping.
+ */
+export function duplicateKeyProblems(doc: Document, lines: LineCounter, file: string): Problem[] {
+  const problems: Problem[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const { key } of map.items) {
+        if (!isScalar(key)) continue;
+        if (seen.has(key.value)) {
+          problems.push({
+            file,
+            path: '',
+            ...(key.range ? { line: lines.linePos(key.range[0]).line } : {}),
+            message: `is not valid YAML: Map keys must be unique; "${String(key.value).slice(0, 100)}" appears more than once`,
+          });
+        }
+        seen.add(key.value);
+      }
+    },
+  });
+  return problems;
+}
+
 /** The 1-based line of the node at `path`, or of its nearest existing ancestor. */
 export function lineOf(doc: Document, lines: LineCounter, path: string[]): number | undefined {
   for (let depth = path.length; depth >= 0; depth--) {
@@ -212,7 +272,7 @@ export function parseManifest(text: string, file = MANIFEST_FILE): ParseResult<M
 /** Give problems about `file` that lack a line the line of their path in `text`. */
 export function withLines(problems: Problem[], text: string, file: string): Problem[] {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   return problems.map((p) => {
     if (p.file !== file || p.line !== undefined || !p.path) return p;
     const line = lineOf(doc, lineCounter, p.path.split('.'));

@@ -4,12 +4,15 @@
  */
 import { LineCounter, parseDocument, type ScalarTag, type CollectionTag, type YAMLMap, type YAMLSeq } from 'yaml';
 import { canonicalJson, sha256, sortKeys } from './canonical.js';
-import type { Problem } from './errors.js';
+import { messageOf, type Problem } from './errors.js';
+import { duplicateKeyProblems } from './manifest.js';
 
 /** CloudFormation's largest template (passed by S3 URL). */
 export const MAX_TEMPLATE_BYTES = 1_048_576;
 /** CloudFormation's largest inline TemplateBody. */
 export const MAX_INLINE_TEMPLATE_BYTES = 51_200;
+/** Far deeper than any real template, and well within what the recursive canonicalisation can walk. */
+export const MAX_NESTING_DEPTH = 500;
 
 export interface TemplateParameter {
   type: string;
@@ -58,11 +61,10 @@ const CUSTOM_TAGS: (ScalarTag | CollectionTag)[] = [
 function normaliseIntrinsics(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(normaliseIntrinsics);
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = k === 'Fn::GetAtt' && typeof v === 'string' ? splitGetAtt(v) : normaliseIntrinsics(v);
-    }
-    return out;
+    // fromEntries defines every key, so a `__proto__` key stays data instead of setting the prototype.
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, k === 'Fn::GetAtt' && typeof v === 'string' ? splitGetAtt(v) : normaliseIntrinsics(v)]),
+    );
   }
   return value;
 }
@@ -87,7 +89,7 @@ function parseText(text: string, file: string): { ok: true; value: unknown } | {
 
 function parseYaml(text: string, file: string): { ok: true; value: unknown } | { ok: false; problems: Problem[] } {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { customTags: CUSTOM_TAGS, lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { customTags: CUSTOM_TAGS, lineCounter, prettyErrors: false, uniqueKeys: false });
   const problems: Problem[] = [];
   for (const e of [...doc.errors, ...doc.warnings]) {
     const pos = lineCounter.linePos(e.pos[0]);
@@ -98,8 +100,25 @@ function parseYaml(text: string, file: string): { ok: true; value: unknown } | {
       message: `is not valid YAML: ${e.message.split('\n')[0]}${e.code === 'TAG_RESOLVE_FAILED' ? ' (CloudFormation has no such short-form tag)' : ''}`,
     });
   }
+  problems.push(...duplicateKeyProblems(doc, lineCounter, file));
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, value: doc.toJS({ maxAliasCount: 100 }) };
+  try {
+    return { ok: true, value: doc.toJS({ maxAliasCount: 100 }) };
+  } catch (error) {
+    // yaml throws rather than expand an alias bomb (more than 100 aliases) or overflow the stack.
+    return { ok: false, problems: [{ file, path: '', message: `is not valid YAML: ${messageOf(error)}` }] };
+  }
+}
+
+/** Whether containers nest more than `max` levels, found without recursion. */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  for (let item = pending.pop(); item; item = pending.pop()) {
+    if (item.value === null || typeof item.value !== 'object') continue;
+    if (item.depth >= max) return true;
+    for (const child of Object.values(item.value)) pending.push({ value: child, depth: item.depth + 1 });
+  }
+  return false;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -123,6 +142,9 @@ export function parseTemplate(content: string | Uint8Array, file: string): Templ
   const parsed = parseText(text, file);
   if (!parsed.ok) return parsed;
   const raw = parsed.value;
+  if (nestsDeeperThan(raw, MAX_NESTING_DEPTH)) {
+    return { ok: false, problems: [{ file, path: '', message: `nests values more than ${MAX_NESTING_DEPTH} levels deep; no CloudFormation template needs that many` }] };
+  }
   if (!isRecord(raw)) {
     return { ok: false, problems: [{ file, path: '', message: 'is not a CloudFormation template: expected a mapping with a Resources section' }] };
   }
@@ -153,5 +175,13 @@ export function parseTemplate(content: string | Uint8Array, file: string): Templ
   if (problems.length > 0) return { ok: false, problems };
   const template = sortKeys(normaliseIntrinsics(raw)) as Record<string, unknown>;
   const body = canonicalJson(template);
+  // The limit is on what CloudFormation receives: YAML (short forms, flow style) can grow as JSON.
+  const bodySize = Buffer.byteLength(body);
+  if (bodySize > MAX_TEMPLATE_BYTES) {
+    return {
+      ok: false,
+      problems: [{ file, path: '', message: `is ${bodySize} bytes as the JSON sent to CloudFormation, which accepts templates of at most ${MAX_TEMPLATE_BYTES} bytes (1 MB)` }],
+    };
+  }
   return { ok: true, value: { template, body, hash: sha256(body), parameters } };
 }

@@ -8,11 +8,11 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 /**
- * A source waiting on a busy stack comes back every ten seconds and each return is a receive, so
- * this allows an hour of waiting before a message counts as poison. Repeated failures are still
- * seen early: the reconcile-failure alarm counts them as they happen.
+ * Waiting never spends receives (a waiting message is held once, and a fresh message carries the
+ * work on), so only failures count: ten failed attempts, two hours at the 12-minute visibility,
+ * make a message poison. Repeated failures are seen earlier: the reconcile-failure alarm counts them.
  */
-export const MAX_RECEIVE_COUNT = 360;
+export const MAX_RECEIVE_COUNT = 10;
 
 const ONE_DAY_SECONDS = 24 * 3600;
 const MAX_RETENTION_SECONDS = 14 * ONE_DAY_SECONDS;

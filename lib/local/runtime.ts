@@ -13,6 +13,7 @@ import type { CommitStatusReporter } from '../ports/commit-status.js';
 import type { CairnEvent, EventSink } from '../ports/events.js';
 import type { SourceRepo } from '../ports/source-repo.js';
 import type { GatewayFactory } from '../ports/stack-gateway.js';
+import type { WorkMessage } from '../ports/work-queue.js';
 import type { AdvanceOptions } from '../reconcile/advance.js';
 import { processBatch } from '../reconcile/process-batch.js';
 import { reconcileSource, type ReconcileOutcome } from '../reconcile/reconcile-source.js';
@@ -282,6 +283,9 @@ export class LocalRuntime {
             const t = setTimeout(() => void this.enqueue(name, 'stack-event', `later-${Date.now()}`), delay);
             t.unref();
           },
+          // Held-back messages (AWS target) hand their work to a fresh one rather than wait twice and
+          // drift toward the dead letters; the embedded account's path above acknowledges them instead.
+          ...(options.account ? {} : { requeue: async (message: WorkMessage) => void (await this.queue.send(message)) }),
         },
       );
       const failed = new Set(result.batchItemFailures.map((f) => f.itemIdentifier));

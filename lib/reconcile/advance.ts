@@ -149,6 +149,16 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
     }
   }
 
+  // A commit applied or stalled: nothing of it is left to run, so no change set of this source should be
+  // left to execute. Looking costs a call per owned stack, so it is done when a step stalls and on the
+  // sweep's deeper checks, never on the ordinary path where an unchanged source costs one listing.
+  const deepCheck = (options.verifyTemplates ?? 0) > 0;
+  if ((stalls.length > 0 || (deepCheck && started.length === 0 && waitingOn.length === 0 && !plan.changes)) && timeLeft()) {
+    const owned = sp.actual.filter((a) => a.tags[OWNER_TAGS.source] === desired.source);
+    const declared = new Set(desired.stacks.map((d) => stackKey(d.region, d.stackName, sp.defaultRegion)));
+    await inParallel(owned, options.maxParallel ?? 4, (a) => removeOrphanedChangeSets(sp.gatewayFor(a.region), a, declared.has(stackKey(a.region, a.stackName, sp.defaultRegion))));
+  }
+
   const summary = summarise(plan, desired, sp.actual, started, waitingOn, stalls);
   const statuses = Object.fromEntries(plan.stacks.map((s) => [s.id, actualOf(s)?.status ?? 'NOT_DEPLOYED']));
   if (stalls.length > 0) {
@@ -391,6 +401,24 @@ async function removeStaleChangeSets(gateway: StackGateway, stackName: string, k
     if (cs.executionStatus === 'EXECUTE_IN_PROGRESS') continue;
     await gateway.deleteChangeSet(stackName, cs.changeSetName);
   }
+}
+
+/**
+ * Change sets Cairn made and never executed: a step cut short between creating one and executing it
+ * (a crash, a timeout) leaves it behind, and once the head has moved on nothing looks at that stack's
+ * change sets again. Remove them, and the empty stack a never-executed create left in
+ * REVIEW_IN_PROGRESS when cairn.yaml still declares it (it is created afresh when the commit
+ * resumes); one it no longer declares is prune's to delete, under prune's guard.
+ */
+async function removeOrphanedChangeSets(gateway: StackGateway, a: ActualStack, declared: boolean): Promise<void> {
+  const condition = conditionOf(a.status);
+  if (condition === 'gone' || condition === 'busy') return;
+  const sets = await gateway.listChangeSets(a.stackName);
+  for (const cs of sets) {
+    const executable = cs.executionStatus === 'AVAILABLE' || cs.status === 'CREATE_PENDING' || cs.status === 'CREATE_IN_PROGRESS';
+    if (executable && cs.changeSetName.startsWith(CHANGE_SET_PREFIX)) await gateway.deleteChangeSet(a.stackName, cs.changeSetName);
+  }
+  if (condition === 'review' && declared) await cleanUpReview(gateway, a.stackName);
 }
 
 /** A refused CREATE change set leaves an empty stack in REVIEW_IN_PROGRESS; remove it so nothing half-made remains. */

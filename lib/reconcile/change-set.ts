@@ -44,9 +44,12 @@ export interface EnsureOptions {
 
 function stateOf(d: ChangeSetDescription): ChangeSetState | undefined {
   if (d.executionStatus === 'EXECUTE_IN_PROGRESS' || d.executionStatus === 'EXECUTE_COMPLETE') return { state: 'executing' };
+  // Another operation started on the stack while this one was computed (a console update, say): not
+  // the content's fault. Come back once the stack has settled; the next step replaces the change set.
+  if (d.executionStatus === 'OBSOLETE') return { state: 'pending' };
   if (d.status === 'FAILED') return isNoChangeReason(d.statusReason) ? { state: 'empty' } : { state: 'failed', reason: d.statusReason ?? 'no reason given' };
   if (d.status === 'CREATE_COMPLETE' && d.executionStatus === 'AVAILABLE') return { state: 'ready', description: d };
-  if (d.executionStatus === 'EXECUTE_FAILED' || d.executionStatus === 'OBSOLETE') return { state: 'failed', reason: `change set is ${d.executionStatus}` };
+  if (d.executionStatus === 'EXECUTE_FAILED') return { state: 'failed', reason: `change set is ${d.executionStatus}` };
   return undefined;
 }
 

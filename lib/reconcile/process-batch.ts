@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 import type { EventSink } from '../ports/events.js';
-import type { WorkKind } from '../ports/work-queue.js';
+import type { WorkKind, WorkMessage } from '../ports/work-queue.js';
 import type { ReconcileOutcome, Trigger } from './reconcile-source.js';
 
 export const WorkMessageSchema = z.object({
@@ -29,6 +29,12 @@ export interface BatchDeps {
   reconcile(source: string, trigger: Trigger): Promise<ReconcileOutcome>;
   /** Make these records visible again after `seconds` (SQS ChangeMessageVisibility). */
   retryLater(records: BatchRecord[], seconds: number): Promise<void>;
+  /**
+   * Send a fresh message (SQS SendMessage). With it, a source that must wait does not keep the same
+   * message waiting again and again: every wait spends a receive, and the redrive policy would move
+   * a message that waited long enough to the dead-letter queue, which is meant for poison.
+   */
+  requeue?(message: WorkMessage): Promise<void>;
   sink: EventSink;
   /** Sources reconciled at once within one batch. */
   concurrency?: number;
@@ -45,7 +51,7 @@ const PRIORITY: WorkKind[] = ['retry', 'push', 'stack-event', 'sweep'];
 export async function processBatch(records: BatchRecord[], deps: BatchDeps): Promise<BatchResult> {
   const failures = new Set<string>();
   const outcomes: BatchResult['outcomes'] = {};
-  const bySource = new Map<string, { records: BatchRecord[]; kinds: Set<WorkKind>; receivedAt: string | undefined }>();
+  const bySource = new Map<string, { records: BatchRecord[]; kinds: Set<WorkKind>; receivedAt: string | undefined; latest: string }>();
 
   for (const record of records) {
     let parsed;
@@ -69,8 +75,9 @@ export async function processBatch(records: BatchRecord[], deps: BatchDeps): Pro
       continue;
     }
     const m = parsed.data;
-    const group = bySource.get(m.source) ?? { records: [], kinds: new Set(), receivedAt: undefined };
+    const group = bySource.get(m.source) ?? { records: [], kinds: new Set(), receivedAt: undefined, latest: m.receivedAt };
     group.records.push(record);
+    group.latest = m.receivedAt;
     group.kinds.add(m.kind);
     if (m.kind === 'push' && (!group.receivedAt || m.receivedAt < group.receivedAt)) group.receivedAt = m.receivedAt;
     bySource.set(m.source, group);
@@ -87,8 +94,17 @@ export async function processBatch(records: BatchRecord[], deps: BatchDeps): Pro
         const outcome = await deps.reconcile(source, { kind, ...(group.receivedAt ? { receivedAt: group.receivedAt } : {}) });
         for (const id of ids) outcomes[id] = outcome.outcome;
         if (outcome.outcome === 'waiting') {
-          await deps.retryLater(group.records, outcome.retryAfterSeconds);
-          for (const id of ids) failures.add(id);
+          // With requeue, the messages received for the first time stay in flight as the delay (they
+          // block the FIFO group), a fresh message queued behind them carries the work, and those
+          // received before (they waited or failed once already) are acknowledged: no message waits
+          // twice, so waiting never spends the receives that count toward the dead-letter queue.
+          const keep = deps.requeue ? group.records.filter((r) => r.receiveCount <= 1) : group.records;
+          if (deps.requeue) {
+            const newest = group.records[group.records.length - 1]!;
+            await deps.requeue({ source, kind, dedupId: `wait-${newest.messageId}-${newest.receiveCount}`, receivedAt: group.receivedAt ?? group.latest });
+          }
+          if (keep.length > 0) await deps.retryLater(keep, outcome.retryAfterSeconds);
+          for (const r of keep) failures.add(r.messageId);
         }
       } catch (error) {
         for (const id of ids) {

@@ -100,7 +100,9 @@ export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): 
     case 'progressing': {
       if (result.deleting.length) ctx.stalls.noteDeleted(ctx.source, commit, result.deleting);
       await ctx.commitStatus.report({ commit, state: 'pending', description: 'Cairn is applying this commit', context: ctx.statusContext });
-      const waiting = result.started.length === 0 && result.waitingOn.length > 0;
+      // Nothing started means no stack event will wake this source (it waits on a busy stack or a
+      // change set still computing, or the invocation ran short of time): come back later.
+      const waiting = result.started.length === 0;
       return finish({ outcome: waiting ? 'waiting' : 'progressing', commit, summary: result.summary, retryAfterSeconds: result.retryAfterSeconds });
     }
   }
