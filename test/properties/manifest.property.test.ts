@@ -461,7 +461,7 @@ describe('Property: cairn.yaml into desired state', () => {
         // Stacks come in the order cairn.yaml lists them, which the form shuffles.
         expect({ ...loaded.desired, stacks: byId(loaded.desired.stacks) }).toEqual({ ...repo.expected, stacks: byId(repo.expected.stacks) });
       }),
-      { numRuns: 35 },
+      { numRuns: 20 },
     );
   });
 
@@ -475,7 +475,7 @@ describe('Property: cairn.yaml into desired state', () => {
         expect(hashes(b.desired)).toEqual(hashes(a.desired));
         expect({ ...b.desired, stacks: [] }).toEqual({ ...a.desired, stacks: [] });
       }),
-      { numRuns: 30 },
+      { numRuns: 15 },
     );
   });
 
@@ -520,7 +520,7 @@ describe('Property: cairn.yaml into desired state', () => {
           expectProblemAt(await load(files), spec?.deployment?.path ?? 'cairn.yaml', path, /is not a known key|__proto__|fromStack, output/);
         },
       ),
-      { numRuns: 50 },
+      { numRuns: 30 },
     );
   });
 
@@ -535,7 +535,7 @@ describe('Property: cairn.yaml into desired state', () => {
         const loaded = await load(filesOf(repo, f1, f2, { ...repo.manifest, stacks }));
         expectProblemAt(loaded, 'cairn.yaml', `stacks.${id}`);
       }),
-      { numRuns: 40 },
+      { numRuns: 20 },
     );
   });
 
@@ -574,7 +574,7 @@ describe('Property: cairn.yaml into desired state', () => {
           expectProblemAt(await load(filesOf(repo, forms[0], forms[1], manifest)), 'cairn.yaml', path, /unknown stack|cannot|fromStack|characters/);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 35 },
     );
   });
 
@@ -611,7 +611,7 @@ describe('Property: cairn.yaml into desired state', () => {
           expectProblemAt(await load(files), file, deletion.expect, deletion.message);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 35 },
     );
   });
 
@@ -626,7 +626,7 @@ describe('Property: cairn.yaml into desired state', () => {
           expectProblemAt(loaded, 'cairn.yaml', path.join('.'));
         },
       ),
-      { numRuns: 70 },
+      { numRuns: 40 },
     );
   });
 
@@ -654,7 +654,7 @@ describe('Property: cairn.yaml into desired state', () => {
         const loaded = await load(files);
         if (loaded.ok) expectConsistent(loaded.desired);
       }),
-      { numRuns: 120 },
+      { numRuns: 70 },
     );
   });
 
@@ -682,7 +682,7 @@ describe('Property: cairn.yaml into desired state', () => {
         // None of these is a key cairn.yaml knows, so the manifest can never load.
         if (where === 'manifest') expect(loaded.ok).toBe(false);
       }),
-      { numRuns: 12 },
+      { numRuns: 8 },
     );
   });
 });

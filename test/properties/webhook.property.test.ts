@@ -92,7 +92,7 @@ describe('Property: webhook verification', () => {
           expect(await verify(scheme, body, signed(scheme, body, secret), [secret]), scheme.name).toBe('valid');
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 150 },
     );
   });
 
@@ -107,7 +107,7 @@ describe('Property: webhook verification', () => {
           else expect(result, scheme.name).toBe('valid');
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 150 },
     );
   });
 
@@ -124,7 +124,7 @@ describe('Property: webhook verification', () => {
           expect(await verify(scheme, body, tampered, [secret]), scheme.name).toBe('mismatch');
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 150 },
     );
   });
 
@@ -147,7 +147,7 @@ describe('Property: webhook verification', () => {
           } else expect(result, what).not.toBe('valid');
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 250 },
     );
     // Both sides were reached: a case-only flip accepted, every other flip refused.
     expect(caseOnly).toBeGreaterThan(0);
@@ -178,7 +178,7 @@ describe('Property: webhook verification', () => {
           expect(await verify(scheme, body, signed(scheme, body, other!), [current!, previous!]), scheme.name).toBe('mismatch');
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 120 },
     );
   });
 
@@ -222,7 +222,7 @@ describe('Property: webhook verification', () => {
         expect(response.statusCode).toBeLessThan(500);
         expect(response.body.queued).toBe(false);
       }),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 });

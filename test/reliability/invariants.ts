@@ -1,6 +1,8 @@
 /**
- * What must hold at the end of every reliability scenario, once the last commit is pushed and the
- * queue and the account are quiet. Each check returns readable violations (empty: all hold):
+ * What must hold at the end of every reliability scenario. `checkOutcome` runs once the last commit
+ * is pushed and the queue and the account are quiet; `checkLeftovers` once the scheduled sweep has
+ * come round after that (Cairn removes what a step cut short left behind when a step stalls or on a
+ * sweep, not on every step). Each returns readable violations (empty: all hold):
  *
  * - the last commit is reconciled: every declared stack is at its content (a fresh advance() on the
  *   last desired state succeeds without a single write, and the last reconcile reported success),
@@ -60,7 +62,59 @@ const STALL_REASONS = new Set([
 
 const short = (sha: string | undefined): string => (sha ?? 'unknown').slice(0, 8);
 
-export async function checkInvariants(state: FinalState): Promise<string[]> {
+/** The reconcile whose outcome stands: a skipped one reports the stall of an earlier one (the stall memory). */
+export function lastReported(reconciles: ReconcileRecord[]): ReconcileRecord | undefined {
+  const final = reconciles[reconciles.length - 1];
+  return final?.outcome === 'skipped' ? [...reconciles].reverse().find((r) => r.outcome === 'stalled' && r.commit === final.commit) : final;
+}
+
+/** Checked once the last commit's work is quiet, before anything else (the scheduled sweep) wakes the source. */
+export async function checkOutcome(state: FinalState): Promise<string[]> {
+  const violations: string[] = [];
+  const desired = await loadDesired(await state.repo.snapshot(), SOURCE);
+  const actual = await state.account.gateway().listStacks();
+  const declared = new Set(desired.stacks.map((s) => s.stackName));
+  const undeclared = actual.filter((a) => a.tags[OWNER_TAGS.source] === SOURCE && !declared.has(a.stackName) && conditionOf(a.status) !== 'gone');
+  const last = lastReported(state.reconciles);
+  const expect = state.scenario.expect;
+  let expectConverged = false;
+  if (!last) violations.push('no reconcile ever ran');
+  else if (last.outcome === 'failed') violations.push(`the last reconcile failed and nothing retried it: ${last.summary}`);
+  else if (last.commit !== state.head) violations.push(`the last reconcile was of commit ${short(last.commit)}, not the last commit ${short(state.head)}`);
+  else if (last.outcome === 'stalled' && !STALL_REASONS.has(last.reason ?? '')) violations.push(`the last reconcile stalled with ${last.reason}, which is not a stall reason`);
+  else if (last.outcome === 'stalled' && last.reason === 'PruneRefused') {
+    const refusal = pruneRefusal(last.summary);
+    if (!refusal.justified) violations.push(`the last reconcile stalled with PruneRefused, but ${refusal.why}: ${last.summary}`);
+    if (undeclared.length === 0) violations.push(`the last reconcile stalled with PruneRefused, yet no undeclared owned stack is left: ${last.summary}`);
+  } else if (expect.kind === 'stall') {
+    if (last.outcome !== 'stalled' || last.reason !== expect.reason || !last.summary.includes(`stack ${expect.stack}:`)) {
+      violations.push(`expected the last commit to stall with ${expect.reason} on stack ${expect.stack}, but the last reconcile was ${last.outcome}${last.reason ? ` (${last.reason})` : ''}: ${last.summary}`);
+    } else if (!last.summary.includes(CANARY_TYPE) && !/ROLLBACK_FAILED/.test(last.summary)) {
+      violations.push(`the last commit stalled on ${expect.stack}, but not for the injected ${CANARY_TYPE} failure: ${last.summary}`);
+    }
+  } else if (last.outcome !== 'succeeded') {
+    violations.push(`expected the last commit to converge, but the last reconcile was ${last.outcome}${last.reason ? ` (${last.reason})` : ''}: ${last.summary}`);
+  } else expectConverged = true;
+
+  const reported = [...state.statuses].reverse().find((s) => s.commit === state.head);
+  if (last?.outcome === 'succeeded' && reported?.state !== 'success') violations.push(`the last commit converged, but its commit status is ${reported ? `${reported.state} (${reported.description})` : 'never reported'}`);
+  if (last?.outcome === 'stalled' && (reported?.state !== 'failure' || !reported.description.includes(last.reason ?? ''))) {
+    violations.push(`the last commit stalled with ${last.reason}, but its commit status is ${reported ? `${reported.state} (${reported.description})` : 'never reported'}`);
+  }
+
+  if (expectConverged) {
+    if (undeclared.length > 0) violations.push(`owned stacks the last commit does not declare were not pruned: ${undeclared.map((a) => `${a.stackName} (${a.status})`).join(', ')}`);
+    violations.push(...(await freshStepFindsNothingToDo(state, desired)));
+  }
+  return violations;
+}
+
+/**
+ * Checked after the scheduled sweep has come round once more: change sets a step cut short left
+ * behind are removed by a stalled step or by the sweep, not on the ordinary path (which costs one
+ * listing for an unchanged source). `outcome` is the reconcile that stood before the sweep.
+ */
+export async function checkLeftovers(state: FinalState, outcome: ReconcileRecord | undefined): Promise<string[]> {
   const violations: string[] = [];
   const gateway = state.account.gateway();
   const desired = await loadDesired(await state.repo.snapshot(), SOURCE);
@@ -68,17 +122,12 @@ export async function checkInvariants(state: FinalState): Promise<string[]> {
   const owned = actual.filter((a) => a.tags[OWNER_TAGS.source] === SOURCE);
   const declared = new Set(desired.stacks.map((s) => s.stackName));
 
-  // A skipped reconcile reports the stall of an earlier one (the stall memory), so that stall is what stands.
-  const final = state.reconciles[state.reconciles.length - 1];
-  const last = final?.outcome === 'skipped' ? [...state.reconciles].reverse().find((r) => r.outcome === 'stalled' && r.commit === final.commit) : final;
-  const pruneRefused = last?.outcome === 'stalled' && last.reason === 'PruneRefused';
-
   // ---- no orphans, no duplicates ----
   const undeclared = owned.filter((a) => !declared.has(a.stackName) && conditionOf(a.status) !== 'gone');
   for (const a of actual) {
     // An empty stack a never-executed create left, and that cairn.yaml no longer declares, is prune's
     // to delete; prune comes once the rest of the commit is applied, so a stalled commit keeps it.
-    const kept = last?.outcome === 'stalled' && undeclared.includes(a);
+    const kept = outcome?.outcome === 'stalled' && undeclared.includes(a);
     if (a.status === 'REVIEW_IN_PROGRESS' && !kept) violations.push(`stack ${a.stackName} was left in REVIEW_IN_PROGRESS: a change set that created it was never executed or cleaned up`);
     const available = (await gateway.listChangeSets(a.stackName)).filter((c) => c.executionStatus === 'AVAILABLE');
     for (const c of available) violations.push(`change set ${c.changeSetName} on stack ${a.stackName} was left AVAILABLE (an orphan)`);
@@ -107,38 +156,6 @@ export async function checkInvariants(state: FinalState): Promise<string[]> {
     const poison = s.message.source === POISON_SOURCE;
     if (poison && !dead.has(s.messageId)) violations.push(`poison message ${s.message.dedupId} did not reach the dead-letter queue${state.deleted.has(s.messageId) ? ': it was deleted as if processed' : ''}`);
     if (!poison && !state.deleted.has(s.messageId) && !dead.has(s.messageId)) violations.push(`message ${s.message.kind} ${s.message.dedupId} was lost: never deleted after processing, not dead-lettered`);
-  }
-
-  // ---- the last commit's outcome ----
-  const expect = state.scenario.expect;
-  let expectConverged = false;
-  if (!last) violations.push('no reconcile ever ran');
-  else if (last.outcome === 'failed') violations.push(`the last reconcile failed and nothing retried it: ${last.summary}`);
-  else if (last.commit !== state.head) violations.push(`the last reconcile was of commit ${short(last.commit)}, not the last commit ${short(state.head)}`);
-  else if (last.outcome === 'stalled' && !STALL_REASONS.has(last.reason ?? '')) violations.push(`the last reconcile stalled with ${last.reason}, which is not a stall reason`);
-  else if (pruneRefused) {
-    const refusal = pruneRefusal(last.summary);
-    if (!refusal.justified) violations.push(`the last reconcile stalled with PruneRefused, but ${refusal.why}: ${last.summary}`);
-    if (undeclared.length === 0) violations.push(`the last reconcile stalled with PruneRefused, yet no undeclared owned stack is left: ${last.summary}`);
-  } else if (expect.kind === 'stall') {
-    if (last.outcome !== 'stalled' || last.reason !== expect.reason || !last.summary.includes(`stack ${expect.stack}:`)) {
-      violations.push(`expected the last commit to stall with ${expect.reason} on stack ${expect.stack}, but the last reconcile was ${last.outcome}${last.reason ? ` (${last.reason})` : ''}: ${last.summary}`);
-    } else if (!last.summary.includes(CANARY_TYPE) && !/ROLLBACK_FAILED/.test(last.summary)) {
-      violations.push(`the last commit stalled on ${expect.stack}, but not for the injected ${CANARY_TYPE} failure: ${last.summary}`);
-    }
-  } else if (last.outcome !== 'succeeded') {
-    violations.push(`expected the last commit to converge, but the last reconcile was ${last.outcome}${last.reason ? ` (${last.reason})` : ''}: ${last.summary}`);
-  } else expectConverged = true;
-
-  const reported = [...state.statuses].reverse().find((s) => s.commit === state.head);
-  if (last?.outcome === 'succeeded' && reported?.state !== 'success') violations.push(`the last commit converged, but its commit status is ${reported ? `${reported.state} (${reported.description})` : 'never reported'}`);
-  if (last?.outcome === 'stalled' && (reported?.state !== 'failure' || !reported.description.includes(last.reason ?? ''))) {
-    violations.push(`the last commit stalled with ${last.reason}, but its commit status is ${reported ? `${reported.state} (${reported.description})` : 'never reported'}`);
-  }
-
-  if (expectConverged) {
-    if (undeclared.length > 0) violations.push(`owned stacks the last commit does not declare were not pruned: ${undeclared.map((a) => `${a.stackName} (${a.status})`).join(', ')}`);
-    violations.push(...(await freshStepFindsNothingToDo(state, desired)));
   }
   return violations;
 }

@@ -10,7 +10,8 @@
  * settings, latency, timeouts and killed invocations through a chaos gateway, duplicated, late and
  * reordered messages, a poison message, stacks stuck in progress or changed outside Cairn, and
  * resource failures that roll an update back. When the last commit is pushed and the queue and the
- * account are quiet, the invariants are checked (see invariants.ts).
+ * account are quiet, the outcome is checked; then the scheduled sweep comes round once more, and
+ * once all is quiet again, what must not be left behind is checked (see invariants.ts).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +35,7 @@ import { routeStackEvent } from '../../lib/reconcile/route-stack-event.js';
 import { StallMemory } from '../../lib/reconcile/stall-memory.js';
 import { MemoryRepo, type MemoryFiles } from '../helpers/memory-source.js';
 import { CallRecord, Chaos, type Invocation } from './fault-gateway.js';
-import { checkInvariants } from './invariants.js';
+import { checkLeftovers, checkOutcome, lastReported, type FinalState } from './invariants.js';
 import { Random } from './random.js';
 import { CANARY_TYPE, POISON_SOURCE, SOURCE, describeFault, renderRepo, type CommitPlan, type Scenario } from './scenario.js';
 import { SimClock, SimulationLimitError, type RunLimits } from './sim-clock.js';
@@ -480,22 +481,11 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
     return nextDue(clock.now()) === undefined;
   };
   const consuming = consumer();
+  const checking = (): RunLimits => ({ maxTime: clock.now() + 3600_000, maxSteps: clock.steps + 50_000 });
   try {
     try {
       await clock.runUntil(quiet, LIMITS);
-    } finally {
-      stopping = true;
-      wake?.();
-      await clock.drive(consuming, { maxTime: Infinity, maxSteps: clock.steps + 10_000 });
-    }
-    for (const [code, n] of record.errors) {
-      if (code === 'Throttling') stats.throttled += n;
-      if (code === 'InternalFailure') stats.internalFailures += n;
-    }
-    stats.deadLetters = queue.deadLetters().length;
-    account.faults.set({ throttlePerSecond: null, errorRate: 0 });
-    const found = await clock.drive(
-      checkInvariants({
+      const final: FinalState = {
         scenario,
         head: await shas[shas.length - 1]!,
         repo,
@@ -507,10 +497,26 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
         statuses: statusesReported,
         executions: record.executions,
         sleep: clock.sleep,
-      }),
-      { maxTime: clock.now() + 3600_000, maxSteps: clock.steps + 50_000 },
-    );
-    violations.push(...found);
+      };
+      account.faults.set({ throttlePerSecond: null, errorRate: 0 });
+      // The outcome first, before anything else wakes the source, so a missed wake-up cannot hide behind the sweep.
+      const outcome = lastReported(reconciles);
+      violations.push(...(await clock.drive(checkOutcome(final), checking())));
+      // The scheduled sweep comes round, as it does every few minutes: what it cleans up must be gone after it.
+      log('the scheduled sweep comes round after the last commit');
+      await work.send({ source: SOURCE, kind: 'sweep', dedupId: 'final-sweep', receivedAt: now() });
+      await clock.runUntil(quiet, LIMITS);
+      stats.deadLetters = queue.deadLetters().length;
+      violations.push(...(await clock.drive(checkLeftovers(final, outcome), checking())));
+    } finally {
+      stopping = true;
+      wake?.();
+      await clock.drive(consuming, { maxTime: Infinity, maxSteps: clock.steps + 10_000 });
+    }
+    for (const [code, n] of record.errors) {
+      if (code === 'Throttling') stats.throttled += n;
+      if (code === 'InternalFailure') stats.internalFailures += n;
+    }
   } catch (error) {
     if (!(error instanceof SimulationLimitError)) throw error;
     violations.push(error.message);
