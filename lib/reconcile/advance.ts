@@ -83,6 +83,13 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
     const p = planById.get(id);
     return p !== undefined && p.action === 'none' && !p.waiting;
   };
+  /** Parameters wired from the dependencies' current outputs (they are settled when a stack is started). */
+  const resolveNow = (d: DesiredStack) =>
+    resolveParameters(d, (id) => {
+      const dep = desiredById.get(id);
+      const da = dep && actualOf(dep);
+      return da ? { outputs: da.outputs, settled: true } : undefined;
+    });
   const timeLeft = (): boolean => !options.remainingMs || options.remainingMs() > (options.reserveMs ?? 20_000);
 
   for (const s of plan.stacks) {
@@ -175,11 +182,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
     options.revertsTried?.add(name);
     const drifts = await gateway.listResourceDrifts(s.stackName);
     if (drifts.length === 0) return 'unchanged';
-    const resolved = resolveParameters(d, (id) => {
-      const dep = desiredById.get(id);
-      const da = dep && actualOf(dep);
-      return da ? { outputs: da.outputs, settled: true } : undefined;
-    });
+    const resolved = resolveNow(d);
     const state = await ensureChangeSet({
       gateway,
       stackExists: true,
@@ -277,11 +280,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
         });
       }
     }
-    const resolved = resolveParameters(d, (id) => {
-      const dep = desiredById.get(id);
-      const da = dep && actualOf(dep);
-      return da ? { outputs: da.outputs, settled: true } : undefined;
-    });
+    const resolved = resolveNow(d);
     if (exists) await removeStaleChangeSets(gateway, s.stackName, name);
     const changeSetType = exists && !inReview ? 'UPDATE' : 'CREATE';
     let state;
