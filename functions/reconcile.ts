@@ -37,7 +37,7 @@ const gatewayFor = (region: string | undefined): StackGateway => {
 const repos = new Map(
   config.sources.map((s) => [
     s.name,
-    new GitSource({ url: s.repoUrl, branch: s.branch, provider: s.provider === 'generic' ? undefined : s.provider, tokenSecret: s.gitTokenSecretName, secrets }),
+    new GitSource({ url: s.repoUrl, branch: s.branch, path: s.path, provider: s.provider === 'generic' ? undefined : s.provider, tokenSecret: s.gitTokenSecretName, secrets }),
   ]),
 );
 

@@ -1,8 +1,9 @@
 /**
  * A snapshot of a Git commit read straight from a gitdir's objects: trees are walked by path and
  * blobs read at that commit, never from a checkout. Shared by the HTTP source (its cache gitdir)
- * and the local repository reader. Symbolic links are followed only while they stay inside the
- * repository.
+ * and the local repository reader. A snapshot may be rooted at a sub-directory of the repository
+ * (a source's `path`): every path is then relative to it and no path, `..` or symbolic link can
+ * leave it. Symbolic links are followed only while they stay inside that root.
  */
 import { PathOutsideRepoError, type SourceSnapshot } from '../ports/source-repo.js';
 import { ObjectNotFoundError, type ObjectStore, type TreeEntry } from './git-objects.js';
@@ -35,14 +36,18 @@ export interface GitCommitSnapshotOptions {
   commit: string;
   /** The source, for messages. */
   at: SourceLocation;
+  /** The repository-relative directory every path is relative to (default the repository's root). */
+  root?: string;
 }
 
 export class GitCommitSnapshot implements SourceSnapshot {
   readonly commit: string;
-  private root: Promise<string> | undefined;
+  private tree: Promise<string> | undefined;
+  private readonly base: string[];
 
   constructor(private readonly options: GitCommitSnapshotOptions) {
     this.commit = options.commit;
+    this.base = pathSegments(options.root ?? '');
   }
 
   async readFile(path: string): Promise<Uint8Array | undefined> {
@@ -53,11 +58,12 @@ export class GitCommitSnapshot implements SourceSnapshot {
 
   private async resolve(path: string): Promise<TreeEntry | undefined> {
     const { store } = this.options;
-    let segments = pathSegments(path);
+    const root = this.base;
+    let segments = [...root, ...pathSegments(path)];
     let hops = 0;
     walk: for (;;) {
-      this.root ??= store.commitTree(this.commit);
-      let tree = await this.root;
+      this.tree ??= store.commitTree(this.commit);
+      let tree = await this.tree;
       for (let i = 0; i < segments.length; i++) {
         const entry = (await store.readTree(tree)).get(segments[i]!);
         if (!entry) return undefined;
@@ -66,7 +72,7 @@ export class GitCommitSnapshot implements SourceSnapshot {
             throw new SourceInvalidError(this.options.at, `${path} at ${this.commit} is a loop of symbolic links`);
           }
           const target = new TextDecoder().decode(await store.readBlob(entry.oid));
-          const detail = `is a symbolic link to ${target}, which leaves the repository`;
+          const detail = `is a symbolic link to ${target}, which leaves ${root.length ? root.join('/') : 'the repository'}`;
           if (target.startsWith('/')) throw new PathOutsideRepoError(path, detail);
           const base = segments.slice(0, i).join('/');
           const rest = segments.slice(i + 1).join('/');
@@ -75,6 +81,7 @@ export class GitCommitSnapshot implements SourceSnapshot {
           } catch {
             throw new PathOutsideRepoError(path, detail);
           }
+          if (root.some((part, k) => segments[k] !== part)) throw new PathOutsideRepoError(path, detail);
           continue walk;
         }
         if (i === segments.length - 1) return entry;

@@ -32,6 +32,7 @@ import {
 import { GitCommitSnapshot } from './git-snapshot.js';
 import {
   MANIFEST_FILE,
+  normaliseSourcePath,
   requireManifest,
   SourceAccessDeniedError,
   SourceInvalidError,
@@ -43,6 +44,8 @@ export interface GitSourceOptions {
   /** http(s) clone URL. Credentials in it are accepted and never printed. */
   url: string;
   branch: string;
+  /** The directory inside the repository that holds cairn.yaml (default the root). */
+  path?: string;
   /** How a token is presented; detected from well-known hosts, else `generic`. */
   provider?: GitProvider;
   /** Name of the secret holding the token (read through `secrets` on every snapshot, so rotation applies). */
@@ -209,6 +212,8 @@ export class GitSource implements SourceRepo {
   /** The URL without credentials, as used in requests, the cache key and every message. */
   readonly url: string;
   readonly branch: string;
+  /** The source's directory inside the repository, `''` for the root. */
+  readonly path: string;
   private readonly at: SourceLocation;
   private readonly provider: GitProvider;
   private readonly urlCredentials: BasicCredentials | undefined;
@@ -225,8 +230,9 @@ export class GitSource implements SourceRepo {
     }
     this.url = remote.url;
     this.branch = options.branch;
-    this.at = { source: this.url, branch: this.branch };
-    this.description = `${this.url}@${this.branch}`;
+    this.path = normaliseSourcePath(options.path, { source: this.url, branch: this.branch });
+    this.at = { source: this.url, branch: this.branch, ...(this.path ? { path: this.path } : {}) };
+    this.description = `${this.url}@${this.branch}${this.path ? `:${this.path}` : ''}`;
     this.provider = options.provider ?? detectProvider(this.url);
     this.urlCredentials =
       remote.username !== undefined || remote.password !== undefined
@@ -267,7 +273,7 @@ export class GitSource implements SourceRepo {
       }
       // A fetch has just written meta.json; otherwise mark the entry used for eviction's sake.
       if (fetched === 'none') await entry.touch();
-      const snapshot = new GitCommitSnapshot({ store: objectCacheFor(entry.gitdir(state.generation)).store, commit: head, at: this.at });
+      const snapshot = new GitCommitSnapshot({ store: objectCacheFor(entry.gitdir(state.generation)).store, commit: head, at: this.at, root: this.path });
       await requireManifest(snapshot, this.at, this.options.manifestFile ?? MANIFEST_FILE);
       this.options.onSnapshot?.({
         source: this.url,

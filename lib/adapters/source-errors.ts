@@ -12,10 +12,13 @@ export interface SourceLocation {
   source: string;
   /** Branch or ref, when the source has one. */
   branch?: string;
+  /** The directory inside the repository the source is rooted at, when not the root. */
+  path?: string;
 }
 
 function where(at: SourceLocation): string {
-  return at.branch ? `${at.source} (branch ${at.branch})` : at.source;
+  const details = [at.branch && `branch ${at.branch}`, at.path && `path ${at.path}`].filter(Boolean);
+  return details.length ? `${at.source} (${details.join(', ')})` : at.source;
 }
 
 /** Host unreachable, timed out, or answering 5xx: retrying later may succeed. */
@@ -63,7 +66,26 @@ export const MANIFEST_FILE = 'cairn.yaml';
 /** Fail with SourceInvalidError when the snapshot has no manifest, naming the commit it was read at. */
 export async function requireManifest(snapshot: SourceSnapshot, at: SourceLocation, manifestFile = MANIFEST_FILE): Promise<void> {
   if ((await snapshot.readFile(manifestFile)) !== undefined) return;
-  throw new SourceInvalidError(at, `there is no ${manifestFile} at ${snapshot.commit}`, {
-    hint: `Add ${manifestFile} at the root of the repository, or point Cairn at the branch that has it.`,
+  const file = at.path ? `${at.path}/${manifestFile}` : manifestFile;
+  throw new SourceInvalidError(at, `there is no ${file} at ${snapshot.commit}`, {
+    hint: at.path
+      ? `Commit ${file}, or give the path of the directory that holds ${manifestFile} (--path, or \`path\` in the deployment configuration).`
+      : `Add ${manifestFile} at the root of the repository (or give --path for a sub-directory), or point Cairn at the branch that has it.`,
   });
+}
+
+/**
+ * A source's `path` inside its repository in the form snapshots use: `/`-separated, no leading or
+ * trailing slash, `''` for the root. Throws SourceInvalidError for a path that is absolute or
+ * climbs out with `..`, so a source can never be rooted outside its repository.
+ */
+export function normaliseSourcePath(path: string | undefined, at: SourceLocation): string {
+  if (path === undefined) return '';
+  const parts = path.replace(/\\/g, '/').split('/').filter((p) => p !== '' && p !== '.');
+  if (path.startsWith('/') || parts.includes('..')) {
+    throw new SourceInvalidError(at, `the path ${path} is not a directory inside the repository`, {
+      hint: 'Give the path relative to the repository root, e.g. envs/prod.',
+    });
+  }
+  return parts.join('/');
 }

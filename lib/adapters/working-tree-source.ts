@@ -1,6 +1,7 @@
 /**
- * A directory read as it is on disk, uncommitted edits included: the source `cairn validate`,
- * `plan` and `serve` use for a plain directory. Its `commit` is `sha256:<hex>`, a digest of every
+ * A directory read as it is on disk: the source for a directory outside any Git repository (not
+ * versioned), and for a work tree's uncommitted edits when a user passes --allow-dirty. Its
+ * `commit` is `sha256:<hex>` (or the label it is given, such as `<sha>-dirty`), a digest of every
  * file's path and content (`.git` and `.cairn` left out), so an unchanged directory always gets the
  * same digest and one changed byte gets a new one. A read after the snapshot that finds different
  * content throws SourceUnavailableError rather than mixing two versions. Kept apart from the Git
@@ -30,6 +31,8 @@ export interface WorkingTreeSourceOptions {
   /** The directory whose files are the source, as they are on disk. */
   dir: string;
   manifestFile?: string;
+  /** What to call snapshots instead of their content digest (e.g. `<sha>-dirty` for a work tree's edits). */
+  commit?: string;
 }
 
 /** A directory read as it is on disk (the CLI's default, and `cairn serve` on a checkout). */
@@ -54,7 +57,7 @@ export class WorkingTreeSource implements SourceRepo {
     }
     const files = await digestTree(root);
     const lines = [...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([p, h]) => `${p}\0${h}\n`);
-    const snapshot = new WorkingTreeSnapshot(root, `sha256:${sha256(lines.join(''))}`, files, at);
+    const snapshot = new WorkingTreeSnapshot(root, this.options.commit ?? `sha256:${sha256(lines.join(''))}`, files, at);
     await requireManifest(snapshot, at, this.options.manifestFile ?? MANIFEST_FILE);
     return snapshot;
   }

@@ -5,6 +5,7 @@
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import * as z from 'zod';
 import { messageOf, type Problem } from './errors.js';
+import { SourceNameSchema } from './source-config.js';
 
 export const MANIFEST_FILE = 'cairn.yaml';
 
@@ -64,6 +65,8 @@ function schemas(strict: boolean) {
   });
   const Manifest = obj({
     version: z.literal(1, { error: 'expected `version: 1`' }),
+    /** The source's name, the same wherever the repository is read from (stamped as `cairn:source`). */
+    source: SourceNameSchema.optional(),
     defaults: Defaults.optional(),
     stacks: z.record(StackIdSchema, StackEntry),
   });

@@ -249,7 +249,9 @@ function planStack(
   if (owner !== undefined && owner !== source) {
     p.action = 'blocked';
     p.blockedBy = 'OwnershipConflict';
-    p.reason = `stack ${stack.stackName} is owned by source "${owner}", not "${source}"; rename one of them or remove it from one source`;
+    p.reason =
+      `stack ${stack.stackName} is owned by source "${owner}", not "${source}": if this repository is that source, set \`source: ${owner}\` in cairn.yaml ` +
+      `(or pass --source ${owner}); otherwise give stacks.${stack.id} another stackName, or remove it from one of the two sources`;
     return p;
   }
   const condition = conditionOf(current.status);

@@ -39,14 +39,31 @@ const BranchSchema = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+/** A source's name: the webhook path `/hooks/{name}`, the FIFO message group, the `cairn:source` tag. */
+export const SourceNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]*$/, 'expected lower-case letters, digits and hyphens, e.g. platform-prod')
+  .max(64, 'at most 64 characters');
+
+/** A source's directory inside its repository: relative, `/`-separated, never climbing out. */
+const SourcePathSchema = z
+  .string()
+  .superRefine((value, ctx) => {
+    if (value.startsWith('/') || value.includes('\\') || value.split('/').includes('..')) {
+      ctx.addIssue({ code: 'custom', message: 'expected a directory relative to the repository root, e.g. envs/prod, without .. or a leading /' });
+    }
+  })
+  .transform((value) => value.split('/').filter((p) => p !== '' && p !== '.').join('/'));
+
 export const SourceConfigSchema = z.strictObject({
-  /** The source's name: the webhook path `/hooks/{name}`, the FIFO message group, the `cairn:source` tag. */
-  name: z
-    .string()
-    .regex(/^[a-z0-9-]+$/, 'expected lower-case letters, digits and hyphens, e.g. platform-prod')
-    .max(64, 'at most 64 characters'),
+  name: SourceNameSchema,
   repoUrl: RepoUrlSchema,
   branch: BranchSchema.default('main'),
+  /**
+   * The directory inside the repository that holds this source's cairn.yaml (default the root).
+   * Several sources may share one repository at different paths; each reconciles on its own.
+   */
+  path: SourcePathSchema.optional(),
   provider: ProviderSchema,
   /** The secret holding the webhook's shared secret (or GitLab token / signing token). */
   webhookSecretName: SecretNameSchema,

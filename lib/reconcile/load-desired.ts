@@ -1,9 +1,13 @@
 /**
  * Read a source's desired state at one commit: cairn.yaml, the deployment files it names, then the
  * templates, each read once as a blob of that snapshot. Throws ValidationError with every problem.
+ *
+ * The source's name travels with the repository: cairn.yaml's `source:`. A name given from outside
+ * either must agree with it (the deployment's and `serve`'s sources: a repository cannot claim to
+ * be another source) or overrides it (the CLI's --source, an explicit choice of the user's).
  */
 import { requiredFiles, resolveDesired, type FileContent } from '../core/desired.js';
-import { ValidationError } from '../core/errors.js';
+import { ValidationError, type Problem } from '../core/errors.js';
 import { MANIFEST_FILE, parseManifest, withLines } from '../core/manifest.js';
 import type { DesiredState } from '../core/model.js';
 import { PathOutsideRepoError, type SourceSnapshot } from '../ports/source-repo.js';
@@ -20,7 +24,12 @@ async function read(snapshot: SourceSnapshot, path: string): Promise<FileContent
   }
 }
 
-export async function loadDesired(snapshot: SourceSnapshot, source: string): Promise<DesiredState> {
+export interface LoadOptions {
+  /** How a `source` given to loadDesired relates to cairn.yaml's: must agree (default) or overrides it. */
+  sourceFrom?: 'deployment' | 'flag';
+}
+
+export async function loadDesired(snapshot: SourceSnapshot, source: string | undefined, options: LoadOptions = {}): Promise<DesiredState> {
   const manifestFile = await read(snapshot, MANIFEST_FILE);
   if (manifestFile.kind !== 'file') {
     throw new ValidationError([
@@ -39,6 +48,8 @@ export async function loadDesired(snapshot: SourceSnapshot, source: string): Pro
   // With only unknown keys wrong, the rest of the file is still checked, so every problem shows at once.
   const manifest = { value: parsed.ok ? parsed.value : parsed.partial! };
   const schemaProblems = parsed.ok ? [] : parsed.problems;
+  const naming = sourceName(manifest.value.source, source, options.sourceFrom ?? 'deployment');
+  if ('problem' in naming) schemaProblems.push(naming.problem);
 
   const files = new Map<string, FileContent>();
   const lookup = (path: string): FileContent | undefined => files.get(path);
@@ -49,9 +60,32 @@ export async function loadDesired(snapshot: SourceSnapshot, source: string): Pro
     const contents = await Promise.all(wanted.map((p) => read(snapshot, p)));
     wanted.forEach((p, i) => files.set(p, contents[i]!));
   }
-  const desired = resolveDesired({ source, commit: snapshot.commit, manifest: manifest.value, files: lookup });
+  const desired = resolveDesired({ source: 'name' in naming ? naming.name : '', commit: snapshot.commit, manifest: manifest.value, files: lookup });
   if (!desired.ok || schemaProblems.length > 0) {
     throw new ValidationError(withLines([...schemaProblems, ...(desired.ok ? [] : desired.problems)], manifestFile.text, MANIFEST_FILE));
   }
   return desired.value;
+}
+
+/** The source's name from cairn.yaml and from outside, or the problem that leaves it unknown. */
+function sourceName(declared: string | undefined, given: string | undefined, from: 'deployment' | 'flag'): { name: string } | { problem: Problem } {
+  if (given !== undefined && (from === 'flag' || declared === undefined || declared === given)) return { name: given };
+  if (given !== undefined) {
+    return {
+      problem: {
+        file: MANIFEST_FILE,
+        path: 'source',
+        message: `declares source "${declared}", but Cairn follows this repository as source "${given}"; make them agree: set \`source: ${given}\` here, or rename the source where Cairn is configured`,
+      },
+    };
+  }
+  if (declared !== undefined) return { name: declared };
+  return {
+    problem: {
+      file: MANIFEST_FILE,
+      path: '',
+      message:
+        'names no source: add `source: NAME` at the top level (lower-case letters, digits and hyphens, e.g. `source: platform-prod`), the name Cairn stamps on the stacks it owns wherever the repository is read from; or pass --source NAME',
+    },
+  };
 }

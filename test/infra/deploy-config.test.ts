@@ -120,7 +120,11 @@ describe('Infra: deployment configuration', () => {
 
   it('ships an example that is valid', () => {
     const config = parseDeployConfig(JSON.parse(readFileSync(join(ROOT, EXAMPLE_CONFIG_FILE), 'utf8')), EXAMPLE_CONFIG_FILE);
-    expect(config.sources.map((s) => s.name)).toEqual(['platform-prod', 'data-prod']);
+    expect(config.sources.map((s) => [s.name, s.path ?? ''])).toEqual([
+      ['platform-prod', 'envs/prod'],
+      ['platform-staging', 'envs/staging'],
+      ['data-prod', ''],
+    ]);
   });
 
   describe('finding the configuration', () => {

@@ -26,7 +26,7 @@ export const DEFAULT_ACCOUNT_ID = '123456789012';
 export const DEFAULT_REGION = 'us-east-1';
 
 export interface EmbeddedAccountOptions {
-  /** Persistence directory; callers pass $CAIRN_HOME (default ./.cairn). */
+  /** Persistence directory; callers pass $CAIRN_HOME (default the per-user state directory). */
   home: string;
   /** Host clock in ms; the account's time is this plus whatever advance/settle added. */
   clock?: () => number;

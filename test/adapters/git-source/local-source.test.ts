@@ -182,14 +182,14 @@ describe('openSource', () => {
     expect(openSource({ repo: workDir, ref: 'main' })).toBeInstanceOf(LocalGitSource);
   });
 
-  it('picks the working tree for a plain directory or a repository without a ref', () => {
+  it('reads a plain directory as it is, but a work tree at its commit (HEAD) even without a ref', () => {
     expect(openSource({ dir: join(root, 'tree') })).toBeInstanceOf(WorkingTreeSource);
-    expect(openSource({ repo: workDir })).toBeInstanceOf(WorkingTreeSource);
+    expect(openSource({ repo: workDir })).toBeInstanceOf(LocalGitSource);
   });
 
   it('refuses what it cannot read, with a clear reason', () => {
     expect(() => openSource({ repo: join(root, 'missing') })).toThrow(/is not a directory/);
-    expect(() => openSource({ dir: join(root, 'tree'), ref: 'main' })).toThrow(/not a Git repository/);
+    expect(() => openSource({ dir: join(root, 'tree'), ref: 'main' })).toThrow(/not in a Git repository/);
     expect(() => openSource({ repo: 'git@github.com:org/infra.git' })).toThrow(/only http\(s\) URLs and local paths/);
     expect(() => openSource({ repo: 'ssh://token@host/org/infra.git' })).toThrow(/only http\(s\) URLs/);
   });
