@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-const COMMANDS = ['validate', 'plan', 'apply', 'status', 'drift', 'serve', 'demo', 'sim'] as const;
+const COMMANDS = ['init', 'validate', 'plan', 'apply', 'status', 'drift', 'serve', 'demo', 'sim'] as const;
 type Command = (typeof COMMANDS)[number];
 
 const USAGE = `cairn: GitOps for AWS CloudFormation
@@ -13,6 +13,7 @@ const USAGE = `cairn: GitOps for AWS CloudFormation
 Usage: cairn <command> [options]
 
 Commands:
+  init DIR         start a Git repository from the example: cairn.yaml, templates, a first commit
   validate [DIR]   check cairn.yaml and every template it names; report every problem at once
   plan [DIR]       show what would change in the account, in apply order (exit 0: nothing, 2: changes)
   apply [DIR]      make the account match the repository through change sets
@@ -23,7 +24,10 @@ Commands:
   sim              act on the embedded account as someone outside Cairn would (inject drift)
 
 Run 'cairn <command> --help' for a command's options.
-Targets: --target embedded (default; a simulated account under $CAIRN_HOME, default ./.cairn) or aws.
+A directory inside a Git repository is read at a commit (HEAD unless --ref); --path DIR picks a
+source's directory inside a repository. The source's name is cairn.yaml's \`source:\`.
+Targets: --target embedded (default; a simulated account in $CAIRN_HOME, default the per-user
+state directory such as ~/.local/state/cairn) or aws.
 `;
 
 function version(): string {

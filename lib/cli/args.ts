@@ -33,17 +33,24 @@ export function parse<T extends OptionSpec>(command: string, argv: string[], opt
 export const SOURCE_OPTIONS = {
   repo: { type: 'string' },
   ref: { type: 'string' },
+  path: { type: 'string' },
   source: { type: 'string' },
+  'allow-dirty': { type: 'boolean' },
   target: { type: 'string' },
   region: { type: 'string' },
   json: { type: 'boolean' },
 } as const satisfies OptionSpec;
 
-export const SOURCE_HELP = `  [DIR]               a directory holding cairn.yaml (default: the current directory)
+export const SOURCE_HELP = `  [DIR]               the directory holding cairn.yaml (default: the current directory). Inside a
+                      Git repository it is read at a commit (HEAD unless --ref), never as edited
+                      on disk; outside one it is read as it is (not versioned)
   --repo URL|PATH     read a Git repository instead: an https URL, or a repository on disk
-  --ref BRANCH        the branch to read with --repo (default: main)
-  --source NAME       the source's name, stamped on the stacks it owns (default: the repository's name)
-  --target T          embedded (default: the simulated account under $CAIRN_HOME) or aws
+  --ref REF           the branch, tag or commit to read (default: HEAD on disk, main for a URL)
+  --path DIR          the source's directory inside the repository (or DIR), e.g. envs/prod
+  --source NAME       the source's name, stamped on the stacks it owns (default: cairn.yaml's source:)
+  --allow-dirty       read the work tree as it is, uncommitted edits included (recorded as <sha>-dirty)
+  --target T          embedded (default: the simulated account in the per-user state directory,
+                      or $CAIRN_HOME) or aws
   --region R          the region for stacks that name none (default: AWS_REGION, else us-east-1)
   --json              print JSON instead of text`;
 

@@ -1,26 +1,43 @@
 /**
- * What a command works on: the source (a directory, a repository on disk or a Git URL), its name,
- * and the account (the embedded simulated one under $CAIRN_HOME, or AWS). Heavy modules load here,
- * only for the commands that need them.
+ * What a command works on: the source (a directory, a repository on disk or a Git URL, at a commit),
+ * its name (cairn.yaml's `source:`, or --source), and the account (the embedded simulated one under
+ * the per-user state directory, or AWS). Heavy modules load here, only for the commands that need them.
  */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { ValidationError } from '../core/errors.js';
+import type { DesiredState } from '../core/model.js';
 import type { GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
-import type { SourceRepo } from '../ports/source-repo.js';
+import type { SourceRepo, SourceSnapshot } from '../ports/source-repo.js';
+import type { UncommittedFile } from '../adapters/local-source.js';
 import { UsageError } from './args.js';
+import { describeCommit } from './render.js';
+import { style } from './style.js';
 
 export type Target = 'embedded' | 'aws';
 
 export interface SourceOptions {
   repo?: string;
   ref?: string;
+  path?: string;
   source?: string;
   target?: string;
   region?: string;
+  'allow-dirty'?: boolean;
 }
 
+/**
+ * Where the embedded account lives: $CAIRN_HOME, else the per-user state directory
+ * ($XDG_STATE_HOME/cairn, ~/.local/state/cairn; the platform's equivalent on macOS and Windows),
+ * never inside the repository being read.
+ */
 export function cairnHome(): string {
-  return resolve(process.env['CAIRN_HOME'] ?? '.cairn');
+  const explicit = process.env['CAIRN_HOME'];
+  if (explicit) return resolve(explicit);
+  if (process.platform === 'win32') return join(process.env['LOCALAPPDATA'] || join(homedir(), 'AppData', 'Local'), 'cairn');
+  if (process.platform === 'darwin') return join(homedir(), 'Library', 'Application Support', 'cairn');
+  return join(process.env['XDG_STATE_HOME'] || join(homedir(), '.local', 'state'), 'cairn');
 }
 
 export function defaultRegion(explicit?: string): string {
@@ -33,31 +50,146 @@ export function parseTarget(value: string | undefined): Target {
   return t;
 }
 
-/** The source's name: given, or the repository's own name (directory or URL, without .git). */
-export function sourceName(options: SourceOptions, dir: string | undefined): string {
-  if (options.source) {
-    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(options.source)) {
-      throw new UsageError(`--source: "${options.source}" is not a valid source name; use lowercase letters, digits and hyphens`);
-    }
-    return options.source;
-  }
-  const from = options.repo ? options.repo.replace(/[?#].*$/, '').replace(/\/+$/, '') : resolve(dir ?? '.');
-  const name = basename(from).replace(/\.git$/, '').toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
-  return name || 'default';
+/** A source opened for reading, and, for a Git work tree, the adapter that knows its uncommitted edits. */
+export interface OpenedRepo {
+  repo: SourceRepo;
+  local?: import('../adapters/local-source.js').LocalGitSource;
 }
 
-export async function openRepo(options: SourceOptions, dir: string | undefined): Promise<SourceRepo> {
+export async function openRepo(options: SourceOptions, dir: string | undefined): Promise<OpenedRepo> {
   if (options.repo && dir) throw new UsageError(`give either a directory or --repo, not both`);
-  if (options.ref && !options.repo) throw new UsageError(`--ref goes with --repo`);
-  const path = resolve(dir ?? '.');
-  if (!options.repo && !existsSync(join(path, 'HEAD'))) {
-    // A plain directory (the common case) is read as it is, without loading a Git library.
-    const { WorkingTreeSource } = await import('../adapters/working-tree-source.js');
-    if (!existsSync(path)) throw new UsageError(`${path} does not exist; give the directory that holds cairn.yaml`);
-    return new WorkingTreeSource({ dir: path });
+  if (options.source !== undefined && !/^[a-z0-9][a-z0-9-]{0,63}$/.test(options.source)) {
+    throw new UsageError(`--source: "${options.source}" is not a valid source name; use lower-case letters, digits and hyphens, starting with a letter or digit`);
   }
-  const { openSource } = await import('../adapters/local-source.js');
-  return openSource(options.repo ? { repo: options.repo, ref: options.ref } : { dir: path });
+  const path = resolve(dir ?? '.');
+  if (!options.repo) {
+    if (!existsSync(path)) throw new UsageError(`${path} does not exist; give the directory that holds cairn.yaml`);
+    const { locateRepository } = await import('../adapters/repository-location.js');
+    if (!locateRepository(path)) {
+      if (options.ref) throw new UsageError(`--ref: ${path} is not in a Git repository, so it has no refs; leave --ref out to read the directory as it is`);
+      // A directory outside Git is read as it is, without loading a Git library.
+      const { WorkingTreeSource } = await import('../adapters/working-tree-source.js');
+      const { normaliseSourcePath } = await import('../adapters/source-errors.js');
+      return { repo: new WorkingTreeSource({ dir: join(path, normaliseSourcePath(options.path, { source: path })) }) };
+    }
+  }
+  const { openSource, LocalGitSource } = await import('../adapters/local-source.js');
+  const repo = openSource({ ...(options.repo ? { repo: options.repo } : { dir: path }), ...(options.ref ? { ref: options.ref } : {}), ...(options.path ? { path: options.path } : {}) });
+  return repo instanceof LocalGitSource ? { repo, local: repo } : { repo };
+}
+
+/** What a command reads: the snapshot, its desired state (or the problems that prevent one), its name. */
+export interface LoadedSource {
+  repo: SourceRepo;
+  snapshot: SourceSnapshot;
+  /** cairn.yaml's `source:`, or --source; undefined only when neither names one. */
+  source: string | undefined;
+  desired: DesiredState | undefined;
+  problems: ValidationError | undefined;
+  /** Files cairn.yaml reads whose work-tree content is not what the commit holds. */
+  uncommitted: UncommittedFile[];
+  /** True when the work tree was read as it is (--allow-dirty with uncommitted edits). */
+  dirty: boolean;
+}
+
+export interface LoadMode {
+  /** `cairn apply` and `serve`: uncommitted edits to files cairn.yaml reads stop the command, unless --allow-dirty. */
+  refuseUncommitted?: { command: string; allowDirty: string };
+}
+
+/** A source whose repository is valid at the commit read. */
+export type ValidSource = LoadedSource & { desired: DesiredState; source: string };
+
+/** inspectSource for commands that need a valid repository: its problems are thrown as a ValidationError. */
+export async function loadSource(options: SourceOptions, dir: string | undefined, mode: LoadMode = {}): Promise<ValidSource> {
+  const loaded = await inspectSource(options, dir, mode);
+  if (!loaded.desired) throw loaded.problems!;
+  return { ...loaded, desired: loaded.desired, source: loaded.desired.source };
+}
+
+/**
+ * Read the source at its commit (or, with --allow-dirty, the work tree), load cairn.yaml, and
+ * check for uncommitted edits. An invalid repository comes back with its problems (for `status`
+ * and `drift`, which still show what the source owns).
+ */
+export async function inspectSource(options: SourceOptions, dir: string | undefined, mode: LoadMode = {}): Promise<LoadedSource> {
+  const { loadDesired } = await import('../reconcile/load-desired.js');
+  const opened = await openRepo(options, dir);
+  let repo = opened.repo;
+  let snapshot = await repo.snapshot();
+  const read = async (s: SourceSnapshot): Promise<{ desired?: DesiredState; problems?: ValidationError }> => {
+    try {
+      return { desired: await loadDesired(s, options.source, { sourceFrom: 'flag' }) };
+    } catch (error) {
+      if (error instanceof ValidationError) return { problems: error };
+      throw error;
+    }
+  };
+  let uncommitted: UncommittedFile[] = [];
+  let loaded: { desired?: DesiredState; problems?: ValidationError };
+  if (opened.local) {
+    const { recordReads } = await import('../adapters/local-source.js');
+    const recorded = recordReads(snapshot);
+    loaded = await read(recorded.snapshot);
+    uncommitted = await opened.local.uncommitted(recorded.reads);
+  } else loaded = await read(snapshot);
+  let dirty = false;
+  if (uncommitted.length > 0 && opened.local) {
+    if (options['allow-dirty']) {
+      repo = opened.local.workTree(snapshot.commit);
+      snapshot = await repo.snapshot();
+      loaded = await read(snapshot);
+      dirty = true;
+    } else if (mode.refuseUncommitted) {
+      throw new UsageError(uncommittedRefusal(uncommitted, snapshot.commit, mode.refuseUncommitted));
+    } else {
+      process.stderr.write(`${uncommittedNote(uncommitted, snapshot.commit)}
+`);
+    }
+  }
+  const source = loaded.desired?.source ?? options.source ?? (await declaredSource(snapshot));
+  return { repo, snapshot, source, desired: loaded.desired, problems: loaded.problems, uncommitted, dirty };
+}
+
+/** The source name, for a command that cannot go on without one. */
+export function requireSourceName(loaded: LoadedSource): string {
+  if (loaded.source) return loaded.source;
+  throw new UsageError('cairn.yaml names no source: add `source: NAME` at its top level (lower-case letters, digits and hyphens), or pass --source NAME');
+}
+
+/** cairn.yaml's `source:` when the file parses that far, for commands that go on with an invalid repository. */
+async function declaredSource(snapshot: SourceSnapshot): Promise<string | undefined> {
+  const bytes = await snapshot.readFile('cairn.yaml').catch(() => undefined);
+  if (!bytes) return undefined;
+  const { parse } = await import('yaml');
+  try {
+    const doc = parse(new TextDecoder().decode(bytes)) as { source?: unknown } | null;
+    return typeof doc?.source === 'string' && /^[a-z0-9][a-z0-9-]{0,63}$/.test(doc.source) ? doc.source : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const CHANGE_MARK: Record<UncommittedFile['change'], string> = { modified: 'modified', deleted: 'deleted', untracked: 'not committed' };
+
+function fileList(files: UncommittedFile[]): string {
+  return files.map((f) => `  ${f.path} (${CHANGE_MARK[f.change]})`).join('\n');
+}
+
+function uncommittedNote(files: UncommittedFile[], commit: string): string {
+  const n = files.length;
+  return style.yellow(
+    `Note: ${n} file${n === 1 ? '' : 's'} that cairn.yaml reads ${n === 1 ? 'differs' : 'differ'} from commit ${describeCommit(commit)} and ${n === 1 ? 'is' : 'are'} not part of what is shown:\n${fileList(files)}\n` +
+      `Cairn deploys commits, not files on disk: commit ${n === 1 ? 'it' : 'them'} to deploy ${n === 1 ? 'it' : 'them'}, or pass --allow-dirty to read the work tree as it is.`,
+  );
+}
+
+function uncommittedRefusal(files: UncommittedFile[], commit: string, how: { command: string; allowDirty: string }): string {
+  const n = files.length;
+  return (
+    `cairn ${how.command}: ${n} file${n === 1 ? '' : 's'} that cairn.yaml reads ${n === 1 ? 'has' : 'have'} uncommitted changes, and Cairn deploys commits only (HEAD is ${describeCommit(commit)}):\n${fileList(files)}\n` +
+    `Commit ${n === 1 ? 'it' : 'them'} (git add ${files.map((f) => f.path).join(' ')} && git commit) and run again, or pass --allow-dirty ${how.allowDirty}.`
+  );
 }
 
 export interface Account {

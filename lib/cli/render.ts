@@ -62,8 +62,18 @@ export function renderPlan(plan: Plan, header: string): string {
 }
 
 /** A commit as people read it: 7 hex digits; a working tree's content digest is marked with `~`. */
+/** A commit as a person reads it: 7 hex digits, `~` and 7 for a directory's digest, `-dirty` kept. */
 export function shortSha(commit: string): string {
   const digest = /^sha256:([0-9a-f]+)/.exec(commit);
   if (digest) return `~${digest[1]!.slice(0, 7)}`;
+  const dirty = /^([0-9a-f]{7,64})-dirty$/.exec(commit);
+  if (dirty) return `${dirty[1]!.slice(0, 7)}-dirty`;
   return commit.slice(0, 7);
+}
+
+/** shortSha, plus what it is when it is not a plain commit: a directory outside Git, or uncommitted edits. */
+export function describeCommit(commit: string): string {
+  if (commit.startsWith('sha256:')) return `${shortSha(commit)} (a directory outside Git: not versioned)`;
+  if (commit.endsWith('-dirty')) return `${shortSha(commit)} (uncommitted edits on top of ${commit.slice(0, 7)})`;
+  return shortSha(commit);
 }

@@ -9,11 +9,12 @@ import { EXIT } from './exit-codes.js';
 import { renderProblems } from './render.js';
 import { style } from './style.js';
 
-export type CommandName = 'validate' | 'plan' | 'apply' | 'status' | 'drift' | 'serve' | 'demo' | 'sim';
+export type CommandName = 'init' | 'validate' | 'plan' | 'apply' | 'status' | 'drift' | 'serve' | 'demo' | 'sim';
 
 type CommandModule = { run(argv: string[]): Promise<number> };
 
 const loaders: Record<CommandName, () => Promise<CommandModule>> = {
+  init: () => import('./commands/init.js'),
   validate: () => import('./commands/validate.js'),
   plan: () => import('./commands/plan.js'),
   apply: () => import('./commands/apply.js'),

@@ -33,6 +33,8 @@ export interface LocalSource {
   branch: string;
   /** Shown in messages and /status. */
   location: string;
+  /** The source's directory inside the repository, when it is not the root. */
+  path?: string;
   /** Poll the repository for new commits (local repositories need no webhook). */
   watch: boolean;
   commitStatus?: CommitStatusReporter;
@@ -120,7 +122,14 @@ export class LocalRuntime {
     const { options } = this;
     const config = parseDeploymentConfig(
       {
-        sources: options.sources.map((s) => ({ name: s.name, repoUrl: s.location.replace(/\s/g, '%20'), branch: s.branch, provider: s.provider, webhookSecretName: WEBHOOK_SECRET_NAME })),
+        sources: options.sources.map((s) => ({
+          name: s.name,
+          repoUrl: s.location.replace(/\s/g, '%20'),
+          branch: s.branch,
+          ...(s.path ? { path: s.path } : {}),
+          provider: s.provider,
+          webhookSecretName: WEBHOOK_SECRET_NAME,
+        })),
       },
       'the serve options',
     );

@@ -2,14 +2,13 @@
 import { createInterface } from 'node:readline/promises';
 import { describeCounts } from '../../reconcile/advance.js';
 import { converge } from '../../reconcile/converge.js';
-import { loadDesired } from '../../reconcile/load-desired.js';
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, parseDuration, SOURCE_HELP, SOURCE_OPTIONS, UsageError } from '../args.js';
-import { openAccount, openRepo, sourceName } from '../context.js';
+import { loadSource, openAccount } from '../context.js';
 import { PrinterSink } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
 import { countActions } from '../../core/plan.js';
-import { renderPlan, shortSha } from '../render.js';
+import { describeCommit, renderPlan, shortSha } from '../render.js';
 import { style } from '../style.js';
 
 const HELP = `Usage: cairn apply [DIR] [options]
@@ -18,6 +17,10 @@ Shows the plan, then applies it: a change set per stack, checked against destruc
 protection before it runs, independent stacks of a wave in parallel, each wave after the one it
 depends on, removed stacks pruned last (only with prune: true). Safe to stop and run again:
 it picks up where it left off and never applies the same content twice.
+
+In a Git work tree it applies the commit (HEAD unless --ref) and refuses to start while a file
+cairn.yaml reads has uncommitted edits, naming them; --allow-dirty applies the work tree as it is
+and records it as <sha>-dirty on the stacks.
 
 Exit codes: 0 the account matches; 1 an error, or a stack is blocked or stalled (the message says
 which stack, why, and what to change).
@@ -35,15 +38,14 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const timeoutMs = values.timeout ? parseDuration(values.timeout, '--timeout') : undefined;
-  const repo = await openRepo(values, positionals[0]);
-  const source = sourceName(values, positionals[0]);
-  const snapshot = await repo.snapshot();
-  const desired = await loadDesired(snapshot, source);
+  const { snapshot, desired, source } = await loadSource(values, positionals[0], {
+    refuseUncommitted: { command: 'apply', allowDirty: 'to apply the work tree as it is (recorded as <sha>-dirty)' },
+  });
   const account = await openAccount(values.target, values.region);
   const json = values.json === true;
   try {
     const { plan } = await planSource(desired, { gateways: account.gateways, resourceDiff: true });
-    if (!json) process.stdout.write(`${renderPlan(plan, `Apply source "${source}" at ${shortSha(snapshot.commit)} to the ${account.description}`)}\n\n`);
+    if (!json) process.stdout.write(`${renderPlan(plan, `Apply source "${source}" at ${describeCommit(snapshot.commit)} to the ${account.description}`)}\n\n`);
     if (plan.changes && !values.yes) {
       if (!process.stdin.isTTY) throw new UsageError('cairn apply: not on a terminal, so nothing was applied; pass --yes to apply without asking');
       const rl = createInterface({ input: process.stdin, output: process.stdout });

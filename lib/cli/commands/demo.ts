@@ -165,7 +165,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const s of stacks.sort((a, b) => a.stackName.localeCompare(b.stackName))) {
       say(`   ${pad(s.stackName, 16)}${pad(s.status, 20)}${pad((s.tags['cairn:commit'] ?? '').slice(0, 7), 10)}${s.driftStatus ?? 'NOT_CHECKED'}`);
     }
-    say(`\n${style.green('✓')} Demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: \`npm start\` follows examples/platform on your machine; edit a template and watch.`);
+    say(`\n${style.green('✓')} Demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s. Next: \`npm start\` makes ./playground a Git repository of this example and follows it; commit a change there and watch it deploy.`);
     return EXIT.ok;
   } finally {
     await runtime.stop();

@@ -2,7 +2,7 @@
 import { MemorySink } from '../../ports/events.js';
 import { sweep } from '../../reconcile/sweep.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
-import { openAccount, sourceName } from '../context.js';
+import { inspectSource, openAccount, requireSourceName } from '../context.js';
 import { formatEvent } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
 import { style } from '../style.js';
@@ -26,7 +26,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return EXIT.ok;
   }
-  const source = sourceName(values, positionals[0]);
+  // Only the source's name is needed; --source alone names it without reading the repository.
+  const source = values.source ?? requireSourceName(await inspectSource(values, positionals[0]));
   const account = await openAccount(values.target, values.region);
   try {
     const sink = new MemorySink();

@@ -1,17 +1,17 @@
 /** `cairn plan [DIR]`: what would change in the account, in apply order. Exit 0 nothing, 2 changes, 1 error or blocked. */
-import { loadDesired } from '../../reconcile/load-desired.js';
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
-import { openAccount, openRepo, sourceName } from '../context.js';
+import { loadSource, openAccount } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { countActions } from '../../core/plan.js';
-import { renderPlan, shortSha } from '../render.js';
+import { describeCommit, renderPlan } from '../render.js';
 
 const HELP = `Usage: cairn plan [DIR] [options]
 
 Shows what applying the repository would do to the account, wave by wave: stacks to create,
 update (with the resources and properties that change) and delete (prune), and stacks that are
-blocked (with the reason). Makes no changes.
+blocked (with the reason). Makes no changes. In a Git work tree it shows what the commit (HEAD)
+would do, and names the files cairn.yaml reads that have uncommitted edits.
 
 Exit codes: 0 nothing would change; 2 something would change; 1 an error, or a stack is blocked.
 
@@ -25,10 +25,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return EXIT.ok;
   }
-  const repo = await openRepo(values, positionals[0]);
-  const source = sourceName(values, positionals[0]);
-  const snapshot = await repo.snapshot();
-  const desired = await loadDesired(snapshot, source);
+  const { snapshot, desired, source, uncommitted } = await loadSource(values, positionals[0]);
   const account = await openAccount(values.target, values.region);
   try {
     const { plan } = await planSource(desired, { gateways: account.gateways, resourceDiff: true });
@@ -46,9 +43,9 @@ export async function run(argv: string[]): Promise<number> {
         resources: s.resources,
         parameters: s.parameters,
       }));
-      process.stdout.write(`${JSON.stringify({ source, commit: snapshot.commit, target: account.target, changes: plan.changes, counts, stacks }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ source, commit: snapshot.commit, target: account.target, changes: plan.changes, counts, uncommitted, stacks }, null, 2)}\n`);
     } else {
-      process.stdout.write(`${renderPlan(plan, `Plan for source "${source}" at ${shortSha(snapshot.commit)} against the ${account.description}`)}\n`);
+      process.stdout.write(`${renderPlan(plan, `Plan for source "${source}" at ${describeCommit(snapshot.commit)} against the ${account.description}`)}\n`);
     }
     if (counts.blocked > 0) return EXIT.error;
     return plan.changes ? EXIT.changes : EXIT.ok;

@@ -4,23 +4,31 @@ import { PROVIDERS, type Provider } from '../../core/source-config.js';
 import { LocalRuntime } from '../../local/runtime.js';
 import type { IntakeLogEntry } from '../../webhooks/intake.js';
 import { parse, parseDuration, UsageError } from '../args.js';
-import { cairnHome, defaultRegion, openRepo, parseTarget, sourceName } from '../context.js';
+import { cairnHome, defaultRegion, inspectSource, parseTarget, requireSourceName } from '../context.js';
 import { PrinterSink } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
 import { style } from '../style.js';
+import type { SourceRepo } from '../../ports/source-repo.js';
 
 const HELP = `Usage: cairn serve [options]
 
 Runs Cairn's whole pipeline in this process: the webhook endpoint (POST /hooks/NAME), an in-process
 FIFO queue, the reconciler, the drift sweep on its schedule, and stack status events, plus
-GET /healthz and GET /status (JSON). A local repository is also watched for new commits, so no
-webhook is needed locally. Ctrl-C stops cleanly: the step in progress finishes, no new one starts.
+GET /healthz and GET /status (JSON). A repository on disk is watched for new commits and branch
+moves (never for saved files: only commits deploy), so no webhook is needed locally. It does not
+start while files cairn.yaml reads have uncommitted edits, unless --allow-dirty. Ctrl-C stops
+cleanly: the step in progress finishes, no new one starts.
 
 Options:
-  --repo URL|PATH     the repository to follow: an https URL, a repository on disk, or a directory
-                      (default: the current directory)
-  --branch BRANCH     the branch to follow (default: main)
-  --source NAME       the source's name (default: the repository's name)
+  --repo URL|PATH     the repository to follow: an https URL, or a repository (or a directory in
+                      one) on disk (default: the current directory)
+  --branch BRANCH     the branch to follow (default: main for a URL; HEAD, whatever is checked
+                      out, for a repository on disk)
+  --path DIR          a source's directory inside the repository, e.g. envs/prod; repeat it to
+                      follow several sources of one repository, each under its own name
+  --source NAME       the source's name (default: each cairn.yaml's source:; only with one path)
+  --allow-dirty       start even though files cairn.yaml reads have uncommitted edits (they are
+                      still not deployed until committed)
   --port N            port for the endpoint (default: 8080; 0 picks a free one)
   --host H            address to listen on (default: 127.0.0.1)
   --provider P        signature scheme of incoming webhooks: ${PROVIDERS.join(', ')} (default: github)
@@ -31,7 +39,8 @@ Options:
   --json              one JSON object per line instead of readable lines
 
 Environment: CAIRN_WEBHOOK_SECRET (the webhook secret; one is generated and printed when unset),
-CAIRN_HOME (where the embedded account lives, default ./.cairn).
+CAIRN_HOME (where the embedded account lives; default the per-user state directory, e.g.
+~/.local/state/cairn).
 `;
 
 function intakeLine(e: IntakeLogEntry): string {
@@ -47,7 +56,9 @@ export async function run(argv: string[]): Promise<number> {
     {
       repo: { type: 'string' },
       branch: { type: 'string' },
+      path: { type: 'string', multiple: true },
       source: { type: 'string' },
+      'allow-dirty': { type: 'boolean' },
       port: { type: 'string' },
       host: { type: 'string' },
       provider: { type: 'string' },
@@ -73,8 +84,21 @@ export async function run(argv: string[]): Promise<number> {
   const region = defaultRegion(values.region);
   const location = values.repo ?? '.';
   const isUrl = /^https?:\/\//i.test(location);
-  const repo = await openRepo({ repo: location, ref: isUrl ? (values.branch ?? 'main') : values.branch }, undefined);
-  const name = sourceName({ repo: location, source: values.source }, undefined);
+  const paths: (string | undefined)[] = values.path?.length ? values.path : [undefined];
+  if (values.source && paths.length > 1) throw new UsageError('--source names one source; with several --path, each cairn.yaml names its own with `source:`');
+  const branch = values.branch ?? (isUrl ? 'main' : 'HEAD');
+  const followed: { name: string; repo: SourceRepo; path: string | undefined }[] = [];
+  for (const path of paths) {
+    const loaded = await inspectSource(
+      { repo: location, ...(values.branch || isUrl ? { ref: branch } : {}), ...(path ? { path } : {}), ...(values.source ? { source: values.source } : {}) },
+      undefined,
+      values['allow-dirty'] ? {} : { refuseUncommitted: { command: 'serve', allowDirty: 'to start anyway (uncommitted edits are still not deployed)' } },
+    );
+    const name = requireSourceName(loaded);
+    const twin = followed.find((f) => f.name === name);
+    if (twin) throw new UsageError(`--path ${path ?? '.'} and --path ${twin.path ?? '.'} both name source "${name}"; each source needs its own name (\`source:\` in its cairn.yaml)`);
+    followed.push({ name, repo: loaded.repo, path });
+  }
   const json = values.json === true;
   const out = process.stdout;
   const sink = new PrinterSink(out, { json, timestamps: true });
@@ -112,7 +136,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const runtime = new LocalRuntime({
-    sources: [{ name, repo, provider, branch: values.branch ?? 'main', location, watch: !isUrl }],
+    sources: followed.map(({ name, repo, path }) => ({ name, repo, provider, branch, location, ...(path ? { path } : {}), watch: !isUrl })),
     webhookSecret: secret,
     gateways,
     ...(account ? { account } : {}),
@@ -125,12 +149,15 @@ export async function run(argv: string[]): Promise<number> {
   });
   const { url } = await runtime.start();
   if (json) {
-    out.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'serving', source: name, repo: repo.description, target, url, webhook: `${url}/hooks/${name}`, ...(generated ? { generatedSecret: secret } : {}) })}\n`);
+    for (const { name, repo } of followed) {
+      out.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'serving', source: name, repo: repo.description, target, url, webhook: `${url}/hooks/${name}`, ...(generated ? { generatedSecret: secret } : {}) })}\n`);
+    }
   } else {
     out.write(
       [
-        `${style.bold('Cairn')} is following source ${style.bold(`"${name}"`)} (${repo.description}${isUrl ? '' : ', watched for new commits'}) on the ${description}`,
-        `  webhook  POST ${url}/hooks/${name}  (${provider} signature; secret ${generated ? `generated for this run: ${secret}  — set CAIRN_WEBHOOK_SECRET to choose one` : 'from CAIRN_WEBHOOK_SECRET'})`,
+        ...followed.map(({ name, repo }) => `${style.bold('Cairn')} is following source ${style.bold(`"${name}"`)} (${repo.description}${isUrl ? '' : ', watched for new commits'}) on the ${description}`),
+        ...followed.map(({ name }) => `  webhook  POST ${url}/hooks/${name}  (${provider} signature)`),
+        `  secret   ${generated ? `generated for this run: ${secret}  — set CAIRN_WEBHOOK_SECRET to choose one` : 'from CAIRN_WEBHOOK_SECRET'}`,
         `  status   GET  ${url}/status     health: GET ${url}/healthz`,
         `  sweep    ${sweepEveryMs ? `every ${values['sweep-every'] ?? '15m'}` : 'off'}`,
         `Press Ctrl-C to stop.`,

@@ -6,7 +6,7 @@ import { style } from '../style.js';
 
 const HELP = `Usage: cairn sim <action> [arguments] [--region R]
 
-Changes the embedded account (under $CAIRN_HOME, default ./.cairn) the way a person or another
+Changes the embedded account (in $CAIRN_HOME, default the per-user state directory) the way a person or another
 tool would, so you can watch Cairn notice and respond. A running \`cairn serve\` sees it at once.
 
 Actions:
