@@ -1,7 +1,7 @@
 /**
  * InProcessQueue: the WorkQueue of the embedded runtime, with SQS FIFO's semantics so the same
  * reconciler behaves the same locally: messages of one group (source) in order, a group blocked while
- * any of its messages is in flight, a 5-minute deduplication window on dedupId, visibility timeouts,
+ * any of its messages is in flight, a 5-minute deduplication window on dedupId per source, visibility timeouts,
  * receive counts, and dead-lettering after too many receives.
  */
 import { randomUUID } from 'node:crypto';
@@ -64,7 +64,7 @@ export class InProcessQueue implements WorkQueue {
   private readonly maxReceives: number;
   /** Groups in the order their oldest pending message arrived; each group in send order. */
   private readonly groups = new Map<string, Entry[]>();
-  /** dedupId → first send, in send order so expired entries are at the front. */
+  /** source and dedupId → first send, in send order so expired entries are at the front. Per source, as the deployed queue's message-group scope. */
   private readonly dedup = new Map<string, { messageId: string; at: number }>();
   private readonly dead: DeadLetter[] = [];
   private readonly listeners = new Set<() => void>();
@@ -79,10 +79,11 @@ export class InProcessQueue implements WorkQueue {
   async send(message: WorkMessage): Promise<SendResult> {
     const now = this.clock();
     this.forgetExpiredDedupIds(now);
-    const seen = this.dedup.get(message.dedupId);
+    const key = `${message.source}\0${message.dedupId}`;
+    const seen = this.dedup.get(key);
     if (seen) return { messageId: seen.messageId, duplicate: true };
     const messageId = randomUUID();
-    this.dedup.set(message.dedupId, { messageId, at: now });
+    this.dedup.set(key, { messageId, at: now });
     const group = this.groups.get(message.source) ?? [];
     group.push({ messageId, message: { ...message }, receiveCount: 0, receipt: undefined, visibleAt: now });
     this.groups.set(message.source, group);

@@ -1,10 +1,11 @@
 /**
  * WorkQueue: the SQS FIFO queue between intake (webhook, sweep, stack events) and the reconciler,
  * and its FIFO dead-letter queue. The source is the message group, so one source is reconciled in
- * order and never twice at once; the sender's dedupId is the deduplication id.
+ * order and never twice at once; the sender's dedupId is the deduplication id, scoped to the
+ * message group, so sources (several of one repository among them) never drop each other's work.
  */
 import { Duration } from 'aws-cdk-lib';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 /**
@@ -38,6 +39,9 @@ export class WorkQueue extends Construct {
       fifo: true,
       // Senders set the deduplication id: the delivery id of a push, the event id of a stack event.
       contentBasedDeduplication: false,
+      // Deduplication per source: the same delivery id or event id sent for two sources is two messages.
+      deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
       visibilityTimeout: props.visibilityTimeout,
       // A failing message comes back once per visibility timeout: it must be kept long enough to
       // reach the dead letters after its last receive rather than expire unseen (SQS keeps at most 14 days).

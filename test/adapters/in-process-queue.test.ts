@@ -47,6 +47,14 @@ describe('Adapter: InProcessQueue', () => {
     expect(queue.depth()).toEqual({ visible: 1, inFlight: 0, deadLetters: 0 });
   });
 
+  it('deduplicates per source, as the deployed queue does: one id sent for two sources is two messages', async () => {
+    const queue = new InProcessQueue();
+    expect((await queue.send(message('infra-dev', 'delivery-1'))).duplicate).toBe(false);
+    expect((await queue.send(message('infra-prod', 'delivery-1'))).duplicate).toBe(false);
+    expect((await queue.send(message('infra-prod', 'delivery-1'))).duplicate).toBe(true);
+    expect(queue.receive({ max: 10 }).map((m) => m.message.source).sort()).toEqual(['infra-dev', 'infra-prod']);
+  });
+
   it('keeps deduplicating after the first copy was consumed, as SQS does', async () => {
     const queue = new InProcessQueue();
     await queue.send(message('a', 'd'));

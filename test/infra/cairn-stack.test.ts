@@ -54,13 +54,15 @@ describe('Infra: Cairn stack', () => {
   const bundleOf = (fn: Resource): string => join(s.outdir, `asset.${String(fn.Properties['Code']['S3Key']).replace(/\.zip$/, '')}`);
 
   describe('work queue', () => {
-    it('is FIFO with sender-set deduplication, and dead-letters into a FIFO queue', () => {
+    it('is FIFO with sender-set deduplication per source, and dead-letters into a FIFO queue', () => {
       const queues = resources(t, 'AWS::SQS::Queue');
       const [dlqId] = Object.entries(queues).find(([, q]) => !q.Properties['RedrivePolicy'])!;
       expect(queues[dlqId]!.Properties).toMatchObject({ FifoQueue: true, MessageRetentionPeriod: 14 * 24 * 3600 });
       t.hasResourceProperties('AWS::SQS::Queue', {
         FifoQueue: true,
         ContentBasedDeduplication: false,
+        DeduplicationScope: 'messageGroup',
+        FifoThroughputLimit: 'perMessageGroupId',
         SqsManagedSseEnabled: true,
         RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNT },
       });
