@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, cairn, cairnAsync } from '../helpers/cli.js';
+import { CLI, cairn, cairnAsync, until } from '../helpers/cli.js';
 import { git } from '../helpers/git-server.js';
 
 const queue = (name: string, timeout: number): string =>
@@ -18,16 +18,6 @@ const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A repository holding two sources, envs/dev and envs/prod, committed once. */
 async function twoEnvironments(root: string): Promise<string> {

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, cairnAsync } from '../helpers/cli.js';
+import { CLI, cairnAsync, until } from '../helpers/cli.js';
 import { commit, createRepo, startGitServer, type GitServer } from '../helpers/git-server.js';
 import { deliveryHeaders, githubStylePush } from '../webhooks/deliveries.js';
 
@@ -26,16 +26,6 @@ const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('End to end: cairn serve', () => {
   it('applies a signed GitHub push for a new commit, and answers a wrong signature with 401 and no change', async () => {

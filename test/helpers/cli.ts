@@ -35,3 +35,14 @@ export function cairnAsync(args: string[], options: { cwd?: string; env?: NodeJS
 
 /** No JavaScript stack trace in what a user sees. */
 export const STACK_TRACE = /\n\s+at .+\(.+:\d+:\d+\)|node:internal/;
+
+/** Poll `fn` every 100 ms until it returns a value, or fail naming `what` after `timeoutMs`. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
