@@ -3,6 +3,7 @@
  * are usage errors that name the option and point at --help.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { suggest } from '../core/suggest.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -21,7 +22,9 @@ export function parse<T extends OptionSpec>(command: string, argv: string[], opt
     parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (error) {
     const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '');
-    throw new UsageError(`cairn ${command}: ${message}. Run 'cairn ${command} --help'.`);
+    const unknown = /Unknown option '--?([^']+)'/.exec(message)?.[1];
+    const hint = unknown ? suggest(unknown, Object.keys(options).concat('help')) : undefined;
+    throw new UsageError(`cairn ${command}: ${message}${hint ? `; did you mean --${hint}?` : '.'} Run 'cairn ${command} --help'.`);
   }
   if (parsed.positionals.length > maxPositionals) {
     throw new UsageError(`cairn ${command}: unexpected argument '${parsed.positionals[maxPositionals]}'. Run 'cairn ${command} --help'.`);

@@ -54,9 +54,26 @@ export function reportError(error: unknown, json: boolean): void {
     process.stderr.write(`${error.message}\n`);
   } else if (error instanceof CairnError) {
     process.stderr.write(`${style.red('error')} [${error.reason}] ${error.message}\n`);
-    if (error instanceof StalledError && error.hint) process.stderr.write(`  what to do: ${error.hint}\n`);
+    const hint = (error instanceof StalledError && error.hint) || awsSetupHint(error);
+    if (hint) process.stderr.write(`  what to do: ${hint}\n`);
   } else {
     process.stderr.write(`${style.red('error')} ${error instanceof Error ? error.message : String(error)}\n`);
+    const hint = awsSetupHint(error);
+    if (hint) process.stderr.write(`  what to do: ${hint}\n`);
   }
   if (process.env['CAIRN_DEBUG'] && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+}
+
+/** What to do about the AWS SDK's own setup failures (no credentials, no region), seen anywhere in the cause chain. */
+export function awsSetupHint(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e.name === 'CredentialsProviderError' || /Could not load credentials/i.test(e.message)) {
+      return 'give AWS credentials: AWS_PROFILE (after `aws sso login` or `aws configure`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; or leave out --target aws to use the embedded account';
+    }
+    if (/Region is missing/i.test(e.message)) return 'name a region: --region eu-west-1, or AWS_REGION';
+    if (e.name === 'ExpiredTokenException' || /security token included in the request is (expired|invalid)/i.test(e.message)) {
+      return 'the AWS credentials have expired or are not valid: log in again (`aws sso login`) or renew them';
+    }
+  }
+  return undefined;
 }

@@ -6,6 +6,7 @@ import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } fro
 import * as z from 'zod';
 import { messageOf, type Problem } from './errors.js';
 import { SourceNameSchema } from './source-config.js';
+import { suggest } from './suggest.js';
 
 export const MANIFEST_FILE = 'cairn.yaml';
 
@@ -168,9 +169,15 @@ function issueProblems(issue: z.core.$ZodIssue, doc: Document, lines: LineCounte
   return [{ file, path: path.join('.'), line: lineOf(doc, lines, path), message: describeIssue(issue) }];
 }
 
+/** zod's type names in the words of a YAML file. */
+const TYPE_WORDS: Record<string, string> = { record: 'a mapping (key: value lines)', object: 'a mapping (key: value lines)', array: 'a list', string: 'a string', number: 'a number', boolean: 'true or false' };
+
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type') {
-    return issue.input === undefined ? `is required (expected ${issue.expected})` : `${issue.message.replace(/^Invalid input: /, '')}`;
+    const expected = TYPE_WORDS[issue.expected] ?? issue.expected;
+    if (issue.input === undefined) return `is required (expected ${expected})`;
+    const got = Array.isArray(issue.input) ? 'a list' : issue.input === null ? 'nothing (null)' : typeof issue.input === 'object' ? 'a mapping' : `${typeof issue.input === 'string' ? 'the string' : `the ${typeof issue.input}`} ${JSON.stringify(issue.input).slice(0, 40)}`;
+    return `expected ${expected}, got ${got}`;
   }
   if (issue.code === 'invalid_union') return 'expected a string, number, boolean, list, or { fromStack, output }';
   if (issue.code === 'invalid_value') return issue.message.replace(/^Invalid option: /, '');
@@ -194,29 +201,7 @@ function knownKeysAt(path: string[]): string[] {
   return [];
 }
 
-/** The closest known key within edit distance 2, for "did you mean". */
-export function suggest(word: string, candidates: string[]): string | undefined {
-  let best: { key: string; d: number } | undefined;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d <= 2 && (!best || d < best.d)) best = { key: c, d };
-  }
-  return best?.key;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
-}
+export { suggest } from './suggest.js';
 
 /**
  * A problem for each key repeated in one mapping, found in one pass. yaml's own `uniqueKeys` check

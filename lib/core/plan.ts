@@ -20,6 +20,12 @@ export interface PlanInput {
    * resource diffs; for stacks whose hash matches they reveal a template changed outside Cairn.
    */
   templates?: Map<string, Record<string, unknown>>;
+  /**
+   * Stack ids whose failed attempt at this very content may be tried once more (`cairn apply
+   * --retry`, after the cause outside the template was fixed). Without it such a stack is blocked:
+   * the same content would fail the same way.
+   */
+  retry?: ReadonlySet<string>;
 }
 
 export function countActions(plan: Plan): Record<PlanAction, number> {
@@ -123,7 +129,7 @@ function emptyPlan(stack: { id: string; stackName: string; region: string | unde
   };
 }
 
-export function plan({ desired, actual, defaultRegion, templates }: PlanInput): Plan {
+export function plan({ desired, actual, defaultRegion, templates, retry }: PlanInput): Plan {
   const key = (region: string | undefined, name: string): string => stackKey(region, name, defaultRegion);
   const actualByKey = new Map(actual.map((a) => [key(a.region, a.stackName), a]));
   const desiredById = new Map(desired.stacks.map((s) => [s.id, s]));
@@ -143,7 +149,7 @@ export function plan({ desired, actual, defaultRegion, templates }: PlanInput): 
       return { outputs: depActual.outputs, settled };
     });
     const hash = desiredHash(stack, { ...resolved.values, ...Object.fromEntries(resolved.pending.map((p) => [p, '(pending)'])) });
-    const p = planStack(stack, current, desired.source, hash, resolved, templates?.get(key(stack.region, stack.stackName)));
+    const p = planStack(stack, current, desired.source, hash, resolved, templates?.get(key(stack.region, stack.stackName)), retry?.has(stack.id) ?? false);
     p.wave = waveOf.get(stack.id)!;
     plans.set(stack.id, p);
   }
@@ -217,6 +223,7 @@ function planStack(
   hash: string,
   resolved: ResolvedParameters,
   currentTemplate: Record<string, unknown> | undefined,
+  retry: boolean,
 ): StackPlan {
   const p = emptyPlan(stack, 'none', 'in sync');
   p.desiredHash = hash;
@@ -259,6 +266,15 @@ function planStack(
     p.action = 'blocked';
     p.blockedBy = 'StackFailed';
     p.reason = `stack is in ${current.status}: ${stuckHint(current.status, current.stackName)}`;
+    return p;
+  }
+  if (condition === 'recreate' && p.actualHash === hash && !retry) {
+    // The create of this very content failed: doing it again would fail the same way.
+    p.action = 'blocked';
+    p.blockedBy = 'StackFailed';
+    p.reason =
+      `creating it with this content failed and CloudFormation rolled it back (${current.status}${current.statusReason ? `: ${current.statusReason}` : ''}); ` +
+      'fix the template or parameters and push a new commit, or retry this commit with `cairn apply --retry` once the cause outside the template is fixed';
     return p;
   }
   if (condition === 'recreate' || condition === 'review') {

@@ -39,6 +39,11 @@ export interface AdvanceOptions {
    * out empty is not tried again until the next detection.
    */
   revertsTried?: Set<string>;
+  /**
+   * Stack ids whose failed attempt at this very content may be tried once more (`cairn apply
+   * --retry`); each id is removed when its retry starts, so a second failure stalls.
+   */
+  retry?: Set<string>;
 }
 
 export interface StepCounts {
@@ -67,7 +72,7 @@ type OpResult = 'started' | 'unchanged' | 'waiting';
 export async function advance(desired: DesiredState, options: AdvanceOptions): Promise<StepResult> {
   const sink = options.sink;
   const base = { source: desired.source, commit: desired.commit };
-  const sp = await planSource(desired, { gateways: options.gateways, verifyTemplates: options.verifyTemplates ?? 0 });
+  const sp = await planSource(desired, { gateways: options.gateways, verifyTemplates: options.verifyTemplates ?? 0, ...(options.retry ? { retry: options.retry } : {}) });
   const { plan } = sp;
   const desiredById = new Map(desired.stacks.map((s) => [s.id, s]));
   const actualByKey = new Map(sp.actual.map((a) => [stackKey(a.region, a.stackName, sp.defaultRegion), a]));
@@ -93,7 +98,19 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
   const timeLeft = (): boolean => !options.remainingMs || options.remainingMs() > (options.reserveMs ?? 20_000);
 
   for (const s of plan.stacks) {
-    if (s.action === 'blocked') stalls.push(new StalledError(stallReasonOf(s), `stack ${s.id}: ${s.reason}`, { stackId: s.id }));
+    if (s.action === 'blocked') {
+      const a = actualOf(s);
+      if (s.blockedBy === 'StackFailed' && a && conditionOf(a.status) === 'recreate') {
+        // A failed create of this content: name the resource that failed and why, from the stack's events.
+        const why = await failureReason(sp.gatewayFor(s.region), s.stackName);
+        stalls.push(
+          new StalledError('StackFailed', `stack ${s.id}: creating it with this content failed and CloudFormation rolled it back (${a.status}): ${why}`, {
+            stackId: s.id,
+            hint: 'fix the template or parameters and push a new commit, or retry this commit with `cairn apply --retry` once the cause outside the template is fixed',
+          }),
+        );
+      } else stalls.push(new StalledError(stallReasonOf(s), `stack ${s.id}: ${s.reason}`, { stackId: s.id }));
+    }
     if (s.waiting) {
       waitingOn.push(s.id);
       sink.emit({ ...base, type: 'stack.waiting', stack: s.id, stackName: s.stackName, status: actualOf(s)?.status ?? 'unknown' });
@@ -261,22 +278,18 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
     const inReview = exists && conditionOf(actual!.status) === 'review';
     const name = changeSetName(hash, exists && !inReview ? (actual!.updatedAt ?? actual!.createdAt) : undefined);
     if (s.recreate && actual) {
-      if (actual.tags[OWNER_TAGS.hash] === hash) {
-        throw new StalledError('StackFailed', `stack ${s.id}: creating it failed and CloudFormation rolled it back (${actual.status}): ${await failureReason(gateway, s.stackName)}`, {
-          stackId: s.id,
-          hint: 'fix the template or parameters and push a new commit; Cairn deletes the failed stack and creates it again',
-        });
-      }
+      // The planner blocks a failed create of this same content unless it may be retried; this is that retry.
+      options.retry?.delete(s.id);
       await gateway.deleteStack(s.stackName, { clientToken: `cairn-recreate-${sha256(actual.stackId).slice(0, 24)}`, roleArn: d.roleArn ?? options.defaultRoleArn });
       sink.emit({ ...base, type: 'stack.action', stack: s.id, stackName: s.stackName, action: 'recreate', summary: `deleting the empty stack a failed create left in ${actual.status}; it is created again next` });
       return 'started';
     }
     if (actual && actual.status === 'UPDATE_ROLLBACK_COMPLETE') {
       const failed = await lastFailedAttempt(gateway, s.stackName);
-      if (failed?.token?.startsWith(`${CHANGE_SET_PREFIX}${hash.slice(0, 24)}-`)) {
+      if (failed?.token?.startsWith(`${CHANGE_SET_PREFIX}${hash.slice(0, 24)}-`) && !options.retry?.delete(s.id)) {
         throw new StalledError('StackFailed', `stack ${s.id}: updating it to this content failed and CloudFormation rolled it back: ${failed.reason}`, {
           stackId: s.id,
-          hint: 'fix the template or parameters and push a new commit (or retry this commit with `cairn apply` once the cause outside the template is fixed)',
+          hint: 'fix the template or parameters and push a new commit, or retry this commit with `cairn apply --retry` once the cause outside the template is fixed',
         });
       }
     }

@@ -18,6 +18,8 @@ export interface PlanSourceOptions {
    */
   verifyTemplates?: number;
   random?: () => number;
+  /** Stack ids whose failed attempt at the same content may be retried (see PlanInput.retry). */
+  retry?: ReadonlySet<string>;
 }
 
 export interface SourcePlan {
@@ -39,7 +41,8 @@ export async function listActual(desired: DesiredState, gateways: GatewayFactory
 export async function planSource(desired: DesiredState, options: PlanSourceOptions): Promise<SourcePlan> {
   const { actual, defaultRegion } = await listActual(desired, options.gateways);
   const gatewayFor = (region: string | undefined): StackGateway => options.gateways(region ?? defaultRegion);
-  let result = plan({ desired, actual, defaultRegion });
+  const retry = options.retry;
+  let result = plan({ desired, actual, defaultRegion, ...(retry ? { retry } : {}) });
   const toRead = [
     ...(options.resourceDiff ? result.stacks.filter((s) => s.action === 'update') : []),
     ...sample(
@@ -57,7 +60,7 @@ export async function planSource(desired: DesiredState, options: PlanSourceOptio
         if (parsed.ok) templates.set(stackKey(s.region, s.stackName, defaultRegion), parsed.value.template);
       }),
     );
-    result = plan({ desired, actual, defaultRegion, templates });
+    result = plan({ desired, actual, defaultRegion, templates, ...(retry ? { retry } : {}) });
   }
   return { plan: result, actual, defaultRegion, gatewayFor };
 }

@@ -157,7 +157,7 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDeps):
     }
 
     if (event.kind === 'ping') {
-      return respond(200, 'ping', { queued: false, deliveryId, reason: `ping received: the webhook of source ${source.name} is verified` }, 'ping');
+      return respond(200, 'ping', { queued: false, deliveryId, reason: `ping received: the webhook of source ${source.name} is verified` }, `the webhook of source ${source.name} is verified`);
     }
     if (event.kind === 'other') {
       const reason = `${event.eventType ? `event ${clip(event.eventType)}` : 'an event without a type header'} is not a push; nothing to do`;

@@ -37,6 +37,9 @@ describe('CLI: cairn', () => {
     const r = cairn(['plan', '--frobnicate']);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/cairn plan: Unknown option '--frobnicate'.*cairn plan --help/);
+    expect(cairn(['plan', '--jsn']).stderr).toContain("Unknown option '--jsn'; did you mean --json? Run 'cairn plan --help'.");
+    expect(cairn(['pln']).stderr).toContain("unknown command 'pln'; did you mean 'plan'?");
+    expect(cairn(['help', 'plan'])).toMatchObject({ status: 0, stdout: expect.stringMatching(/^Usage: cairn plan/) });
   });
 
   it('validates the example repository', () => {
@@ -72,11 +75,12 @@ describe('CLI: cairn', () => {
     expect(plan.status).toBe(2);
     const parsed = JSON.parse(plan.stdout);
     expect(parsed.stacks.map((s: { id: string; action: string; wave: number }) => [s.id, s.action, s.wave])).toEqual([
-      ['data', 'create', 0],
-      ['network', 'create', 0],
-      ['observability', 'create', 0],
-      ['app', 'create', 1],
+      ['data', 'create', 1],
+      ['network', 'create', 1],
+      ['observability', 'create', 1],
+      ['app', 'create', 2],
     ]);
+    expect(parsed.stacks.every((s: { region: string }) => s.region === 'us-east-1')).toBe(true);
     expect(plan.stdout.includes(String.fromCharCode(27))).toBe(false); // no colour codes in JSON
 
     const refused = cairn(['apply', repo], { env });
@@ -136,10 +140,18 @@ describe('CLI: cairn', () => {
     expect(report.drifted).toEqual([
       expect.objectContaining({ id: 'app', policy: 'revert', resources: [expect.objectContaining({ logicalId: 'OrdersQueue', differences: [expect.objectContaining({ path: '/VisibilityTimeout', expected: '30', actual: '5' })] })] }),
     ]);
+    const drifted = cairn(['status', repo], { env });
+    expect(drifted.status).toBe(3);
+    expect(drifted.stdout).toMatch(/Needs attention:\n\s+app: drift found on .*`cairn drift` shows what changed/);
     expect(cairn(['apply', repo, '--yes'], { env }).status).toBe(0);
+    // The revert updated the stack, so the old check no longer describes it.
+    const reverted = JSON.parse(cairn(['status', repo, '--json'], { env }).stdout);
+    expect(reverted.stacks.find((s: { id: string }) => s.id === 'app')).toMatchObject({ drift: 'NOT_CHECKED', driftBeforeUpdate: 'DRIFTED' });
     expect(cairn(['drift', repo], { env }).status).toBe(0);
-    const status = JSON.parse(cairn(['status', repo, '--json'], { env }).stdout);
-    expect(status.stacks.find((s: { id: string }) => s.id === 'app')).toMatchObject({ drift: 'IN_SYNC', driftCheckedAt: expect.any(String) });
+    const after = cairn(['status', repo, '--json'], { env });
+    expect(after.status).toBe(0);
+    const status = JSON.parse(after.stdout);
+    expect(status.stacks.find((s: { id: string }) => s.id === 'app')).toMatchObject({ drift: 'IN_SYNC', driftCheckedAt: expect.any(String), driftBeforeUpdate: null });
   });
 
   it('explains a sim action on a stack that does not exist', () => {

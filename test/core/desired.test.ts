@@ -71,7 +71,7 @@ describe('Core: desired state from cairn.yaml', () => {
       [/cairn\.yaml:4 stacks\.a\.templte: is not a known key; did you mean `template`\?/, /stacks\.a\.dependson: .*did you mean `dependsOn`/, /^cairn\.yaml:6 foo: is not a known key/],
     ],
     ['a wrong version', { 'cairn.yaml': 'version: 2\nstacks: {}\n' }, [/version: expected `version: 1`/]],
-    ['a value of the wrong type', { 'cairn.yaml': 'version: 1\nstacks:\n  a: {template: t.yaml, terminationProtection: maybe}\n', 't.yaml': topic }, [/stacks\.a\.terminationProtection: expected boolean/]],
+    ['a value of the wrong type', { 'cairn.yaml': 'version: 1\nstacks:\n  a: {template: t.yaml, terminationProtection: maybe}\n', 't.yaml': topic }, [/stacks\.a\.terminationProtection: expected true or false, got the string "maybe"/]],
     ['a missing template', { 'cairn.yaml': 'version: 1\nstacks:\n  a: {template: stacks/nope.yaml}\n' }, [/stacks\.a\.template: "stacks\/nope\.yaml" does not exist/]],
     ['a missing deployment file', { 'cairn.yaml': 'version: 1\nstacks:\n  a: {deploymentFile: deploy/nope.yaml}\n' }, [/stacks\.a\.deploymentFile: "deploy\/nope\.yaml" does not exist/]],
     [

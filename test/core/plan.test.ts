@@ -64,14 +64,23 @@ describe('Core: plan', () => {
     ['a stack owned by another source', actualStack('svc', { tags: { [OWNER_TAGS.source]: 'other' } }), 'blocked', /owned by source "other"/],
     ['UPDATE_ROLLBACK_FAILED', deployed(desiredStack('svc'), { status: 'UPDATE_ROLLBACK_FAILED' }), 'blocked', /continue-update-rollback --stack-name svc/],
     ['DELETE_FAILED', deployed(desiredStack('svc'), { status: 'DELETE_FAILED' }), 'blocked', /delete-stack --stack-name svc/],
-    ['ROLLBACK_COMPLETE after a failed create', deployed(desiredStack('svc'), { status: 'ROLLBACK_COMPLETE' }), 'create', /deleted and created again/],
+    ['ROLLBACK_COMPLETE after a failed create of other content', deployed(desiredStack('svc', { templateText: 'Resources:\n  Old: {Type: AWS::SNS::Topic}\n' }), { status: 'ROLLBACK_COMPLETE' }), 'create', /deleted and created again/],
+    ['ROLLBACK_COMPLETE after a failed create of this content', deployed(desiredStack('svc'), { status: 'ROLLBACK_COMPLETE' }), 'blocked', /creating it with this content failed .*`cairn apply --retry`/],
     ['REVIEW_IN_PROGRESS from an unexecuted create', deployed(desiredStack('svc'), { status: 'REVIEW_IN_PROGRESS' }), 'create', /never executed/],
     ['a stack with no recorded hash', actualStack('svc', { tags: { [OWNER_TAGS.source]: 'src' } }), 'update', /no content hash recorded/],
   ])('handles %s', (_name, actual, action, reason) => {
     const p = run([desiredStack('svc')])([actual]);
     expect(p.stacks[0]!.action).toBe(action);
     expect(p.stacks[0]!.reason).toMatch(reason);
-    if (_name.startsWith('ROLLBACK_COMPLETE')) expect(p.stacks[0]!.recreate).toBe(true);
+    if (_name.endsWith('of other content')) expect(p.stacks[0]!.recreate).toBe(true);
+  });
+
+  it('plans the recreate of a failed create of this same content only when it may be retried', () => {
+    const failed = deployed(desiredStack('svc'), { status: 'ROLLBACK_COMPLETE' });
+    const retried = plan({ desired: desiredState([desiredStack('svc')]), actual: [failed], defaultRegion: 'us-east-1', retry: new Set(['svc']) });
+    expect(retried.stacks[0]).toMatchObject({ action: 'create', recreate: true });
+    const others = plan({ desired: desiredState([desiredStack('svc')]), actual: [failed], defaultRegion: 'us-east-1', retry: new Set(['another']) });
+    expect(others.stacks[0]).toMatchObject({ action: 'blocked', blockedBy: 'StackFailed' });
   });
 
   it('re-applies a stack whose parameters were changed outside Cairn, even though its hash matches', () => {

@@ -49,7 +49,8 @@ describe('Use case: apply plans safely', () => {
     expect(first.outcome).toBe('stalled');
     if (first.outcome !== 'stalled') return;
     expect(first.error.reason).toBe('StackFailed');
-    expect(first.error.message).toMatch(/stack app: creating it failed .*ROLLBACK_COMPLETE.*Queue \(AWS::SQS::Queue\)/);
+    expect(first.error.message).toMatch(/stack app: creating it with this content failed .*ROLLBACK_COMPLETE.*Queue \(AWS::SQS::Queue\)/);
+    expect(first.error.hint).toMatch(/cairn apply --retry/);
     expect((await w.gateway.describeStack('app'))!.status).toBe('ROLLBACK_COMPLETE');
 
     w.account.faults.reset();
@@ -57,6 +58,24 @@ describe('Use case: apply plans safely', () => {
     const second = await w.converge(await w.desired(fixed));
     expect(second.outcome).toBe('succeeded');
     expect(w.sink.ofType('stack.action').find((e) => e.action === 'recreate')).toMatchObject({ stack: 'app', summary: /failed create left in ROLLBACK_COMPLETE/ });
+    expect((await w.gateway.describeStack('app'))!.status).toBe('CREATE_COMPLETE');
+  });
+
+  it('retries a failed create of the same content once when asked (apply --retry), and stalls again if it fails again', async () => {
+    const w = world();
+    w.account.faults.failResourceType('AWS::SQS::Queue', ['create']);
+    const desired = await w.desired(repo());
+    expect((await w.converge(desired)).outcome).toBe('stalled');
+    // Without a retry the same content stays stalled, and nothing is deleted.
+    expect((await w.converge(desired)).outcome).toBe('stalled');
+    expect(w.account.callCount('deleteStack')).toBe(0);
+    // Still failing: one retry, then stalled again rather than a loop.
+    const again = await w.converge(desired, { retry: new Set(['app']) });
+    expect(again.outcome).toBe('stalled');
+    expect(w.account.callCount('deleteStack')).toBe(1);
+    w.account.faults.reset();
+    const fixed = await w.converge(desired, { retry: new Set(['app']) });
+    expect(fixed.outcome).toBe('succeeded');
     expect((await w.gateway.describeStack('app'))!.status).toBe('CREATE_COMPLETE');
   });
 

@@ -29,10 +29,12 @@ Options:
 ${SOURCE_HELP}
   --yes               apply without asking (required when not on a terminal)
   --timeout D         stop waiting after D (e.g. 30m; default 60m); work already started continues
+  --retry             try once more a create or update of this same content that failed (after
+                      fixing its cause outside the repository, e.g. a quota or a name in use)
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('apply', argv, { ...SOURCE_OPTIONS, yes: { type: 'boolean', short: 'y' }, timeout: { type: 'string' } });
+  const { values, positionals } = parse('apply', argv, { ...SOURCE_OPTIONS, yes: { type: 'boolean', short: 'y' }, timeout: { type: 'string' }, retry: { type: 'boolean' } });
   if (values.help) {
     process.stdout.write(HELP);
     return EXIT.ok;
@@ -44,7 +46,9 @@ export async function run(argv: string[]): Promise<number> {
   const account = await openAccount(values.target, values.region);
   const json = values.json === true;
   try {
-    const { plan } = await planSource(desired, { gateways: account.gateways, resourceDiff: true });
+    // One retry per stack in this run: a second failure of the same content stops as usual.
+    const retry = values.retry ? new Set(desired.stacks.map((s) => s.id)) : undefined;
+    const { plan } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, ...(retry ? { retry } : {}) });
     if (!json) process.stdout.write(`${renderPlan(plan, `Apply source "${source}" at ${describeCommit(snapshot.commit)} to the ${account.description}`)}\n\n`);
     if (plan.changes && !values.yes) {
       if (!process.stdin.isTTY) throw new UsageError('cairn apply: not on a terminal, so nothing was applied; pass --yes to apply without asking');
@@ -73,6 +77,7 @@ export async function run(argv: string[]): Promise<number> {
         changeSetWaitMs: account.target === 'embedded' ? 10_000 : 60_000,
         timeoutMs,
         signal: controller.signal,
+        ...(retry ? { retry } : {}),
       });
       if (json) {
         process.stdout.write(

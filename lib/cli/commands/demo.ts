@@ -22,7 +22,7 @@ import { pad, style } from '../style.js';
 
 const HELP = `Usage: cairn demo [--keep]
 
-A tour of Cairn on a temporary simulated account, in about 20 seconds, with nothing to set up:
+A tour of Cairn on a temporary simulated account, in about 10 seconds, with nothing to set up:
 a copy of examples/platform is served over git smart HTTP, and real signed GitHub webhooks drive
 the same runtime \`cairn serve\` runs. Exit 0 when every step behaved as shown.
 

@@ -27,7 +27,8 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   // Only the source's name is needed; --source alone names it without reading the repository.
-  const source = values.source ?? requireSourceName(await inspectSource(values, positionals[0]));
+  const loaded = values.source ? undefined : await inspectSource(values, positionals[0]);
+  const source = values.source ?? requireSourceName(loaded!);
   const account = await openAccount(values.target, values.region);
   try {
     const sink = new MemorySink();
@@ -47,6 +48,7 @@ export async function run(argv: string[]): Promise<number> {
         `${JSON.stringify(
           {
             source,
+            commit: loaded?.snapshot.commit ?? null,
             checked: report.checked,
             drifted: drifted.map((d) => ({ id: d.stack, stackName: d.stackName, policy: d.policy, resources: d.resources })),
             inSync: sink.ofType('drift.in-sync').map((d) => d.stack),

@@ -28,15 +28,16 @@ export async function run(argv: string[]): Promise<number> {
   const { snapshot, desired, source, uncommitted } = await loadSource(values, positionals[0]);
   const account = await openAccount(values.target, values.region);
   try {
-    const { plan } = await planSource(desired, { gateways: account.gateways, resourceDiff: true });
+    const { plan, defaultRegion } = await planSource(desired, { gateways: account.gateways, resourceDiff: true });
     const counts = countActions(plan);
     if (values.json) {
       const stacks = plan.stacks.map((s) => ({
         id: s.id,
         stackName: s.stackName,
         action: s.action,
-        wave: s.wave,
-        region: s.region ?? null,
+        // Numbered from 1, as the text shows them.
+        wave: s.wave + 1,
+        region: s.region ?? defaultRegion,
         reason: s.reason,
         recreate: s.recreate,
         waiting: s.waiting,

@@ -13,7 +13,11 @@ const HELP = `Usage: cairn status [DIR] [options]
 
 Lists every stack the repository declares or the source owns: CloudFormation status, health,
 whether it matches the repository (and why not), the commit it was last applied from and when,
-and its drift status with the time of the last check. Changes nothing. Exit 0, or 1 on error.
+and its drift status with the time of the last check. Changes nothing.
+
+Exit codes: 0 every stack is healthy and in sync; 2 some stack differs from the repository (an
+apply would change it); 3 something needs a person: a failed, rolled-back or blocked stack, drift
+found by the last check, or a repository that is not valid at this commit; 1 an error.
 
 Options:
 ${SOURCE_HELP}
@@ -28,10 +32,14 @@ export interface StackStatusRow {
   inSync: boolean | null;
   /** Why the stack is not in sync (or why that is unknown); null when it is. */
   reason: string | null;
+  /** What is wrong with the stack itself (a failed or rolled-back operation, a block); null when nothing is. */
+  problem: string | null;
   commit: string | null;
   appliedAt: string | null;
   drift: string | null;
   driftCheckedAt: string | null;
+  /** The drift status found before the stack's last update, which that update may have removed; null when the check is newer. */
+  driftBeforeUpdate: string | null;
   declared: boolean;
 }
 
@@ -50,35 +58,45 @@ export async function run(argv: string[]): Promise<number> {
     const emptyDesired = { source, commit: snapshot.commit, stacks: [], prune: false, pruneMaxShare: 1, protectedTypes: [] };
     const { plan, actual, defaultRegion } = await planSource(desired ?? emptyDesired, { gateways: account.gateways });
     const byKey = new Map(actual.map((a) => [stackKey(a.region, a.stackName, defaultRegion), a]));
-    const row = (id: string, stackName: string, region: string | undefined, a: ActualStack | undefined, inSync: boolean | null, reason: string | null, declared: boolean): StackStatusRow => ({
-      id,
-      stackName,
-      region: region ?? defaultRegion,
-      status: a?.status ?? 'NOT_DEPLOYED',
-      health: a ? healthOf(a.status) : 'Missing',
-      inSync,
-      reason: inSync ? null : reason,
-      commit: a?.tags[OWNER_TAGS.commit] ?? null,
-      appliedAt: a ? (a.updatedAt ?? a.createdAt) : null,
-      drift: a?.driftStatus ?? null,
-      driftCheckedAt: a?.driftCheckedAt ?? null,
-      declared,
-    });
+    const row = (id: string, stackName: string, region: string | undefined, a: ActualStack | undefined, inSync: boolean | null, reason: string | null, declared: boolean, blocked?: string): StackStatusRow => {
+      const health = a ? healthOf(a.status) : 'Missing';
+      // A check older than the last update says nothing about the stack as it is now.
+      const stale = Boolean(a?.driftCheckedAt && a.updatedAt && Date.parse(a.driftCheckedAt) < Date.parse(a.updatedAt) && a.driftStatus && a.driftStatus !== 'NOT_CHECKED');
+      const failed = a && (health === 'Failed' || health === 'Degraded') ? `${a.status}${a.statusReason ? `: ${a.statusReason}` : ''}` : null;
+      return {
+        id,
+        stackName,
+        region: region ?? defaultRegion,
+        status: a?.status ?? 'NOT_DEPLOYED',
+        health,
+        inSync,
+        reason: inSync ? null : reason,
+        problem: blocked ?? failed,
+        commit: a?.tags[OWNER_TAGS.commit] ?? null,
+        appliedAt: a ? (a.updatedAt ?? a.createdAt) : null,
+        drift: stale ? 'NOT_CHECKED' : (a?.driftStatus ?? null),
+        driftCheckedAt: stale ? null : (a?.driftCheckedAt ?? null),
+        driftBeforeUpdate: stale ? a!.driftStatus! : null,
+        declared,
+      };
+    };
     if (desired) {
       for (const s of plan.stacks) {
         const a = byKey.get(stackKey(s.region, s.stackName, defaultRegion));
         const declared = desired.stacks.some((d) => d.id === s.id);
         const reason = !declared ? `no longer declared in cairn.yaml; ${s.action === 'delete' ? 'the next apply prunes it' : 'kept, since prune is off'}` : s.reason;
-        rows.push(row(s.id, s.stackName, s.region, a, s.action === 'none' && !s.waiting && declared, reason, declared));
+        rows.push(row(s.id, s.stackName, s.region, a, s.action === 'none' && !s.waiting && declared, reason, declared, s.action === 'blocked' ? `blocked: ${s.reason}` : undefined));
       }
     } else {
       for (const a of actual.filter((x) => x.tags[OWNER_TAGS.source] === source)) {
         rows.push(row(a.tags[OWNER_TAGS.stack] ?? a.stackName, a.stackName, a.region, a, null, 'unknown: the repository is not valid at this commit', false));
       }
     }
+    const attention = Boolean(problems) || rows.some((r) => r.problem !== null || r.drift === 'DRIFTED');
+    const exit = attention ? EXIT.attention : rows.some((r) => r.inSync === false) ? EXIT.changes : EXIT.ok;
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ source, commit: snapshot.commit, target: account.target, valid: !problems, uncommitted: loaded.uncommitted, stacks: rows, ...(problems ? { problems: problems.problems } : {}) }, null, 2)}\n`);
-      return EXIT.ok;
+      return exit;
     }
     process.stdout.write(`${style.bold(`Source "${source}" at ${describeCommit(snapshot.commit)} on the ${account.description}`)}\n\n`);
     if (problems) process.stdout.write(`${style.red('The repository is not valid at this commit; showing owned stacks only:')}\n${renderProblems(problems.problems)}\n\n`);
@@ -86,7 +104,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${style.dim(header)}\n`);
     for (const r of rows) {
       const sync = r.inSync === null ? '?' : r.inSync ? style.green('yes') : style.yellow('no');
-      const drift = r.drift && r.drift !== 'NOT_CHECKED' ? `${r.drift}${r.driftCheckedAt ? style.dim(` (${r.driftCheckedAt.slice(0, 19).replace('T', ' ')})`) : ''}` : style.dim('not checked');
+      const drift =
+        r.drift && r.drift !== 'NOT_CHECKED'
+          ? `${r.drift}${r.driftCheckedAt ? style.dim(` (${r.driftCheckedAt.slice(0, 19).replace('T', ' ')})`) : ''}`
+          : style.dim(r.driftBeforeUpdate ? `not checked since the last update (was ${r.driftBeforeUpdate})` : 'not checked');
       process.stdout.write(
         [
           pad(r.id === r.stackName ? r.id : `${r.id} (${r.stackName})`, 18),
@@ -105,7 +126,12 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(`\n${style.dim('Not in sync:')}\n`);
       for (const r of behind) process.stdout.write(`  ${r.id}: ${r.reason}\n`);
     }
-    return EXIT.ok;
+    const wrong = rows.filter((r) => r.problem !== null || r.drift === 'DRIFTED');
+    if (wrong.length > 0) {
+      process.stdout.write(`\n${style.red('Needs attention:')}\n`);
+      for (const r of wrong) process.stdout.write(`  ${r.id}: ${r.problem ?? `drift found on ${r.driftCheckedAt?.slice(0, 19).replace('T', ' ') ?? 'the last check'}; \`cairn drift\` shows what changed`}\n`);
+    }
+    return exit;
   } finally {
     await account.close();
   }
