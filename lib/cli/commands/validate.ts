@@ -1,5 +1,5 @@
 /** `cairn validate [DIR]`: check cairn.yaml and every template it names; every problem at once. */
-import { ValidationError } from '../../core/errors.js';
+import { isError, ValidationError } from '../../core/errors.js';
 import { waves } from '../../core/graph.js';
 import { loadDesired } from '../../reconcile/load-desired.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
@@ -31,8 +31,9 @@ export async function run(argv: string[]): Promise<number> {
     const waveCount = Math.max(0, ...waveOf.values()) + (desired.stacks.length ? 1 : 0);
     if (values.json) {
       const stacks = desired.stacks.map((s) => ({ id: s.id, stackName: s.stackName, template: s.templateFile, wave: waveOf.get(s.id), dependsOn: s.dependsOn }));
-      process.stdout.write(`${JSON.stringify({ valid: true, commit: snapshot.commit, stacks, problems: [] }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ valid: true, commit: snapshot.commit, stacks, problems: desired.findings }, null, 2)}\n`);
     } else {
+      if (desired.findings.length > 0) process.stdout.write(`${renderProblems(desired.findings)}\n\n`);
       process.stdout.write(
         `${style.green('✓')} ${repo.description} at ${shortSha(snapshot.commit)} is valid: ${desired.stacks.length} stack${desired.stacks.length === 1 ? '' : 's'} in ${waveCount} wave${waveCount === 1 ? '' : 's'}` +
           `${desired.stacks.length ? ` (${desired.stacks.map((s) => s.id).join(', ')})` : ''}\n`,
@@ -44,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ valid: false, commit: snapshot.commit, stacks: [], problems: error.problems }, null, 2)}\n`);
     } else {
-      const n = error.problems.length;
+      const n = error.problems.filter(isError).length;
       process.stderr.write(`${renderProblems(error.problems)}\n\n${n} problem${n === 1 ? '' : 's'} in ${repo.description} at ${shortSha(snapshot.commit)}.\n`);
     }
     return EXIT.error;
