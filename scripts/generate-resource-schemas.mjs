@@ -5,7 +5,8 @@
 // out so the data stays small enough for the CLI start and the reconcile bundle.
 //
 // Run `npm run schemas` after changing the pinned version of @aws-cdk/aws-service-spec in
-// package.json; it rewrites lib/core/resource-schemas.data.ts, which is committed.
+// package.json; it rewrites lib/adapters/resource-schemas.br (brotli), which is committed and read
+// by lib/adapters/resource-schema-file.ts. The format is described in lib/core/resource-schemas.ts.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { brotliCompressSync, constants, gunzipSync } from 'node:zlib';
@@ -16,17 +17,30 @@ const { version } = JSON.parse(readFileSync(`${packageDir}package.json`, 'utf8')
 const db = JSON.parse(gunzipSync(readFileSync(`${packageDir}db.json.gz`)).toString('utf8'));
 
 const typeDefs = new Map(db.schema.typeDefinition.entities.map((t) => [t.$id, t]));
+const NAME = /^[A-Za-z0-9_\-.@$]+$/;
 
-// Shared property types, deduplicated by their encoding: index in `defs` by encoding.
-const defs = [];
-const defIndex = new Map();
-const encodedRef = new Map();
+const byName = (a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+/** Property types used by more than one property (or by themselves) are shared by number; the rest are written inline. */
+const uses = new Map();
+function countUses(type) {
+  if (type.type === 'ref') {
+    const id = type.reference.$ref;
+    uses.set(id, (uses.get(id) ?? 0) + 1);
+    if (uses.get(id) === 1) for (const p of Object.values(typeDefs.get(id).properties ?? {})) for (const t of [p.type, ...(p.previousTypes ?? [])]) countUses(t);
+  } else if (type.element) countUses(type.element);
+  else if (type.types) type.types.forEach(countUses);
+}
+for (const r of db.schema.resource.entities) for (const p of Object.values(r.properties ?? {})) for (const t of [p.type, ...(p.previousTypes ?? [])]) countUses(t);
+
+const shared = new Map();
+const sharedLines = [];
 
 /**
- * One shape as a short string: s string, i integer, n number, b boolean, j JSON, t tag, d date-time,
- * [X list of X, {X map of X, #N shared type N, (X|Y) any of them.
+ * One shape as a short string: s string, i integer, n number, b boolean, j JSON, t tag, d timestamp,
+ * [X list of X, {X map of X, <properties> an object, #N shared object N, (X|Y) either.
  */
-function shape(type) {
+function shape(type, inside) {
   switch (type.type) {
     case 'string':
       return 's';
@@ -37,102 +51,73 @@ function shape(type) {
     case 'boolean':
       return 'b';
     case 'json':
+    case 'null':
       return 'j';
     case 'tag':
       return 't';
     case 'date-time':
       return 'd';
-    case 'null':
-      return 'j';
     case 'array':
-      return `[${shape(type.element)}`;
+      return `[${shape(type.element, inside)}`;
     case 'map':
-      return `{${shape(type.element)}`;
+      return `{${shape(type.element, inside)}`;
     case 'union': {
-      const parts = [...new Set(type.types.map(shape))];
+      const parts = [...new Set(type.types.map((t) => shape(t, inside)))];
       return parts.length === 1 ? parts[0] : `(${parts.join('|')})`;
     }
-    case 'ref':
-      return `#${refIndex(type.reference.$ref)}`;
+    case 'ref': {
+      const id = type.reference.$ref;
+      const def = typeDefs.get(id);
+      if (!def) throw new Error(`type definition ${id} is missing`);
+      if (uses.get(id) === 1 && !inside.has(id)) return `<${properties(def.properties, new Set([...inside, id]))}>`;
+      return `#${sharedIndex(id)}`;
+    }
     default:
       throw new Error(`unknown type kind ${JSON.stringify(type)}`);
   }
 }
 
-function propertyShape(p) {
-  const shapes = [...new Set([p.type, ...(p.previousTypes ?? [])].map(shape))];
-  return shapes.length === 1 ? shapes[0] : `(${shapes.join('|')})`;
-}
-
-/** Flags before the shape: * required, ^ create-only, ? create-only when CloudFormation says "maybe", ! deprecated. */
-function encodeProperty(p) {
-  let flags = '';
-  if (p.required) flags += '*';
-  if (p.causesReplacement === 'yes') flags += '^';
-  if (p.causesReplacement === 'maybe') flags += '?';
-  if (p.deprecated) flags += '!';
-  return flags + propertyShape(p);
-}
-
-function encodeProperties(properties) {
-  return Object.fromEntries(
-    Object.entries(properties ?? {})
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([name, p]) => [name, encodeProperty(p)]),
-  );
-}
-
-function refIndex(id) {
-  const known = encodedRef.get(id);
-  if (known !== undefined) return known;
-  const def = typeDefs.get(id);
-  if (!def) throw new Error(`type definition ${id} is missing`);
-  // Reserve a slot first: type definitions can refer to themselves.
-  const slot = defs.length;
-  encodedRef.set(id, slot);
-  defs.push(null);
-  const encoded = encodeProperties(def.properties);
-  const key = JSON.stringify(encoded);
-  const same = defIndex.get(key);
-  if (same !== undefined && !selfReferencing(encoded, slot)) {
-    defs.pop();
-    encodedRef.set(id, same);
-    return same;
+function sharedIndex(id) {
+  if (!shared.has(id)) {
+    shared.set(id, sharedLines.length);
+    sharedLines.push('');
+    sharedLines[shared.get(id)] = properties(typeDefs.get(id).properties, new Set([id]));
   }
-  defs[slot] = encoded;
-  defIndex.set(key, slot);
-  return slot;
+  return shared.get(id);
 }
 
-function selfReferencing(encoded, slot) {
-  return Object.values(encoded).some((s) => new RegExp(`#${slot}(?!\\d)`).test(s));
+/** `name:flags shape;…` with flags * required, ^ create-only, ? create-only in some cases, ! deprecated. */
+function properties(props, inside) {
+  return Object.entries(props ?? {})
+    .sort(byName)
+    .map(([name, p]) => {
+      if (!NAME.test(name)) throw new Error(`property name ${name} cannot be written compactly`);
+      let flags = '';
+      if (p.required) flags += '*';
+      if (p.causesReplacement === 'yes') flags += '^';
+      if (p.causesReplacement === 'maybe') flags += '?';
+      if (p.deprecated) flags += '!';
+      // A property may also take the shapes it had before (CloudFormation keeps accepting them).
+      const shapes = [...new Set([p.type, ...(p.previousTypes ?? [])].map((t) => shape(t, inside)))];
+      return `${name}:${flags}${shapes.length === 1 ? shapes[0] : `(${shapes.join('|')})`}`;
+    })
+    .join(';');
 }
 
-const types = {};
+/** Attribute names as Fn::GetAtt takes them; a leading [ marks a list. */
+function attributes(attrs) {
+  return Object.entries(attrs ?? {})
+    .sort(byName)
+    .map(([name, a]) => `${a.type.type === 'array' ? '[' : ''}${name}`)
+    .join(',');
+}
+
 const resources = [...db.schema.resource.entities].sort((a, b) => (a.cloudFormationType < b.cloudFormationType ? -1 : 1));
-for (const r of resources) {
-  const attributes = Object.fromEntries(Object.entries(r.attributes ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, a]) => [name, shape(a.type)]));
-  const entry = { p: encodeProperties(r.properties), a: attributes };
-  // What Ref returns: CloudFormation returns the primary identifier unless the schema says otherwise.
-  const ref = r.cfnRefIdentifier ?? r.primaryIdentifier;
-  if (ref?.length) entry.r = ref.join('|');
-  if (r.arnTemplate) entry.n = r.arnTemplate;
-  types[r.cloudFormationType] = entry;
-}
-
-// One line per resource type (`Type<TAB>JSON`), an empty line, then one JSON line per shared type, so
-// a reader parses only the lines of the types a template uses.
-const json = [...Object.entries(types).map(([name, entry]) => `${name}\t${JSON.stringify(entry)}`), '', ...defs.map((d) => JSON.stringify(d))].join('\n');
-const packed = brotliCompressSync(Buffer.from(json), {
-  params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: json.length },
-}).toString('base64');
-const out = new URL('../lib/core/resource-schemas.data.ts', import.meta.url);
-writeFileSync(
-  out,
-  `/**\n * Generated by scripts/generate-resource-schemas.mjs from @aws-cdk/aws-service-spec ${version}; do not edit.\n` +
-    ` * Refresh with \`npm run schemas\`. The format is described in lib/core/resource-schemas.ts.\n */\n` +
-    `export const RESOURCE_SCHEMAS_SOURCE = '@aws-cdk/aws-service-spec@${version}';\n` +
-    `/** The compact lines, brotli-compressed and base64-encoded: a quarter of its size in the bundle. */\n` +
-    `export const RESOURCE_SCHEMAS_BROTLI = '${packed}';\n`,
-);
-console.log(`${Object.keys(types).length} resource types, ${defs.length} shared property types, ${Math.round(json.length / 1024)} KB of text, ${Math.round(packed.length / 1024)} KB packed`);
+const typeLines = resources.map((r) => `${r.cloudFormationType}\t${properties(r.properties, new Set())}\t${attributes(r.attributes)}`);
+// Where the data came from, one line per resource type, an empty line, then one line per shared property type.
+const text = [`@aws-cdk/aws-service-spec@${version}`, ...typeLines, '', ...sharedLines].join('\n');
+const packed = brotliCompressSync(Buffer.from(text), {
+  params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_LGWIN]: 24, [constants.BROTLI_PARAM_SIZE_HINT]: text.length },
+});
+writeFileSync(new URL('../lib/adapters/resource-schemas.br', import.meta.url), packed);
+console.log(`${resources.length} resource types, ${sharedLines.length} shared property types, ${Math.round(text.length / 1024)} KB of text, ${Math.round(packed.length / 1024)} KB packed`);

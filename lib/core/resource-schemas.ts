@@ -1,19 +1,19 @@
 /**
  * What CloudFormation's official resource schemas say about each resource type: its properties
  * (shapes at any depth, which are required, which are create-only so that changing them replaces
- * the resource), its attributes, and what `Ref` returns. The data is generated from the pinned
- * @aws-cdk/aws-service-spec by scripts/generate-resource-schemas.mjs (`npm run schemas`) and is
- * decoded lazily, one type at a time, so only templates' own types cost anything.
+ * the resource) and its attributes. The data is generated from the pinned @aws-cdk/aws-service-spec
+ * by scripts/generate-resource-schemas.mjs (`npm run schemas`); the program's entry point provides
+ * its text (lib/adapters/resource-schema-file.ts reads the packaged file), and it is decoded lazily,
+ * one type at a time, so only the types templates use cost anything.
  *
- * Compact format (after brotli and base64): one line per resource type, `Type<TAB>{"p":…,"a":…,"r":…,"n":…}`
- * (properties, attributes, Ref's identifier names joined by `|`, ARN template), an empty line, then
- * one JSON line per shared property type. A property is `flags + shape`; flags `*` required,
- * `^` create-only, `?` create-only in some cases, `!` deprecated. A shape is `s` string, `i` integer,
+ * Compact format: a first line naming the source package and version; one line per resource type,
+ * `Type<TAB>properties<TAB>attributes`; an empty line; then one line of properties per shared
+ * property type. Properties are `Name:flags shape` joined by `;`, with flags `*` required, `^`
+ * create-only, `?` create-only in some cases, `!` deprecated. A shape is `s` string, `i` integer,
  * `n` number, `b` boolean, `j` JSON, `t` tag, `d` timestamp, `[X` list of X, `{X` map of X,
- * `#N` shared property type N, `(X|Y)` either.
+ * `<properties>` an object, `#N` shared property type N, `(X|Y)` either. Attributes are names joined
+ * by `,`, a leading `[` marking a list.
  */
-import { brotliDecompressSync } from 'node:zlib';
-import { RESOURCE_SCHEMAS_BROTLI, RESOURCE_SCHEMAS_SOURCE } from './resource-schemas.data.js';
 
 export type Primitive = 'string' | 'integer' | 'number' | 'boolean' | 'json' | 'tag' | 'timestamp';
 
@@ -21,7 +21,8 @@ export type Shape =
   | { kind: Primitive }
   | { kind: 'list'; item: Shape }
   | { kind: 'map'; item: Shape }
-  | { kind: 'object'; id: number }
+  /** An object: its properties inline, or the number of a shared property type. */
+  | { kind: 'object'; properties: PropertySchemas | number }
   | { kind: 'union'; options: Shape[] };
 
 /** Whether changing a property replaces the resource: always, in some cases, or never. */
@@ -39,83 +40,106 @@ export type PropertySchemas = Readonly<Record<string, PropertySchema>>;
 export interface ResourceSchema {
   type: string;
   properties: PropertySchemas;
-  /** Attribute names as `Fn::GetAtt` takes them (`Endpoint.Address`), with their shapes. */
-  attributes: Readonly<Record<string, Shape>>;
-  /** The identifier properties `Ref` returns (joined by `|` when there are several). */
-  refIdentifier: string[];
-  /** e.g. `arn:${Partition}:sqs:${Region}:${Account}:${QueueName}`, when the schema gives one. */
-  arnTemplate: string | undefined;
+  /** Attribute names as `Fn::GetAtt` takes them (`Endpoint.Address`): whether each is a list. */
+  attributes: Readonly<Record<string, { list: boolean }>>;
 }
-
-/** Which package and version the data was generated from. */
-export const SCHEMA_SOURCE = RESOURCE_SCHEMAS_SOURCE;
 
 const PRIMITIVES: Record<string, Primitive> = { s: 'string', i: 'integer', n: 'number', b: 'boolean', j: 'json', t: 'tag', d: 'timestamp' };
 
 interface Index {
+  source: string;
   types: Map<string, string>;
-  defs: string[];
+  shared: string[];
   decodedTypes: Map<string, ResourceSchema>;
-  decodedDefs: Map<number, PropertySchemas>;
+  decodedShared: Map<number, PropertySchemas>;
 }
 
+let provider: (() => string) | undefined;
 let index: Index | undefined;
+
+/** Where the compact text comes from; called once, on first use. */
+export function provideResourceSchemas(load: () => string): void {
+  provider = load;
+  index = undefined;
+}
 
 function load(): Index {
   if (index) return index;
-  const text = brotliDecompressSync(Buffer.from(RESOURCE_SCHEMAS_BROTLI, 'base64')).toString('utf8');
-  const lines = text.split('\n');
-  const gap = lines.indexOf('');
+  if (!provider) throw new Error('the resource schemas were not provided; the program must call provideResourceSchemas first');
+  const lines = provider().split('\n');
+  const gap = lines.indexOf('', 1);
   const types = new Map<string, string>();
-  for (const line of lines.slice(0, gap)) {
+  for (const line of lines.slice(1, gap)) {
     const tab = line.indexOf('\t');
     types.set(line.slice(0, tab), line.slice(tab + 1));
   }
-  index = { types, defs: lines.slice(gap + 1), decodedTypes: new Map(), decodedDefs: new Map() };
+  index = { source: lines[0]!, types, shared: lines.slice(gap + 1), decodedTypes: new Map(), decodedShared: new Map() };
   return index;
 }
 
-/** Parse one encoded shape starting at `at`; returns the shape and where it ended. */
-function parseShape(text: string, at: number): [Shape, number] {
-  const c = text[at]!;
-  if (c === '[' || c === '{') {
-    const [item, end] = parseShape(text, at + 1);
-    return [{ kind: c === '[' ? 'list' : 'map', item }, end];
+/** A cursor over one encoded line. */
+class Reader {
+  at = 0;
+  constructor(readonly text: string) {}
+
+  peek(): string | undefined {
+    return this.text[this.at];
   }
-  if (c === '#') {
-    let end = at + 1;
-    while (end < text.length && text[end]! >= '0' && text[end]! <= '9') end++;
-    return [{ kind: 'object', id: Number(text.slice(at + 1, end)) }, end];
+
+  fail(): never {
+    throw new Error(`resource schema data: unexpected "${this.text.slice(this.at, this.at + 20)}" at ${this.at}`);
   }
-  if (c === '(') {
-    const options: Shape[] = [];
-    let pos = at + 1;
-    for (;;) {
-      const [option, end] = parseShape(text, pos);
-      options.push(option);
-      pos = end + 1;
-      if (text[end] === ')') return [{ kind: 'union', options }, pos];
+
+  shape(): Shape {
+    const c = this.text[this.at++];
+    if (c === '[' || c === '{') return { kind: c === '[' ? 'list' : 'map', item: this.shape() };
+    if (c === '#') {
+      const start = this.at;
+      while (this.at < this.text.length && this.text[this.at]! >= '0' && this.text[this.at]! <= '9') this.at++;
+      return { kind: 'object', properties: Number(this.text.slice(start, this.at)) };
     }
+    if (c === '<') {
+      const properties = this.properties('>');
+      this.at++;
+      return { kind: 'object', properties };
+    }
+    if (c === '(') {
+      const options: Shape[] = [];
+      for (;;) {
+        options.push(this.shape());
+        const sep = this.text[this.at++];
+        if (sep === ')') return { kind: 'union', options };
+        if (sep !== '|') this.fail();
+      }
+    }
+    const kind = c === undefined ? undefined : PRIMITIVES[c];
+    if (!kind) {
+      this.at--;
+      this.fail();
+    }
+    return { kind };
   }
-  const kind = PRIMITIVES[c];
-  if (!kind) throw new Error(`resource schema data: unknown shape "${c}" in "${text}"`);
-  return [{ kind }, at + 1];
-}
 
-function decodeProperty(encoded: string): PropertySchema {
-  let at = 0;
-  const flags = new Set<string>();
-  while ('*^?!'.includes(encoded[at]!)) flags.add(encoded[at++]!);
-  return {
-    shape: parseShape(encoded, at)[0],
-    required: flags.has('*'),
-    replacement: flags.has('^') ? 'always' : flags.has('?') ? 'conditional' : 'never',
-    deprecated: flags.has('!'),
-  };
-}
-
-function decodeProperties(encoded: Record<string, string>): PropertySchemas {
-  return Object.fromEntries(Object.entries(encoded).map(([name, p]) => [name, decodeProperty(p)]));
+  /** `Name:flags shape;…` up to `end` (not consumed) or the end of the text. */
+  properties(end?: string): PropertySchemas {
+    const out: Record<string, PropertySchema> = {};
+    while (this.at < this.text.length && this.peek() !== end) {
+      const colon = this.text.indexOf(':', this.at);
+      if (colon < 0) this.fail();
+      const name = this.text.slice(this.at, colon);
+      this.at = colon + 1;
+      const flags = new Set<string>();
+      while ('*^?!'.includes(this.peek() ?? '_')) flags.add(this.text[this.at++]!);
+      out[name] = {
+        shape: this.shape(),
+        required: flags.has('*'),
+        replacement: flags.has('^') ? 'always' : flags.has('?') ? 'conditional' : 'never',
+        deprecated: flags.has('!'),
+      };
+      if (this.peek() === ';') this.at++;
+    }
+    return out;
+  }
 }
 
 /** The schema of a resource type, or undefined when the official schemas do not know it. */
@@ -125,31 +149,36 @@ export function resourceSchema(type: string): ResourceSchema | undefined {
   if (cached) return cached;
   const line = data.types.get(type);
   if (line === undefined) return undefined;
-  const raw = JSON.parse(line) as { p: Record<string, string>; a: Record<string, string>; r?: string; n?: string };
-  const schema: ResourceSchema = {
-    type,
-    properties: decodeProperties(raw.p),
-    attributes: Object.fromEntries(Object.entries(raw.a).map(([name, s]) => [name, parseShape(s, 0)[0]])),
-    refIdentifier: raw.r ? raw.r.split('|') : [],
-    arnTemplate: raw.n,
-  };
+  const tab = line.indexOf('\t');
+  const attributes: Record<string, { list: boolean }> = {};
+  for (const name of line.slice(tab + 1).split(',')) {
+    if (name) attributes[name.replace(/^\[/, '')] = { list: name.startsWith('[') };
+  }
+  const schema: ResourceSchema = { type, properties: new Reader(line.slice(0, tab)).properties(), attributes };
   data.decodedTypes.set(type, schema);
   return schema;
 }
 
-/** The properties of a shared property type (an `object` shape). */
-export function propertyTypeSchema(id: number): PropertySchemas {
+/** The properties of an object shape. */
+export function objectProperties(shape: Extract<Shape, { kind: 'object' }>): PropertySchemas {
+  if (typeof shape.properties !== 'number') return shape.properties;
   const data = load();
-  const cached = data.decodedDefs.get(id);
+  const id = shape.properties;
+  const cached = data.decodedShared.get(id);
   if (cached) return cached;
-  const line = data.defs[id];
-  if (line === undefined) throw new Error(`resource schema data: no property type ${id}`);
-  const decoded = decodeProperties(JSON.parse(line) as Record<string, string>);
-  data.decodedDefs.set(id, decoded);
+  const line = data.shared[id];
+  if (line === undefined) throw new Error(`resource schema data: no shared property type ${id}`);
+  const decoded = new Reader(line).properties();
+  data.decodedShared.set(id, decoded);
   return decoded;
 }
 
 /** Every resource type the schemas know, for "did you mean" suggestions. */
 export function resourceTypeNames(): string[] {
   return [...load().types.keys()];
+}
+
+/** Which package and version the data was generated from, e.g. `@aws-cdk/aws-service-spec@0.1.216`. */
+export function resourceSchemaSource(): string {
+  return load().source;
 }

@@ -12,7 +12,7 @@
  */
 import type { Problem } from './errors.js';
 import { suggest } from './manifest.js';
-import { propertyTypeSchema, resourceSchema, resourceTypeNames, type PropertySchemas, type Shape } from './resource-schemas.js';
+import { objectProperties, resourceSchema, resourceTypeNames, type PropertySchemas, type Shape } from './resource-schemas.js';
 
 export const LANGUAGE_EXTENSIONS = 'AWS::LanguageExtensions';
 export const SAM_TRANSFORM = 'AWS::Serverless-2016-10-31';
@@ -345,7 +345,7 @@ class TemplateChecker {
           this.add(path, `expected a mapping of ${owner}'s properties, got ${describeValue(value)}`);
           return;
         }
-        this.checkProperties(propertyTypeSchema(shape.id), value, path, owner);
+        this.checkProperties(objectProperties(shape), value, path, owner);
         return;
       case 'union': {
         let best: Problem[] | undefined;
