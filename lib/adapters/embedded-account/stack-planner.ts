@@ -314,7 +314,9 @@ export function planStack(current: StackState | undefined, input: PlanInput): St
         plan = { logicalId, type, action: 'Modify', replacement: 'True', changed: Object.keys(props).sort() };
       } else {
         const changed = changedKeys(props, baseline);
-        const touched = changed.length > 0 || tagsChanged || !isDeepStrictEqual(declaration.Metadata, old.metadata);
+        // Stack tags reach resources without listing them: CloudFormation's change set shows only
+        // resources whose properties (or metadata) change.
+        const touched = changed.length > 0 || !isDeepStrictEqual(declaration.Metadata, old.metadata);
         plan = {
           logicalId,
           type,
@@ -404,7 +406,7 @@ export function realizeStack(current: StackState | undefined, plan: StackPlan, i
       !old ||
       old.type !== type ||
       baseline === null ||
-      (planned.action === 'Modify' && changedKeys(props, baseline!).some((key) => requiresReplacement(type, key, props, baseline!)));
+      (planned.action === 'Modify' && requiresReplacement(type, changedKeys(props, baseline!), props, baseline!));
     if (replace) created.add(logicalId);
     const physicalId = replace ? physicalIdFor({ type, logicalId, stackName: input.stackName, properties: props, seed }, input.env) : old.physicalId;
     resources[logicalId] = {
