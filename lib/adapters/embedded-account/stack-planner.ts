@@ -59,6 +59,12 @@ export interface RealizedStack {
   exports: Record<string, string>;
   /** Logical ids that get a new physical resource (added, replaced or recreated). */
   created: Set<string>;
+  /**
+   * What makes the operation fail once values are known (a Select past the end of a real list,
+   * say): the resource whose properties could not be resolved and why, or the outputs (no logical id).
+   * Resources after a failed one are not realized.
+   */
+  failure?: { logicalId: string | undefined; reason: string };
 }
 
 const LIST_TYPE = /^(List<.*>|CommaDelimitedList)$/;
@@ -399,8 +405,15 @@ export function realizeStack(current: StackState | undefined, plan: StackPlan, i
   for (const planned of plan.resources) {
     const { logicalId, type } = planned;
     const declaration = input.template.resources[logicalId]!;
-    const props = scope.properties(logicalId, resolve);
     const old = oldResources[logicalId];
+    let props: Record<string, unknown>;
+    try {
+      props = scope.properties(logicalId, resolve);
+    } catch (error) {
+      if (!(error instanceof TemplateError)) throw error;
+      resources[logicalId] = { type, physicalId: old?.physicalId ?? '', properties: old?.properties ?? {}, actual: old?.actual ?? {} };
+      return { resources, outputs: {}, exports: {}, created, failure: { logicalId, reason: error.message } };
+    }
     const baseline = old && (reverts(input, type) ? old.actual : old.properties);
     const replace =
       !old ||
@@ -421,10 +434,15 @@ export function realizeStack(current: StackState | undefined, plan: StackPlan, i
   const ctx = scope.context(resolve);
   const outputs: Record<string, string> = {};
   const exports: Record<string, string> = {};
-  for (const [name, output] of Object.entries(input.template.outputs)) {
-    if (output.Condition !== undefined && !scope.condition(output.Condition)) continue;
-    outputs[name] = outputValue(evaluate(output.Value, ctx));
-    if (output.Export !== undefined) exports[outputValue(evaluate(output.Export.Name, ctx))] = outputs[name];
+  try {
+    for (const [name, output] of Object.entries(input.template.outputs)) {
+      if (output.Condition !== undefined && !scope.condition(output.Condition)) continue;
+      outputs[name] = outputValue(evaluate(output.Value, ctx));
+      if (output.Export !== undefined) exports[outputValue(evaluate(output.Export.Name, ctx))] = outputs[name];
+    }
+  } catch (error) {
+    if (!(error instanceof TemplateError)) throw error;
+    return { resources, outputs: {}, exports: {}, created, failure: { logicalId: undefined, reason: error.message } };
   }
   return { resources, outputs, exports, created };
 }

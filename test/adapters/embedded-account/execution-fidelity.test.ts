@@ -1,0 +1,82 @@
+/**
+ * The embedded account executing change sets as CloudFormation does: list attributes are lists,
+ * values known only after create flow through Select, Split, Join and Cidr, and an error while
+ * executing fails the stack with CloudFormation's statuses and reason instead of escaping.
+ */
+import { describe, expect, it } from 'vitest';
+import { changeSet, deploy, newAccount, template } from './helpers.js';
+
+const NETWORK = {
+  Resources: {
+    Vpc: { Type: 'AWS::EC2::VPC', Properties: { CidrBlock: '10.0.0.0/16' } },
+    Subnet: {
+      Type: 'AWS::EC2::Subnet',
+      Properties: { VpcId: { Ref: 'Vpc' }, CidrBlock: { 'Fn::Select': [1, { 'Fn::Cidr': [{ 'Fn::GetAtt': ['Vpc', 'CidrBlock'] }, 4, 8] }] } },
+    },
+    Eni: { Type: 'AWS::EC2::NetworkInterface', Properties: { SubnetId: { Ref: 'Subnet' }, SecondaryPrivateIpAddressCount: 2 } },
+    Directory: {
+      Type: 'AWS::DirectoryService::SimpleAD',
+      Properties: { Name: 'corp.example.com', Password: 'x', Size: 'Small', VpcSettings: { SubnetIds: [{ Ref: 'Subnet' }], VpcId: { Ref: 'Vpc' } } },
+    },
+  },
+  Outputs: {
+    SubnetCidr: { Value: { 'Fn::GetAtt': ['Subnet', 'CidrBlock'] } },
+    SecondIp: { Value: { 'Fn::Select': [1, { 'Fn::GetAtt': ['Eni', 'SecondaryPrivateIpAddresses'] }] } },
+    Dns: { Value: { 'Fn::Join': [',', { 'Fn::GetAtt': ['Directory', 'DnsIpAddresses'] }] } },
+    FirstOctets: { Value: { 'Fn::Select': [0, { 'Fn::Split': ['/', { 'Fn::GetAtt': ['Subnet', 'CidrBlock'] }] }] } },
+  },
+};
+
+describe('EmbeddedAccount: executing change sets', () => {
+  it('creates the standard VPC pattern: Cidr of a VPC attribute, Select over list attributes, Join and Split', async () => {
+    const account = newAccount();
+    const gateway = account.gateway();
+    await deploy(account, gateway, changeSet({ stackName: 'net', templateBody: template(NETWORK) }));
+    const stack = await gateway.describeStack('net');
+    expect(stack?.status).toBe('CREATE_COMPLETE');
+    expect(stack?.outputs['SubnetCidr']).toBe('10.0.1.0/24');
+    expect(stack?.outputs['FirstOctets']).toBe('10.0.1.0');
+    expect(stack?.outputs['SecondIp']).toMatch(/^10\.0\.1\.\d+$/);
+    expect(stack?.outputs['Dns']).toMatch(/^10\.0\.0\.\d+,10\.0\.1\.\d+$/);
+  });
+
+  it('fails a create whose values turn out wrong once known: CREATE_FAILED, then ROLLBACK_COMPLETE with the reason', async () => {
+    const account = newAccount();
+    const gateway = account.gateway();
+    const broken = structuredClone(NETWORK) as typeof NETWORK & { Resources: Record<string, unknown> };
+    broken.Resources['Tagged'] = {
+      Type: 'AWS::SNS::Topic',
+      Properties: { DisplayName: { 'Fn::Select': [5, { 'Fn::GetAtt': ['Eni', 'SecondaryPrivateIpAddresses'] }] } },
+    };
+    const input = changeSet({ stackName: 'net', templateBody: template(broken) });
+    await gateway.createChangeSet(input);
+    account.settle();
+    // The index is past the end only once the interface has its addresses: the change set is fine.
+    expect((await gateway.describeChangeSet('net', input.changeSetName))?.status).toBe('CREATE_COMPLETE');
+    await expect(gateway.executeChangeSet('net', input.changeSetName, input.clientToken)).resolves.toBeUndefined();
+    account.settle();
+    const stack = await gateway.describeStack('net');
+    expect(stack).toMatchObject({ status: 'ROLLBACK_COMPLETE', statusReason: 'The following resource(s) failed to create: [Tagged]. Rollback requested by user.' });
+    const events = await gateway.listStackEvents('net', 100);
+    const failed = events.find((e) => e.status === 'CREATE_FAILED')!;
+    expect(failed).toMatchObject({ logicalId: 'Tagged', statusReason: 'Template error: Fn::Select cannot select nonexistent value at index 5' });
+    expect(events.map((e) => e.statusReason ?? '').join('\n')).not.toContain('\u0000');
+  });
+
+  it('rolls an update back to UPDATE_ROLLBACK_COMPLETE when a value fails once known', async () => {
+    const account = newAccount();
+    const gateway = account.gateway();
+    await deploy(account, gateway, changeSet({ stackName: 'net', templateBody: template(NETWORK) }));
+    const changed = structuredClone(NETWORK) as typeof NETWORK & { Resources: Record<string, unknown> };
+    changed.Resources['Vpc'] = { Type: 'AWS::EC2::VPC', Properties: { CidrBlock: '10.9.0.0/16' } };
+    changed.Outputs.SecondIp = { Value: { 'Fn::Select': [7, { 'Fn::GetAtt': ['Eni', 'SecondaryPrivateIpAddresses'] }] } };
+    const input = changeSet({ stackName: 'net', changeSetName: 'v2', changeSetType: 'UPDATE', templateBody: template(changed) });
+    await gateway.createChangeSet(input);
+    account.settle();
+    await gateway.executeChangeSet('net', 'v2', input.clientToken);
+    account.settle();
+    const stack = await gateway.describeStack('net');
+    expect(stack).toMatchObject({ status: 'UPDATE_ROLLBACK_COMPLETE', statusReason: 'Template error: Fn::Select cannot select nonexistent value at index 7' });
+    expect(stack?.outputs['SubnetCidr']).toBe('10.0.1.0/24');
+  });
+});
