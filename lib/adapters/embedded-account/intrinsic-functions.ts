@@ -217,9 +217,25 @@ const FUNCTIONS: Record<string, IntrinsicFn> = {
   'Fn::Not': (arg, ctx) => !conditionValue(args('Fn::Not', arg, 1)[0], ctx),
   Condition: (arg, ctx) => ctx.condition(asString('Condition', arg)),
   'Fn::FindInMap': (arg, ctx) => {
-    const [map, top, second] = args('Fn::FindInMap', arg, 3).map((node) => asString('Fn::FindInMap', evaluate(node, ctx)));
+    // AWS::LanguageExtensions adds a fourth argument, {DefaultValue: …}, for a key the map lacks.
+    const list = Array.isArray(arg) && arg.length === 4 ? arg : args('Fn::FindInMap', arg, 3);
+    const [map, top, second] = list.slice(0, 3).map((node) => asString('Fn::FindInMap', evaluate(node, ctx)));
+    const fallback = list[3];
+    if (isRecord(fallback) && 'DefaultValue' in fallback) {
+      try {
+        return ctx.mapping(map!, top!, second!);
+      } catch (error) {
+        if (!(error instanceof TemplateError)) throw error;
+        return evaluate(fallback['DefaultValue'], ctx);
+      }
+    }
     return ctx.mapping(map!, top!, second!);
   },
+  'Fn::Length': (arg, ctx) => {
+    const value = evaluate(arg, ctx);
+    return isUnknownWhole(value) ? derivedUnknown('Fn::Length', value) : asList('Fn::Length', value).length;
+  },
+  'Fn::ToJsonString': (arg, ctx) => JSON.stringify(evaluate(arg, ctx)),
   'Fn::Base64': (arg, ctx) => Buffer.from(asString('Fn::Base64', evaluate(arg, ctx)), 'utf8').toString('base64'),
   'Fn::GetAZs': (arg, ctx) => {
     const region = asString('Fn::GetAZs', evaluate(arg, ctx)) || ctx.region;

@@ -11,7 +11,7 @@ import { evaluate, scanReferences, unknownValue, containsUnknown, type Intrinsic
 import { attributeOf, partitionOf, physicalIdFor, urlSuffixOf, type AccountEnv } from './physical-resources.js';
 import { replacementFor, requiresReplacement, type Replacement } from './replacement-rules.js';
 import type { ResourceState, StackState } from './stack-record.js';
-import { parseTemplate, TemplateError, type TemplateDocument } from './template-document.js';
+import { FOR_EACH_PREFIX, parseTemplate, SAM_TRANSFORM, TemplateError, type TemplateDocument } from './template-document.js';
 
 export interface ExportEntry {
   value: string;
@@ -289,8 +289,22 @@ function reverts(input: PlanInput, type: string): boolean {
   return input.revertDrift && !input.nonRevertibleTypes.has(type);
 }
 
+/** Transforms CloudFormation hosts itself; any other name is a macro, and this account holds none. */
+const HOSTED_TRANSFORMS = new Set([SAM_TRANSFORM, 'AWS::LanguageExtensions', 'AWS::Include', 'AWS::CodeDeployBlueGreen', 'AWS::SecretsManager-2020-07-23']);
+
+/** What this account cannot run as CloudFormation would: a macro it does not hold, a loop it does not expand. */
+function checkTransforms(template: TemplateDocument): void {
+  const missing = template.transforms.find((name) => !HOSTED_TRANSFORMS.has(name));
+  if (missing) throw new TemplateError(`No transform named ${missing} found.`);
+  const loop = [...Object.keys(template.resources), ...Object.keys(template.outputs)].find((key) => key.startsWith(FOR_EACH_PREFIX));
+  if (loop) {
+    throw new TemplateError(`${loop}: the simulated account does not expand AWS::LanguageExtensions loops (Fn::ForEach); deploy to AWS with --target aws to use them`);
+  }
+}
+
 /** Plan a change of the stack (`current` undefined for a new stack). Throws TemplateError. */
 export function planStack(current: StackState | undefined, input: PlanInput): StackPlan {
+  checkTransforms(input.template);
   const scope = new TemplateScope(input.template, input);
   const oldResources = current?.resources ?? {};
   const tagsChanged = current !== undefined && !isDeepStrictEqual(current.tags, input.tags);

@@ -79,4 +79,52 @@ describe('EmbeddedAccount: executing change sets', () => {
     expect(stack).toMatchObject({ status: 'UPDATE_ROLLBACK_COMPLETE', statusReason: 'Template error: Fn::Select cannot select nonexistent value at index 7' });
     expect(stack?.outputs['SubnetCidr']).toBe('10.0.1.0/24');
   });
+
+  it('fails the change set of a template using a macro the account does not hold, as CloudFormation does', async () => {
+    const account = newAccount();
+    const gateway = account.gateway();
+    const input = changeSet({ stackName: 'm', capabilities: ['CAPABILITY_AUTO_EXPAND'], templateBody: template({ Transform: 'MyMacro', Resources: { T: { Type: 'AWS::SNS::Topic' } } }) });
+    await gateway.createChangeSet(input);
+    account.settle();
+    expect(await gateway.describeChangeSet('m', input.changeSetName)).toMatchObject({ status: 'FAILED', statusReason: 'No transform named MyMacro found.' });
+  });
+
+  it('takes SAM Globals, says plainly it does not expand Fn::ForEach, and evaluates the other language extensions', async () => {
+    const account = newAccount();
+    const gateway = account.gateway();
+    const sam = changeSet({
+      stackName: 'sam',
+      capabilities: ['CAPABILITY_AUTO_EXPAND'],
+      templateBody: template({ Transform: 'AWS::Serverless-2016-10-31', Globals: { Function: { Runtime: 'python3.12' } }, Resources: { T: { Type: 'AWS::Serverless::SimpleTable' } } }),
+    });
+    await gateway.createChangeSet(sam);
+    account.settle();
+    expect((await gateway.describeChangeSet('sam', sam.changeSetName))?.status).toBe('CREATE_COMPLETE');
+
+    const loop = changeSet({
+      stackName: 'loop',
+      capabilities: ['CAPABILITY_AUTO_EXPAND'],
+      templateBody: template({ Transform: 'AWS::LanguageExtensions', Resources: { 'Fn::ForEach::Topics': ['N', ['A', 'B'], { 'Topic${N}': { Type: 'AWS::SNS::Topic' } }] } }),
+    });
+    await gateway.createChangeSet(loop);
+    account.settle();
+    expect((await gateway.describeChangeSet('loop', loop.changeSetName))?.statusReason).toMatch(/^Fn::ForEach::Topics: the simulated account does not expand AWS::LanguageExtensions loops/);
+
+    const extensions = changeSet({
+      stackName: 'ext',
+      capabilities: ['CAPABILITY_AUTO_EXPAND'],
+      templateBody: template({
+        Transform: 'AWS::LanguageExtensions',
+        Mappings: { Sizes: { prod: { Count: '3' } } },
+        Resources: { T: { Type: 'AWS::SNS::Topic' } },
+        Outputs: {
+          Length: { Value: { 'Fn::Length': [1, 2, 3] } },
+          Json: { Value: { 'Fn::ToJsonString': { a: [1] } } },
+          Fallback: { Value: { 'Fn::FindInMap': ['Sizes', 'dev', 'Count', { DefaultValue: '1' }] } },
+        },
+      }),
+    });
+    await deploy(account, gateway, extensions);
+    expect((await gateway.describeStack('ext'))?.outputs).toEqual({ Length: '3', Json: '{"a":[1]}', Fallback: '1' });
+  });
 });
