@@ -17,6 +17,26 @@ const { version } = JSON.parse(readFileSync(`${packageDir}package.json`, 'utf8')
 const db = JSON.parse(gunzipSync(readFileSync(`${packageDir}db.json.gz`)).toString('utf8'));
 
 const typeDefs = new Map(db.schema.typeDefinition.entities.map((t) => [t.$id, t]));
+
+/**
+ * Properties kept as JSON (their own name and flags checked, not what is inside): a handful of
+ * enormous definitions (a QuickSight dashboard's is a fifth of all the data) that would otherwise
+ * push the reconcile Lambda past its 1 MB budget.
+ */
+const SHALLOW = new Set([
+  'AWS::QuickSight::Analysis.Definition',
+  'AWS::QuickSight::Dashboard.Definition',
+  'AWS::QuickSight::Template.Definition',
+  'AWS::MediaLive::Channel.EncoderSettings',
+]);
+for (const r of db.schema.resource.entities) {
+  for (const [name, p] of Object.entries(r.properties ?? {})) {
+    if (SHALLOW.has(`${r.cloudFormationType}.${name}`)) {
+      p.type = { type: 'json' };
+      delete p.previousTypes;
+    }
+  }
+}
 const NAME = /^[A-Za-z0-9_\-.@$]+$/;
 
 const byName = (a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
@@ -113,7 +133,14 @@ function attributes(attrs) {
 }
 
 const resources = [...db.schema.resource.entities].sort((a, b) => (a.cloudFormationType < b.cloudFormationType ? -1 : 1));
-const typeLines = resources.map((r) => `${r.cloudFormationType}\t${properties(r.properties, new Set())}\t${attributes(r.attributes)}`);
+/** For a type whose Ref returns its ARN, the ARN's template without the `arn:${Partition}:` every one starts with. */
+function refArn(r) {
+  const ref = r.cfnRefIdentifier ?? r.primaryIdentifier ?? [];
+  if (ref.length !== 1 || !/Arn$/.test(ref[0]) || !r.arnTemplate?.startsWith('arn:${Partition}:')) return '';
+  return r.arnTemplate.slice('arn:${Partition}:'.length);
+}
+
+const typeLines = resources.map((r) => `${r.cloudFormationType}\t${properties(r.properties, new Set())}\t${attributes(r.attributes)}\t${refArn(r)}`);
 // Where the data came from, one line per resource type, an empty line, then one line per shared property type.
 const text = [`@aws-cdk/aws-service-spec@${version}`, ...typeLines, '', ...sharedLines].join('\n');
 const packed = brotliCompressSync(Buffer.from(text), {

@@ -7,12 +7,13 @@
  * one type at a time, so only the types templates use cost anything.
  *
  * Compact format: a first line naming the source package and version; one line per resource type,
- * `Type<TAB>properties<TAB>attributes`; an empty line; then one line of properties per shared
+ * `Type<TAB>properties<TAB>attributes<TAB>arn`; an empty line; then one line of properties per shared
  * property type. Properties are `Name:flags shape` joined by `;`, with flags `*` required, `^`
  * create-only, `?` create-only in some cases, `!` deprecated. A shape is `s` string, `i` integer,
  * `n` number, `b` boolean, `j` JSON, `t` tag, `d` timestamp, `[X` list of X, `{X` map of X,
  * `<properties>` an object, `#N` shared property type N, `(X|Y)` either. Attributes are names joined
- * by `,`, a leading `[` marking a list.
+ * by `,`, a leading `[` marking a list. `arn`, for a type whose Ref returns its ARN, is the ARN's
+ * template after `arn:${Partition}:`.
  */
 
 export type Primitive = 'string' | 'integer' | 'number' | 'boolean' | 'json' | 'tag' | 'timestamp';
@@ -42,6 +43,8 @@ export interface ResourceSchema {
   properties: PropertySchemas;
   /** Attribute names as `Fn::GetAtt` takes them (`Endpoint.Address`): whether each is a list. */
   attributes: Readonly<Record<string, { list: boolean }>>;
+  /** When Ref returns the resource's ARN, its template: `arn:${Partition}:acm:${Region}:${Account}:certificate/${CertificateId}`. */
+  refArn: string | undefined;
 }
 
 const PRIMITIVES: Record<string, Primitive> = { s: 'string', i: 'integer', n: 'number', b: 'boolean', j: 'json', t: 'tag', d: 'timestamp' };
@@ -149,12 +152,17 @@ export function resourceSchema(type: string): ResourceSchema | undefined {
   if (cached) return cached;
   const line = data.types.get(type);
   if (line === undefined) return undefined;
-  const tab = line.indexOf('\t');
+  const [properties = '', attributeList = '', arn = ''] = line.split('\t');
   const attributes: Record<string, { list: boolean }> = {};
-  for (const name of line.slice(tab + 1).split(',')) {
+  for (const name of attributeList.split(',')) {
     if (name) attributes[name.replace(/^\[/, '')] = { list: name.startsWith('[') };
   }
-  const schema: ResourceSchema = { type, properties: new Reader(line.slice(0, tab)).properties(), attributes };
+  const schema: ResourceSchema = {
+    type,
+    properties: new Reader(properties).properties(),
+    attributes,
+    refArn: arn ? `arn:\${Partition}:${arn}` : undefined,
+  };
   data.decodedTypes.set(type, schema);
   return schema;
 }

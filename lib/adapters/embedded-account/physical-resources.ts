@@ -149,9 +149,23 @@ export function physicalIdFor(input: PhysicalIdInput, env: AccountEnv): string {
       return alnum(seed, 26).toLowerCase();
     case 'AWS::EC2::EIP':
       return `203.0.113.${digest(seed)[0]! % 254 + 1}`;
-    default:
-      return generatedName(stackName, logicalId, seed, 128);
+    default: {
+      // Where the schema says Ref returns the ARN (a certificate, say), the physical id is that ARN.
+      const arn = resourceSchema(type)?.refArn;
+      return arn ? arnFrom(arn, { stackName, logicalId, properties, seed }, env) : generatedName(stackName, logicalId, seed, 128);
+    }
   }
+}
+
+/** An ARN from the schema's template: pseudo parameters filled in, names from the properties or generated, ids made up. */
+function arnFrom(template: string, r: { stackName: string; logicalId: string; properties: Record<string, unknown>; seed: string }, env: AccountEnv): string {
+  const values: Record<string, string> = { Partition: partitionOf(env.region), Region: env.region, Account: env.accountId };
+  return template.replace(/\$\{([^}]+)\}/g, (_whole, name: string) => {
+    if (values[name] !== undefined) return values[name];
+    const given = r.properties[name];
+    if (typeof given === 'string' && !containsUnknown(given)) return given;
+    return name.endsWith('Name') ? generatedName(r.stackName, r.logicalId, `${r.seed}/${name}`, 64) : uuid(`${r.seed}/${name}`);
+  });
 }
 
 function pathOf(properties: Record<string, unknown>): string {

@@ -127,4 +127,15 @@ describe('EmbeddedAccount: executing change sets', () => {
     await deploy(account, gateway, extensions);
     expect((await gateway.describeStack('ext'))?.outputs).toEqual({ Length: '3', Json: '{"a":[1]}', Fallback: '1' });
   });
+
+  it('gives Ref the ARN where CloudFormation returns one, in the shape of the schema\'s ARN', async () => {
+    const account = newAccount();
+    const gateway = account.gateway();
+    const body = template({
+      Resources: { Cert: { Type: 'AWS::CertificateManager::Certificate', Properties: { DomainName: 'example.com' } } },
+      Outputs: { Ref: { Value: { Ref: 'Cert' } } },
+    });
+    await deploy(account, gateway, changeSet({ stackName: 'tls', templateBody: body }));
+    expect((await gateway.describeStack('tls'))?.outputs['Ref']).toMatch(/^arn:aws:acm:us-east-1:123456789012:certificate\/[0-9a-f-]{36}$/);
+  });
 });
