@@ -1,6 +1,8 @@
 /**
- * CLI figures: start time of `cairn --version` (target under 300 ms), and planning a 200-stack
- * repository with nothing to change, as a whole `cairn plan` process and as CloudFormation calls.
+ * CLI figures: start time of `cairn --version` (target under 300 ms), `cairn validate` of 300
+ * templates as a whole process (every template checked against the resource schemas), and planning
+ * a 200-stack repository with nothing to change, as a whole `cairn plan` process and as
+ * CloudFormation calls.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,6 +48,15 @@ export const cliBench: BenchModule = {
 
     const dir = mkdtempSync(join(tmpdir(), 'cairn-bench-cli-'));
     try {
+      const wide = join(dir, 'wide');
+      writeManyStacks(wide, 300);
+      const validates = await timeRuns(() => {
+        const r = cairn(['validate', wide], { NO_COLOR: '1' });
+        if (r.status !== 0) throw new Error(`validate of the 300-stack repository exited ${r.status}, expected 0`);
+      }, 5, 1);
+      const validate = median(validates);
+      ctx.add({ group: 'cli', name: 'cairn validate, 300 templates', value: round(validate, 0), unit: 'ms', target: '< 1200', ok: validate < 1200, detail: 'median of 5 processes' });
+
       const repo = join(dir, 'repo');
       writeManyStacks(repo, 200);
       const env = { CAIRN_HOME: join(dir, 'home'), NO_COLOR: '1' };

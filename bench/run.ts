@@ -3,6 +3,7 @@
  * table of every figure with its target, and writes reports/bench.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { usePackagedResourceSchemas } from '../lib/adapters/resource-schema-file.js';
 import type { BenchModule, Figure } from './harness.js';
 
 const MODULES: Record<string, () => Promise<BenchModule>> = {
@@ -23,6 +24,7 @@ function table(figures: Figure[]): string {
 }
 
 async function main(): Promise<number> {
+  usePackagedResourceSchemas();
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const unknown = wanted.filter((w) => !MODULES[w]);
   if (unknown.length) {

@@ -10,6 +10,7 @@ import { createCommitStatusReporter } from '../lib/adapters/commit-status/index.
 import { GitSource } from '../lib/adapters/git-source.js';
 import { deploymentConfigFromEnv, requiredEnv } from '../lib/adapters/lambda-environment.js';
 import { PowertoolsSink } from '../lib/adapters/powertools-sink.js';
+import { usePackagedResourceSchemas } from '../lib/adapters/resource-schema-file.js';
 import { SecretsManagerSecrets } from '../lib/adapters/secrets-manager.js';
 import { SqsWorkQueue } from '../lib/adapters/sqs-queue.js';
 import { ENV } from '../lib/core/environment.js';
@@ -19,6 +20,7 @@ import { processBatch } from '../lib/reconcile/process-batch.js';
 import { reconcileSource } from '../lib/reconcile/reconcile-source.js';
 import { StallMemory } from '../lib/reconcile/stall-memory.js';
 
+usePackagedResourceSchemas();
 const config = deploymentConfigFromEnv();
 const queueUrl = requiredEnv(ENV.queueUrl);
 const secrets = new SecretsManagerSecrets();

@@ -8,7 +8,8 @@ import { countActions } from '../core/plan.js';
 import { pad, style } from './style.js';
 
 export function renderProblems(problems: Problem[]): string {
-  return problems.map((p) => `  ${style.red('✗')} ${formatProblem(p)}`).join('\n');
+  const mark = (p: Problem): string => (p.severity === 'warning' ? style.yellow('!') : p.severity === 'notice' ? style.dim('·') : style.red('✗'));
+  return problems.map((p) => `  ${mark(p)} ${formatProblem(p)}`).join('\n');
 }
 
 const SYMBOL: Record<PlanAction, string> = { create: '+', update: '~', delete: '-', none: '=', blocked: '!' };

@@ -3,6 +3,7 @@
  * listed with file and path, stalled states with what to do, never a stack trace (CAIRN_DEBUG=1
  * prints one for bug reports).
  */
+import { usePackagedResourceSchemas } from '../adapters/resource-schema-file.js';
 import { CairnError, StalledError, ValidationError } from '../core/errors.js';
 import { UsageError } from './args.js';
 import { EXIT } from './exit-codes.js';
@@ -27,6 +28,7 @@ const loaders: Record<CommandName, () => Promise<CommandModule>> = {
 
 export async function runCommand(name: CommandName, argv: string[]): Promise<number> {
   const load = loaders[name];
+  usePackagedResourceSchemas();
   try {
     const command = await load();
     return await command.run(argv);

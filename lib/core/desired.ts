@@ -4,12 +4,13 @@
  * template, dependencies and stack names validated. Pure: files arrive through a lookup function.
  */
 import { posix } from 'node:path';
-import type { Problem } from './errors.js';
+import { isError, type Problem } from './errors.js';
 import { findCycles } from './graph.js';
-import { MANIFEST_FILE, parseDeploymentFile, type Manifest, type StackEntry } from './manifest.js';
+import { MANIFEST_FILE, parseDeploymentFile, withLines, type Manifest, type StackEntry } from './manifest.js';
 import type { DesiredStack, DesiredState, ParameterValue } from './model.js';
 import { DEFAULT_DRIFT_POLICY, DEFAULT_PROTECTED_TYPES, DEFAULT_PRUNE_MAX_SHARE } from './policy.js';
 import { stackNameProblem } from './stack-name.js';
+import { checkTemplate } from './template-checks.js';
 import { parseTemplate } from './template.js';
 
 export type FileContent =
@@ -73,6 +74,9 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
   const defaults = manifest.defaults ?? {};
   const ids = Object.keys(manifest.stacks);
   const stacks: DesiredStack[] = [];
+  const findings: Problem[] = [];
+  // Stacks may share a template: each file is checked once.
+  const checked = new Set<string>();
 
   for (const [tagKey] of Object.entries(defaults.tags ?? {})) checkTagKey(tagKey, 'defaults.tags', at);
 
@@ -84,10 +88,20 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
     const { templateFile, templateText, fileParameters, fileTags, deploymentFile } = source;
     const parsed = parseTemplate(templateText, templateFile);
     if (!parsed.ok) {
-      problems.push(...parsed.problems);
+      if (!checked.has(templateFile)) problems.push(...withLines(parsed.problems, templateText, templateFile));
+      checked.add(templateFile);
       continue;
     }
     const template = parsed.value;
+    if (!checked.has(templateFile)) {
+      checked.add(templateFile);
+      const found = checkTemplate(template.template, templateFile);
+      if (found.length > 0) {
+        const located = withLines(found, templateText, templateFile);
+        problems.push(...located.filter(isError));
+        findings.push(...located.filter((p) => !isError(p)));
+      }
+    }
 
     const stackName = entry.stackName ?? id;
     const nameProblem = stackNameProblem(stackName);
@@ -166,7 +180,7 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
     at(`stacks.${cycle[0]}.dependsOn`, `dependency cycle: ${cycle.join(' → ')}`);
   }
 
-  if (problems.length > 0) return { ok: false, problems };
+  if (problems.length > 0) return { ok: false, problems: [...problems, ...findings] };
   return {
     ok: true,
     value: {
@@ -176,6 +190,7 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
       prune: defaults.prune ?? false,
       pruneMaxShare: defaults.pruneMaxShare ?? DEFAULT_PRUNE_MAX_SHARE,
       protectedTypes: [...new Set([...DEFAULT_PROTECTED_TYPES, ...(defaults.protectedTypes ?? [])])].sort(),
+      findings,
     },
   };
 }

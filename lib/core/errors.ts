@@ -13,6 +13,16 @@ export interface Problem {
   /** 1-based line in the file, when known. */
   line?: number;
   message: string;
+  /**
+   * Absent for an error. A `warning` does not stop a deploy (a deprecated property); a `notice`
+   * says what could not be checked (a custom resource, a type the schemas do not know).
+   */
+  severity?: 'warning' | 'notice';
+}
+
+/** Whether a problem stops validation: everything but warnings and notices. */
+export function isError(p: Problem): boolean {
+  return p.severity === undefined;
 }
 
 export type StallReason =
@@ -65,11 +75,18 @@ export class StalledError extends CairnError {
 /** The repository is not valid: every problem at once, each naming its file and path. */
 export class ValidationError extends StalledError {
   override name = 'ValidationError';
+  /** Errors first, then the warnings and notices found alongside them. */
   readonly problems: Problem[];
 
   constructor(problems: Problem[], options?: { cause?: unknown }) {
-    super('ManifestInvalid', formatProblems(problems), options);
-    this.problems = problems;
+    const ordered = [...problems.filter(isError), ...problems.filter((p) => !isError(p))];
+    super('ManifestInvalid', formatProblems(ordered.filter(isError).length > 0 ? ordered.filter(isError) : ordered), options);
+    this.problems = ordered;
+  }
+
+  /** The problems that stop validation. */
+  get errors(): Problem[] {
+    return this.problems.filter(isError);
   }
 }
 
@@ -96,7 +113,7 @@ export class TransientError extends CairnError {
 export function formatProblem(p: Problem): string {
   const file = p.line ? `${p.file}:${p.line}` : p.file;
   const where = p.path ? `${file}: ${p.path}` : file;
-  return `${where}: ${p.message}`;
+  return `${where}: ${p.severity ? `${p.severity}: ` : ''}${p.message}`;
 }
 
 export function formatProblems(problems: Problem[]): string {

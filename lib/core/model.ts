@@ -3,6 +3,8 @@
  * and the plan that pairs them. Plain data only, so the core stays pure and every port speaks it.
  */
 
+import type { Problem } from './errors.js';
+
 export type DriftPolicy = 'alert' | 'revert' | 'ignore';
 
 export type Capability = 'CAPABILITY_IAM' | 'CAPABILITY_NAMED_IAM' | 'CAPABILITY_AUTO_EXPAND';
@@ -56,6 +58,8 @@ export interface DesiredState {
   pruneMaxShare: number;
   /** Resource types whose replacement or removal is blocked unless allowed per logical id. */
   protectedTypes: string[];
+  /** What the templates' checks found that does not stop a deploy: warnings and notices. */
+  findings: Problem[];
 }
 
 export interface ActualStack {

@@ -34,6 +34,8 @@ export type TemplateResult = { ok: true; value: ParsedTemplate } | { ok: false; 
 const FN_TAGS = [
   'Base64', 'Cidr', 'FindInMap', 'GetAZs', 'ImportValue', 'Join', 'Select', 'Split', 'Sub',
   'If', 'Equals', 'And', 'Or', 'Not', 'Transform', 'ToJsonString', 'Length', 'ForEach',
+  // The Rules section's functions.
+  'Contains', 'EachMemberEquals', 'EachMemberIn', 'RefAll', 'ValueOf', 'ValueOfAll',
 ] as const;
 
 function splitGetAtt(value: string): string[] {
@@ -154,6 +156,8 @@ export function parseTemplate(content: string | Uint8Array, file: string): Templ
     problems.push({ file, path: 'Resources', message: 'is missing or empty; a template needs at least one resource' });
   } else {
     for (const [id, resource] of Object.entries(resources)) {
+      // Fn::ForEach (AWS::LanguageExtensions) and an included snippet stand for resources they make.
+      if (id.startsWith('Fn::ForEach::') || id === 'Fn::Transform') continue;
       if (!isRecord(resource) || typeof resource['Type'] !== 'string') {
         problems.push({ file, path: `Resources.${id}.Type`, message: 'is missing; every resource needs a Type such as AWS::S3::Bucket' });
       }

@@ -108,6 +108,8 @@ export class CairnStack extends Stack {
       ephemeralStorage: RECONCILE_EPHEMERAL_STORAGE,
       environment: { ...environment, [ENV.templateBucket]: templates.bucket.bucketName },
       logRetention,
+      // Template checks read the resource schemas from beside the bundle.
+      files: ['lib/adapters/resource-schemas.br'],
     });
     // Grants ReceiveMessage, DeleteMessage and ChangeMessageVisibility on the queue, which the
     // handler also calls itself to bring a waiting source back later.

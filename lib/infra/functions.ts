@@ -55,6 +55,8 @@ export interface CairnFunctionProps {
   logRetention: RetentionDays;
   /** Writable /tmp, e.g. for the reconciler's git cache. */
   ephemeralStorage?: Size;
+  /** Repository-relative files the handler reads from beside its bundle, copied there after bundling. */
+  files?: string[];
 }
 
 export class CairnFunction extends Construct {
@@ -109,6 +111,15 @@ export class CairnFunction extends Construct {
         sourceMap: true,
         sourcesContent: false,
         externalModules: EXTERNAL_MODULES,
+        ...(props.files?.length
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (inputDir: string, outputDir: string) => props.files!.map((f) => `cp "${join(inputDir, f)}" "${outputDir}"`),
+              },
+            }
+          : {}),
       },
     });
     acknowledgeWildcards(

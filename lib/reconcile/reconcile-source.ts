@@ -65,7 +65,7 @@ export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): 
     ctx.stalls.set(ctx.source, { commit, reason: error.reason, message: error.message, at: new Date().toISOString() });
     const description =
       error instanceof ValidationError
-        ? `${error.problems.length} problem${error.problems.length === 1 ? '' : 's'}: ${formatProblem(error.problems[0]!)}`
+        ? `${error.errors.length} problem${error.errors.length === 1 ? '' : 's'}: ${formatProblem(error.errors[0] ?? error.problems[0]!)}`
         : `${error.stackId ? `${error.stackId}: ` : ''}${error.reason}: ${error.message.replace(/^stack [^:]+: /, '')}`;
     await ctx.commitStatus.report({ commit, state: 'failure', description, context: ctx.statusContext });
     return finish({ outcome: 'stalled', commit, summary: error.message, error }, { reason: error.reason });

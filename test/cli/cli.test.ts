@@ -63,6 +63,26 @@ describe('CLI: cairn', () => {
     expect(json.problems).toHaveLength(3);
   });
 
+  it('reports errors inside a template with line and suggestion, and warnings and notices without failing', () => {
+    const dir = join(work, 'inside');
+    cpSync(EXAMPLE, dir, { recursive: true });
+    const custom = 'Resources:\n  Seed:\n    Type: Custom::Seed\n    Properties: {ServiceToken: arn:aws:lambda:us-east-1:123456789012:function:seed}\n';
+    writeFileSync(join(dir, 'cairn.yaml'), 'version: 1\nsource: inside\nstacks:\n  seed: {template: seed.yaml}\n');
+    writeFileSync(join(dir, 'seed.yaml'), custom);
+    const ok = cairn(['validate', dir]);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/seed\.yaml:3: Resources\.Seed\.Type: notice: Custom::Seed is a custom resource; its properties are not checked/);
+    expect(JSON.parse(cairn(['validate', dir, '--json']).stdout)).toMatchObject({ valid: true, problems: [{ file: 'seed.yaml', line: 3, severity: 'notice' }] });
+
+    writeFileSync(join(dir, 'seed.yaml'), `${custom}  Queue:\n    Type: AWS::SQS::Queue\n    Properties: {VisibilityTimout: 30}\n`);
+    const bad = cairn(['validate', dir]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/seed\.yaml:7: Resources\.Queue\.Properties\.VisibilityTimout: is not a property of AWS::SQS::Queue; did you mean VisibilityTimeout\?/);
+    expect(bad.stderr).toMatch(/1 problem in/);
+    const json = JSON.parse(cairn(['validate', dir, '--json']).stdout);
+    expect(json.problems.map((p: { severity?: string }) => p.severity ?? 'error')).toEqual(['error', 'notice']);
+  });
+
   it('says plainly when the directory has no cairn.yaml', () => {
     const r = cairn(['plan', work], { env });
     expect(r.status).toBe(1);

@@ -41,6 +41,12 @@ describe('Core: template canonicalisation', () => {
     ['!GetAZs', 'A: !GetAZs ""', { A: { 'Fn::GetAZs': '' } }],
     ['!Condition', 'A: !Condition C', { A: { Condition: 'C' } }],
     ['!Transform', 'A: !Transform {Name: X, Parameters: {}}', { A: { 'Fn::Transform': { Name: 'X', Parameters: {} } } }],
+    ['!Contains (Rules)', 'A: !Contains [[a, b], !Ref P]', { A: { 'Fn::Contains': [['a', 'b'], { Ref: 'P' }] } }],
+    ['!EachMemberEquals (Rules)', 'A: !EachMemberEquals [!RefAll "AWS::EC2::VPC::Id", v]', { A: { 'Fn::EachMemberEquals': [{ 'Fn::RefAll': 'AWS::EC2::VPC::Id' }, 'v'] } }],
+    ['!EachMemberIn (Rules)', 'A: !EachMemberIn [!ValueOfAll [T, VpcId], [v]]', { A: { 'Fn::EachMemberIn': [{ 'Fn::ValueOfAll': ['T', 'VpcId'] }, ['v']] } }],
+    ['!ValueOf (Rules)', 'A: !ValueOf [P, Tags]', { A: { 'Fn::ValueOf': ['P', 'Tags'] } }],
+    ['!Length (AWS::LanguageExtensions)', 'A: !Length [a, b]', { A: { 'Fn::Length': ['a', 'b'] } }],
+    ['!ToJsonString (AWS::LanguageExtensions)', 'A: !ToJsonString {a: 1}', { A: { 'Fn::ToJsonString': { a: 1 } } }],
   ])('expands %s to its long form', (_name, snippet, expected) => {
     const t = parsed(`Resources:\n  R:\n    Type: AWS::SNS::Topic\n    Metadata:\n      ${snippet}\n`);
     expect((t.template['Resources'] as Record<string, { Metadata: unknown }>)['R']!.Metadata).toEqual(expected);

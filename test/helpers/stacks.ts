@@ -30,7 +30,7 @@ export function desiredStack(id: string, over: Partial<DesiredStack> & { templat
 }
 
 export function desiredState(stacks: DesiredStack[], over: Partial<DesiredState> = {}): DesiredState {
-  return { source: 'src', commit: 'c0ffee', stacks, prune: false, pruneMaxShare: 0.5, protectedTypes: [...DEFAULT_PROTECTED_TYPES], ...over };
+  return { source: 'src', commit: 'c0ffee', stacks, prune: false, pruneMaxShare: 0.5, protectedTypes: [...DEFAULT_PROTECTED_TYPES], findings: [], ...over };
 }
 
 export function actualStack(stackName: string, over: Partial<ActualStack> = {}): ActualStack {

@@ -4,7 +4,7 @@
  * the IAM scope (PassRole, the deployer-role condition, each function's grants), the event rule,
  * alarms, retention, and the bundles esbuild produced. Synthesised once per configuration.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
@@ -159,6 +159,21 @@ describe('Infra: Cairn stack', () => {
       for (const fn of Object.values(resources(t, 'AWS::Lambda::Function'))) {
         expect(statSync(join(bundleOf(fn), 'index.mjs')).size).toBeLessThan(1_000_000);
         expect(statSync(join(bundleOf(fn), 'index.mjs.map')).size).toBeGreaterThan(0);
+      }
+    });
+
+    it('put the resource schemas beside the reconcile bundle only, where its template checks read them', () => {
+      const [reconcileId] = functionLike(t, /reconciles a source/);
+      const schemas = readFileSync(new URL('../../lib/adapters/resource-schemas.br', import.meta.url));
+      for (const [id, fn] of Object.entries(resources(t, 'AWS::Lambda::Function'))) {
+        const copied = join(bundleOf(fn), 'resource-schemas.br');
+        if (id !== reconcileId) {
+          expect(existsSync(copied)).toBe(false);
+          continue;
+        }
+        expect(readFileSync(copied).equals(schemas)).toBe(true);
+        // The bundle and the data it reads stay within 1 MB (1,048,576 bytes) together.
+        expect(statSync(join(bundleOf(fn), 'index.mjs')).size + schemas.length).toBeLessThan(1_048_576);
       }
     });
 

@@ -37,6 +37,9 @@ const COMMIT = 'c0ffee0000000000000000000000000000000000';
 const CAPABILITIES = ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND'] as const;
 const DRIFT = ['alert', 'revert', 'ignore'] as const;
 const REGIONS = ['eu-west-1', 'us-east-1', 'ap-southeast-2', 'us-gov-west-1'];
+/** Each generated type's name property and ARN attribute, as its schema names them. */
+const NAME_PROPERTY: Record<string, string> = { 'AWS::SNS::Topic': 'TopicName', 'AWS::SQS::Queue': 'QueueName', 'AWS::S3::Bucket': 'BucketName' };
+const ARN_ATTRIBUTE: Record<string, string> = { 'AWS::SNS::Topic': 'TopicArn', 'AWS::SQS::Queue': 'Arn', 'AWS::S3::Bucket': 'Arn' };
 const ROLES = ['arn:aws:iam::123456789012:role/cairn-deployer', 'arn:aws-us-gov:iam::000000000000:role/path/deployer'];
 
 /** Keys each strict object of the two file formats accepts. */
@@ -161,10 +164,10 @@ function stackArb(id: string, earlier: string[]): fc.Arbitrary<StackSpec> {
         Resources: Object.fromEntries(
           g.resources.map((r, i) => [
             r.id,
-            { Type: r.type, Properties: { Name: r.name, ...(g.params[i] ? { FromParameter: { Ref: g.params[i]!.name } } : {}) } },
+            { Type: r.type, Properties: { [NAME_PROPERTY[r.type]!]: r.name, ...(g.params[i] ? { Tags: [{ Key: 'from', Value: { Ref: g.params[i]!.name } }] } : {}) } },
           ]),
         ),
-        Outputs: { First: { Value: { 'Fn::GetAtt': [g.resources[0]!.id, 'Arn'] } } },
+        Outputs: { First: { Value: { 'Fn::GetAtt': [g.resources[0]!.id, ARN_ATTRIBUTE[g.resources[0]!.type]!] } } },
       });
       const fromStack = Object.values(manifestParams).flatMap((v) => (typeof v === 'object' && !Array.isArray(v) ? [v.fromStack] : []));
       const deployment = g.viaDeployment
@@ -264,6 +267,7 @@ const repoArb: fc.Arbitrary<Repo> = fc
         prune: d.prune ?? false,
         pruneMaxShare: d.pruneMaxShare ?? 0.5,
         protectedTypes: [...new Set([...DEFAULT_PROTECTED_TYPES, ...(d.protectedTypes ?? [])])].sort(),
+        findings: [],
       },
     };
   });

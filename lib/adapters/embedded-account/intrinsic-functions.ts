@@ -48,22 +48,37 @@ function args(name: string, arg: unknown, count: number): unknown[] {
   return arg;
 }
 
+/** A value as a message shows it: a value not known yet reads as such, never as its internal marker. */
+function shown(value: unknown): string {
+  return (JSON.stringify(value) ?? String(value)).replace(/\\u0000unresolved:([^\\]*)\\u0000/g, '(the $1 known after create)');
+}
+
 function asString(name: string, value: unknown): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  throw new TemplateError(`Template error: ${name} must resolve to a string, got ${JSON.stringify(value)}`);
+  throw new TemplateError(`Template error: ${name} must resolve to a string, got ${shown(value)}`);
 }
 
 function asList(name: string, value: unknown): unknown[] {
-  if (!Array.isArray(value)) throw new TemplateError(`Template error: ${name} must resolve to a list, got ${JSON.stringify(value)}`);
+  if (!Array.isArray(value)) throw new TemplateError(`Template error: ${name} must resolve to a list, got ${shown(value)}`);
   return value;
+}
+
+/** A value not known yet, standing for a whole list or string (a list attribute, or what a function makes of one). */
+function isUnknownWhole(value: unknown): value is string {
+  return typeof value === 'string' && value.startsWith(UNKNOWN_PREFIX) && value.endsWith('\u0000') && value.indexOf('\u0000', 1) === value.length - 1;
+}
+
+/** What a function makes of a value not known yet: a value not known yet either. */
+function derivedUnknown(fn: string, from: string): string {
+  return unknownValue(from.slice(UNKNOWN_PREFIX.length, -1), fn);
 }
 
 function conditionValue(node: unknown, ctx: IntrinsicContext): boolean {
   const value = evaluate(node, ctx);
   if (typeof value === 'boolean') return value;
   if (value === 'true' || value === 'false') return value === 'true';
-  throw new TemplateError(`Template error: a condition must evaluate to a boolean, got ${JSON.stringify(value)}`);
+  throw new TemplateError(`Template error: a condition must evaluate to a boolean, got ${shown(value)}`);
 }
 
 function getAttArgs(arg: unknown, ctx: IntrinsicContext): [string, string] {
@@ -155,13 +170,19 @@ const FUNCTIONS: Record<string, IntrinsicFn> = {
   'Fn::Sub': sub,
   'Fn::Join': (arg, ctx) => {
     const [delimiter, list] = args('Fn::Join', arg, 2);
-    const items = asList('Fn::Join', evaluate(list, ctx));
+    const value = evaluate(list, ctx);
+    if (isUnknownWhole(value)) return derivedUnknown('Fn::Join', value);
+    const items = asList('Fn::Join', value);
     return items.map((item) => asString('Fn::Join', item)).join(asString('Fn::Join', delimiter));
   },
   'Fn::Select': (arg, ctx) => {
     const [indexNode, listNode] = args('Fn::Select', arg, 2);
-    const index = Number(evaluate(indexNode, ctx));
-    const list = asList('Fn::Select', evaluate(listNode, ctx));
+    const indexValue = evaluate(indexNode, ctx);
+    const value = evaluate(listNode, ctx);
+    if (isUnknownWhole(value)) return derivedUnknown('Fn::Select', value);
+    if (isUnknownWhole(indexValue)) return derivedUnknown('Fn::Select', indexValue);
+    const index = Number(indexValue);
+    const list = asList('Fn::Select', value);
     if (!Number.isInteger(index) || index < 0 || index >= list.length) {
       throw new TemplateError(`Template error: Fn::Select cannot select nonexistent value at index ${index}`);
     }
@@ -169,7 +190,10 @@ const FUNCTIONS: Record<string, IntrinsicFn> = {
   },
   'Fn::Split': (arg, ctx) => {
     const [delimiter, source] = args('Fn::Split', arg, 2);
-    return asString('Fn::Split', evaluate(source, ctx)).split(asString('Fn::Split', delimiter));
+    const value = evaluate(source, ctx);
+    // Splitting a string not known yet gives a list not known yet (Select then picks from it).
+    if (containsUnknown(value) && typeof value === 'string') return isUnknownWhole(value) ? derivedUnknown('Fn::Split', value) : unknownValue('Fn::Split');
+    return asString('Fn::Split', value).split(asString('Fn::Split', delimiter));
   },
   'Fn::If': (arg, ctx) => {
     const [name, whenTrue, whenFalse] = args('Fn::If', arg, 3);
@@ -193,9 +217,25 @@ const FUNCTIONS: Record<string, IntrinsicFn> = {
   'Fn::Not': (arg, ctx) => !conditionValue(args('Fn::Not', arg, 1)[0], ctx),
   Condition: (arg, ctx) => ctx.condition(asString('Condition', arg)),
   'Fn::FindInMap': (arg, ctx) => {
-    const [map, top, second] = args('Fn::FindInMap', arg, 3).map((node) => asString('Fn::FindInMap', evaluate(node, ctx)));
+    // AWS::LanguageExtensions adds a fourth argument, {DefaultValue: …}, for a key the map lacks.
+    const list = Array.isArray(arg) && arg.length === 4 ? arg : args('Fn::FindInMap', arg, 3);
+    const [map, top, second] = list.slice(0, 3).map((node) => asString('Fn::FindInMap', evaluate(node, ctx)));
+    const fallback = list[3];
+    if (isRecord(fallback) && 'DefaultValue' in fallback) {
+      try {
+        return ctx.mapping(map!, top!, second!);
+      } catch (error) {
+        if (!(error instanceof TemplateError)) throw error;
+        return evaluate(fallback['DefaultValue'], ctx);
+      }
+    }
     return ctx.mapping(map!, top!, second!);
   },
+  'Fn::Length': (arg, ctx) => {
+    const value = evaluate(arg, ctx);
+    return isUnknownWhole(value) ? derivedUnknown('Fn::Length', value) : asList('Fn::Length', value).length;
+  },
+  'Fn::ToJsonString': (arg, ctx) => JSON.stringify(evaluate(arg, ctx)),
   'Fn::Base64': (arg, ctx) => Buffer.from(asString('Fn::Base64', evaluate(arg, ctx)), 'utf8').toString('base64'),
   'Fn::GetAZs': (arg, ctx) => {
     const region = asString('Fn::GetAZs', evaluate(arg, ctx)) || ctx.region;
@@ -203,6 +243,8 @@ const FUNCTIONS: Record<string, IntrinsicFn> = {
   },
   'Fn::Cidr': (arg, ctx) => {
     const [block, count, bits] = args('Fn::Cidr', arg, 3).map((node) => evaluate(node, ctx));
+    const pending = [block, count, bits].find(isUnknownWhole);
+    if (pending !== undefined) return derivedUnknown('Fn::Cidr', pending);
     return cidrBlocks(asString('Fn::Cidr', block), Number(count), Number(bits));
   },
   'Fn::ImportValue': (arg, ctx) => ctx.importValue(asString('Fn::ImportValue', evaluate(arg, ctx))),

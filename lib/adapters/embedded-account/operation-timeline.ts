@@ -45,12 +45,12 @@ class StepWriter {
     this.push(logicalId, type, physicalId, status, reason);
   }
 
-  /** One resource operation: IN_PROGRESS now, then the outcome one step later. */
-  operation(logicalId: string, type: string, physicalId: string, verb: 'CREATE' | 'UPDATE' | 'DELETE', fails: boolean, startReason?: string): boolean {
+  /** One resource operation: IN_PROGRESS now, then the outcome one step later. `fails`: true (an injected fault) or the reason. */
+  operation(logicalId: string, type: string, physicalId: string, verb: 'CREATE' | 'UPDATE' | 'DELETE', fails: boolean | string, startReason?: string): boolean {
     this.resource(logicalId, type, physicalId, `${verb}_IN_PROGRESS`, startReason);
     this.t += this.clock.stepMs;
-    if (fails) {
-      this.resource(logicalId, type, physicalId, `${verb}_FAILED`, failureMessage(type, verb));
+    if (fails !== false) {
+      this.resource(logicalId, type, physicalId, `${verb}_FAILED`, fails === true ? failureMessage(type, verb) : fails);
       return false;
     }
     this.resource(logicalId, type, physicalId, `${verb}_COMPLETE`);
@@ -79,6 +79,12 @@ function failureMessage(type: string, verb: string): string {
   return `Resource handler returned message: "Simulated ${verb.toLowerCase()} failure injected for ${type}" (HandlerErrorCode: GeneralServiceException)`;
 }
 
+/** How a resource's operation fails: with the reason its properties could not be resolved, an injected fault, or not. */
+function failsWith(realized: RealizedStack, logicalId: string, injected: boolean): boolean | string {
+  if (realized.failure?.logicalId === logicalId) return realized.failure.reason;
+  return injected;
+}
+
 function failedReason(ids: string[], verb: string, rollbackRequested: boolean): string {
   return `The following resource(s) failed to ${verb}: [${ids.join(', ')}]. ${rollbackRequested ? 'Rollback requested by user.' : ''}`.trim();
 }
@@ -90,20 +96,21 @@ export function createTimeline(clock: TimelineClock, plan: StackPlan, realized: 
   const created: string[] = [];
   let failed: string | undefined;
   for (const { logicalId, type } of plan.resources) {
-    const ok = w.operation(logicalId, type, realized.resources[logicalId]!.physicalId, 'CREATE', faults.failOnCreate.includes(type), undefined);
+    const ok = w.operation(logicalId, type, realized.resources[logicalId]!.physicalId, 'CREATE', failsWith(realized, logicalId, faults.failOnCreate.includes(type)), undefined);
     if (!ok) {
       failed = logicalId;
       break;
     }
     created.push(logicalId);
   }
-  if (failed === undefined) {
+  const outputsFailed = failed === undefined && realized.failure !== undefined;
+  if (failed === undefined && !outputsFailed) {
     w.stack('CREATE_COMPLETE');
     return w.done({ ...next, status: 'CREATE_COMPLETE', statusReason: undefined }, true);
   }
-  const reason = failedReason([failed], 'create', true);
+  const reason = failed === undefined ? realized.failure!.reason : failedReason([failed], 'create', true);
   w.stack('ROLLBACK_IN_PROGRESS', reason);
-  const rollback = [failed, ...created.reverse()];
+  const rollback = [...(failed === undefined ? [] : [failed]), ...created.reverse()];
   const emptied: StackState = { ...next, resources: {}, outputs: {}, exports: {} };
   for (const [i, logicalId] of rollback.entries()) {
     const resource = realized.resources[logicalId]!;
@@ -145,17 +152,17 @@ export function updateTimeline(
     const item: Done = { logicalId, kind: !old ? 'add' : realized.created.has(logicalId) ? 'replace' : 'modify' };
     const ok =
       item.kind === 'add'
-        ? w.operation(logicalId, type, physicalId, 'CREATE', faults.failOnCreate.includes(type))
+        ? w.operation(logicalId, type, physicalId, 'CREATE', failsWith(realized, logicalId, faults.failOnCreate.includes(type)))
         : item.kind === 'replace'
           ? w.operation(
               logicalId,
               type,
               physicalId,
               'UPDATE',
-              faults.failOnCreate.includes(type) || faults.failOnUpdate.includes(type),
+              failsWith(realized, logicalId, faults.failOnCreate.includes(type) || faults.failOnUpdate.includes(type)),
               'Requested update requires the creation of a new physical resource; hence creating one.',
             )
-          : w.operation(logicalId, type, physicalId, 'UPDATE', faults.failOnUpdate.includes(type));
+          : w.operation(logicalId, type, physicalId, 'UPDATE', failsWith(realized, logicalId, faults.failOnUpdate.includes(type)));
     if (!ok) {
       failed = item;
       break;
@@ -163,7 +170,8 @@ export function updateTimeline(
     done.push(item);
   }
 
-  if (failed === undefined) {
+  const outputsFailed = failed === undefined && realized.failure !== undefined;
+  if (failed === undefined && !outputsFailed) {
     const cleanup = [
       ...done.filter((d) => d.kind === 'replace').map((d) => d.logicalId),
       ...plan.removed,
@@ -183,10 +191,9 @@ export function updateTimeline(
     return w.done({ ...next, status: 'UPDATE_COMPLETE', statusReason: undefined }, true);
   }
 
-  const verb = failed.kind === 'add' ? 'create' : 'update';
-  const reason = failedReason([failed.logicalId], verb, false);
+  const reason = failed === undefined ? realized.failure!.reason : failedReason([failed.logicalId], failed.kind === 'add' ? 'create' : 'update', false);
   w.stack('UPDATE_ROLLBACK_IN_PROGRESS', reason);
-  const rollback = [failed, ...done.reverse()];
+  const rollback = [...(failed === undefined ? [] : [failed]), ...done.reverse()];
   for (const [i, item] of rollback.entries()) {
     const fails = faults.failRollback && i === 0;
     const ok =

@@ -5,6 +5,7 @@
  * derived from a hash of a seed, so the same operation always yields the same ids.
  */
 import { createHash } from 'node:crypto';
+import { resourceSchema } from '../../core/resource-schemas.js';
 import { containsUnknown } from './intrinsic-functions.js';
 
 export interface AccountEnv {
@@ -148,9 +149,23 @@ export function physicalIdFor(input: PhysicalIdInput, env: AccountEnv): string {
       return alnum(seed, 26).toLowerCase();
     case 'AWS::EC2::EIP':
       return `203.0.113.${digest(seed)[0]! % 254 + 1}`;
-    default:
-      return generatedName(stackName, logicalId, seed, 128);
+    default: {
+      // Where the schema says Ref returns the ARN (a certificate, say), the physical id is that ARN.
+      const arn = resourceSchema(type)?.refArn;
+      return arn ? arnFrom(arn, { stackName, logicalId, properties, seed }, env) : generatedName(stackName, logicalId, seed, 128);
+    }
   }
+}
+
+/** An ARN from the schema's template: pseudo parameters filled in, names from the properties or generated, ids made up. */
+function arnFrom(template: string, r: { stackName: string; logicalId: string; properties: Record<string, unknown>; seed: string }, env: AccountEnv): string {
+  const values: Record<string, string> = { Partition: partitionOf(env.region), Region: env.region, Account: env.accountId };
+  return template.replace(/\$\{([^}]+)\}/g, (_whole, name: string) => {
+    if (values[name] !== undefined) return values[name];
+    const given = r.properties[name];
+    if (typeof given === 'string' && !containsUnknown(given)) return given;
+    return name.endsWith('Name') ? generatedName(r.stackName, r.logicalId, `${r.seed}/${name}`, 64) : uuid(`${r.seed}/${name}`);
+  });
 }
 
 function pathOf(properties: Record<string, unknown>): string {
@@ -262,11 +277,22 @@ const ATTRIBUTES: Record<string, AttributeTable> = {
   'AWS::StepFunctions::StateMachine': (r) => ({ Arn: r.physicalId, Name: lastSegment(r.physicalId) }),
 };
 
-/** The value of `Fn::GetAtt [resource, attribute]` for a simulated resource. */
+/** Two plausible items of a list attribute (addresses, CIDR blocks or ids), by the attribute's name. */
+function listAttribute(resource: PhysicalResource, attribute: string): string[] {
+  const seed = `${resource.physicalId}/${attribute}`;
+  const byte = (i: number): number => digest(`${seed}/${i}`)[0]! % 250 + 4;
+  if (/Ipv6Cidr/i.test(attribute)) return [0, 1].map((i) => `2600:1f18:${hex(`${seed}/${i}`, 4)}::/56`);
+  if (/Cidr/i.test(attribute)) return [0, 1].map((i) => `10.${byte(i)}.0.0/16`);
+  if (/Ip(v4)?(Address)?(es)?$|Addresses$/i.test(attribute)) return [0, 1].map((i) => `10.0.${i}.${byte(i)}`);
+  return [0, 1].map((i) => `${lastSegment(resource.physicalId)}-${kebab(attribute.replace(/\./g, '-'))}-${i + 1}`);
+}
+
+/** The value of `Fn::GetAtt [resource, attribute]` for a simulated resource; a list where the schema says so. */
 export function attributeOf(resource: PhysicalResource, attribute: string, env: AccountEnv): unknown {
   const p = partitionOf(env.region);
   const known = ATTRIBUTES[resource.type]?.(resource, env, p, urlSuffixOf(env.region))[attribute];
   if (known !== undefined) return known;
+  if (resourceSchema(resource.type)?.attributes[attribute]?.list) return listAttribute(resource, attribute);
   if (attribute === 'Arn' || attribute.endsWith('Arn')) {
     if (resource.physicalId.startsWith('arn:')) return resource.physicalId;
     const [, service = 'unknown', kind = 'resource'] = resource.type.split('::');

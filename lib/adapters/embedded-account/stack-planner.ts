@@ -11,7 +11,7 @@ import { evaluate, scanReferences, unknownValue, containsUnknown, type Intrinsic
 import { attributeOf, partitionOf, physicalIdFor, urlSuffixOf, type AccountEnv } from './physical-resources.js';
 import { replacementFor, requiresReplacement, type Replacement } from './replacement-rules.js';
 import type { ResourceState, StackState } from './stack-record.js';
-import { parseTemplate, TemplateError, type TemplateDocument } from './template-document.js';
+import { FOR_EACH_PREFIX, parseTemplate, SAM_TRANSFORM, TemplateError, type TemplateDocument } from './template-document.js';
 
 export interface ExportEntry {
   value: string;
@@ -59,6 +59,12 @@ export interface RealizedStack {
   exports: Record<string, string>;
   /** Logical ids that get a new physical resource (added, replaced or recreated). */
   created: Set<string>;
+  /**
+   * What makes the operation fail once values are known (a Select past the end of a real list,
+   * say): the resource whose properties could not be resolved and why, or the outputs (no logical id).
+   * Resources after a failed one are not realized.
+   */
+  failure?: { logicalId: string | undefined; reason: string };
 }
 
 const LIST_TYPE = /^(List<.*>|CommaDelimitedList)$/;
@@ -283,8 +289,22 @@ function reverts(input: PlanInput, type: string): boolean {
   return input.revertDrift && !input.nonRevertibleTypes.has(type);
 }
 
+/** Transforms CloudFormation hosts itself; any other name is a macro, and this account holds none. */
+const HOSTED_TRANSFORMS = new Set([SAM_TRANSFORM, 'AWS::LanguageExtensions', 'AWS::Include', 'AWS::CodeDeployBlueGreen', 'AWS::SecretsManager-2020-07-23']);
+
+/** What this account cannot run as CloudFormation would: a macro it does not hold, a loop it does not expand. */
+function checkTransforms(template: TemplateDocument): void {
+  const missing = template.transforms.find((name) => !HOSTED_TRANSFORMS.has(name));
+  if (missing) throw new TemplateError(`No transform named ${missing} found.`);
+  const loop = [...Object.keys(template.resources), ...Object.keys(template.outputs)].find((key) => key.startsWith(FOR_EACH_PREFIX));
+  if (loop) {
+    throw new TemplateError(`${loop}: the simulated account does not expand AWS::LanguageExtensions loops (Fn::ForEach); deploy to AWS with --target aws to use them`);
+  }
+}
+
 /** Plan a change of the stack (`current` undefined for a new stack). Throws TemplateError. */
 export function planStack(current: StackState | undefined, input: PlanInput): StackPlan {
+  checkTransforms(input.template);
   const scope = new TemplateScope(input.template, input);
   const oldResources = current?.resources ?? {};
   const tagsChanged = current !== undefined && !isDeepStrictEqual(current.tags, input.tags);
@@ -314,7 +334,9 @@ export function planStack(current: StackState | undefined, input: PlanInput): St
         plan = { logicalId, type, action: 'Modify', replacement: 'True', changed: Object.keys(props).sort() };
       } else {
         const changed = changedKeys(props, baseline);
-        const touched = changed.length > 0 || tagsChanged || !isDeepStrictEqual(declaration.Metadata, old.metadata);
+        // Stack tags reach resources without listing them: CloudFormation's change set shows only
+        // resources whose properties (or metadata) change.
+        const touched = changed.length > 0 || !isDeepStrictEqual(declaration.Metadata, old.metadata);
         plan = {
           logicalId,
           type,
@@ -397,14 +419,21 @@ export function realizeStack(current: StackState | undefined, plan: StackPlan, i
   for (const planned of plan.resources) {
     const { logicalId, type } = planned;
     const declaration = input.template.resources[logicalId]!;
-    const props = scope.properties(logicalId, resolve);
     const old = oldResources[logicalId];
+    let props: Record<string, unknown>;
+    try {
+      props = scope.properties(logicalId, resolve);
+    } catch (error) {
+      if (!(error instanceof TemplateError)) throw error;
+      resources[logicalId] = { type, physicalId: old?.physicalId ?? '', properties: old?.properties ?? {}, actual: old?.actual ?? {} };
+      return { resources, outputs: {}, exports: {}, created, failure: { logicalId, reason: error.message } };
+    }
     const baseline = old && (reverts(input, type) ? old.actual : old.properties);
     const replace =
       !old ||
       old.type !== type ||
       baseline === null ||
-      (planned.action === 'Modify' && changedKeys(props, baseline!).some((key) => requiresReplacement(type, key, props, baseline!)));
+      (planned.action === 'Modify' && requiresReplacement(type, changedKeys(props, baseline!), props, baseline!));
     if (replace) created.add(logicalId);
     const physicalId = replace ? physicalIdFor({ type, logicalId, stackName: input.stackName, properties: props, seed }, input.env) : old.physicalId;
     resources[logicalId] = {
@@ -419,10 +448,15 @@ export function realizeStack(current: StackState | undefined, plan: StackPlan, i
   const ctx = scope.context(resolve);
   const outputs: Record<string, string> = {};
   const exports: Record<string, string> = {};
-  for (const [name, output] of Object.entries(input.template.outputs)) {
-    if (output.Condition !== undefined && !scope.condition(output.Condition)) continue;
-    outputs[name] = outputValue(evaluate(output.Value, ctx));
-    if (output.Export !== undefined) exports[outputValue(evaluate(output.Export.Name, ctx))] = outputs[name];
+  try {
+    for (const [name, output] of Object.entries(input.template.outputs)) {
+      if (output.Condition !== undefined && !scope.condition(output.Condition)) continue;
+      outputs[name] = outputValue(evaluate(output.Value, ctx));
+      if (output.Export !== undefined) exports[outputValue(evaluate(output.Export.Name, ctx))] = outputs[name];
+    }
+  } catch (error) {
+    if (!(error instanceof TemplateError)) throw error;
+    return { resources, outputs: {}, exports: {}, created, failure: { logicalId: undefined, reason: error.message } };
   }
   return { resources, outputs, exports, created };
 }

@@ -40,7 +40,12 @@ export interface TemplateDocument {
   resources: Record<string, ResourceDeclaration>;
   outputs: Record<string, OutputDeclaration>;
   hasTransform: boolean;
+  /** The template's Transform names, in order. */
+  transforms: string[];
 }
+
+export const SAM_TRANSFORM = 'AWS::Serverless-2016-10-31';
+export const FOR_EACH_PREFIX = 'Fn::ForEach::';
 
 const SECTIONS = new Set([
   'AWSTemplateFormatVersion',
@@ -89,7 +94,9 @@ function section<T>(body: Record<string, unknown>, name: string): Record<string,
 export function parseTemplate(text: string): TemplateDocument {
   const body = parseText(text);
   if (!isRecord(body)) throw new TemplateError('Template format error: the template must be a JSON or YAML object');
-  const unknown = Object.keys(body).filter((key) => !SECTIONS.has(key));
+  const transform = body.Transform;
+  const transforms = typeof transform === 'string' ? [transform] : Array.isArray(transform) ? transform.filter((t): t is string => typeof t === 'string') : [];
+  const unknown = Object.keys(body).filter((key) => !SECTIONS.has(key) && !(key === 'Globals' && transforms.includes(SAM_TRANSFORM)));
   if (unknown.length > 0) {
     throw new TemplateError(`Template format error: Invalid template property or properties [${unknown.join(', ')}]`);
   }
@@ -98,6 +105,8 @@ export function parseTemplate(text: string): TemplateDocument {
     throw new TemplateError('Template format error: At least one Resources member must be defined.');
   }
   for (const [logicalId, resource] of Object.entries(resources)) {
+    // A loop of AWS::LanguageExtensions; planning says plainly that this account does not expand it.
+    if (logicalId.startsWith(FOR_EACH_PREFIX)) continue;
     if (!/^[A-Za-z0-9]+$/.test(logicalId)) {
       throw new TemplateError(`Template format error: Resource name ${logicalId} is non alphanumeric.`);
     }
@@ -122,5 +131,6 @@ export function parseTemplate(text: string): TemplateDocument {
     resources,
     outputs,
     hasTransform: body.Transform !== undefined,
+    transforms,
   };
 }

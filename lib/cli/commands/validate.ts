@@ -1,4 +1,5 @@
 /** `cairn validate [DIR]`: check cairn.yaml and every template it names; every problem at once. */
+import { isError } from '../../core/errors.js';
 import { waves } from '../../core/graph.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
 import { inspectSource } from '../context.js';
@@ -29,8 +30,9 @@ export async function run(argv: string[]): Promise<number> {
     const waveCount = Math.max(0, ...waveOf.values()) + (desired.stacks.length ? 1 : 0);
     if (values.json) {
       const stacks = desired.stacks.map((s) => ({ id: s.id, stackName: s.stackName, template: s.templateFile, wave: waveOf.get(s.id), dependsOn: s.dependsOn }));
-      process.stdout.write(`${JSON.stringify({ valid: true, source: desired.source, commit: snapshot.commit, stacks, problems: [] }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ valid: true, source: desired.source, commit: snapshot.commit, stacks, problems: desired.findings }, null, 2)}\n`);
     } else {
+      if (desired.findings.length > 0) process.stdout.write(`${renderProblems(desired.findings)}\n\n`);
       process.stdout.write(
         `${style.green('✓')} source "${desired.source}" (${repo.description}) at ${describeCommit(snapshot.commit)} is valid: ${desired.stacks.length} stack${desired.stacks.length === 1 ? '' : 's'} in ${waveCount} wave${waveCount === 1 ? '' : 's'}` +
           `${desired.stacks.length ? ` (${desired.stacks.map((s) => s.id).join(', ')})` : ''}\n`,
@@ -42,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ valid: false, commit: snapshot.commit, stacks: [], problems: found }, null, 2)}\n`);
   } else {
-    const n = found.length;
+    const n = found.filter(isError).length;
     process.stderr.write(`${renderProblems(found)}\n\n${n} problem${n === 1 ? '' : 's'} in ${repo.description} at ${describeCommit(snapshot.commit)}.\n`);
   }
   return EXIT.error;

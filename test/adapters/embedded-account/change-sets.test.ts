@@ -80,7 +80,7 @@ describe('EmbeddedAccount: change sets', () => {
     ]);
   });
 
-  it('marks replacement from the table of immutable properties, and a changed type as replacement', async () => {
+  it('marks replacement from the schemas\' create-only properties, and a changed type as replacement', async () => {
     const account = newAccount();
     const gateway = account.gateway();
     const v1 = template({
@@ -134,13 +134,34 @@ describe('EmbeddedAccount: change sets', () => {
     await gateway.createChangeSet(changeSet({ stackName: 'data', changeSetName: 'v2', changeSetType: 'UPDATE', templateBody: v2 }));
     account.settle();
     const byId = Object.fromEntries((await gateway.describeChangeSet('data', 'v2'))!.changes.map((c) => [c.logicalId, c]));
-    expect(byId['Table']).toMatchObject({ action: 'Modify', replacement: 'True', properties: ['AttributeDefinitions', 'BillingMode'] });
+    // Neither is create-only in the DynamoDB schema: CloudFormation updates the table in place.
+    expect(byId['Table']).toMatchObject({ action: 'Modify', replacement: 'False', properties: ['AttributeDefinitions', 'BillingMode'] });
     expect(byId['Index']).toMatchObject({ action: 'Modify', replacement: 'False', properties: ['AttributeDefinitions'] });
     expect(byId['Vpc']).toMatchObject({ action: 'Modify', replacement: 'True', properties: ['CidrBlock'] });
     expect(byId['Topic']).toMatchObject({ action: 'Modify', replacement: 'True', resourceType: 'AWS::SQS::Queue' });
     expect(byId['New']).toMatchObject({ action: 'Add', resourceType: 'AWS::Logs::LogGroup' });
     expect(byId['Old']).toMatchObject({ action: 'Remove', resourceType: 'AWS::SQS::Queue' });
     expect(byId['Old']!.physicalId).toMatch(/^https:\/\/sqs\.us-east-1\.amazonaws\.com\/123456789012\//);
+  });
+
+  it('lists only the resources whose properties change, though the stack tags change too', async () => {
+    const account = newAccount();
+    const gateway = account.gateway();
+    const body = (bucketName: string) =>
+      template({
+        Resources: {
+          Table: {
+            Type: 'AWS::DynamoDB::Table',
+            Properties: { KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' },
+          },
+          Bucket: { Type: 'AWS::S3::Bucket', Properties: { BucketName: bucketName } },
+        },
+      });
+    await deploy(account, gateway, changeSet({ stackName: 'data', templateBody: body('orders-a'), tags: { 'cairn:hash': 'a' } }));
+    await gateway.createChangeSet(changeSet({ stackName: 'data', changeSetName: 'v2', changeSetType: 'UPDATE', templateBody: body('orders-b'), tags: { 'cairn:hash': 'b' } }));
+    account.settle();
+    const changes = (await gateway.describeChangeSet('data', 'v2'))!.changes;
+    expect(changes.map((c) => [c.logicalId, c.action, c.replacement, c.properties])).toEqual([['Bucket', 'Modify', 'True', ['BucketName']]]);
   });
 
   it('reports Conditional replacement when an immutable property refers to a resource being replaced', async () => {
