@@ -152,19 +152,20 @@ export class CloudFormationGateway implements StackGateway {
           Description: input.description,
           DeploymentMode: input.deploymentMode,
           IncludeNestedStacks: false,
+          ...(input.includePropertyValues ? { IncludePropertyValues: true } : {}),
         }),
       );
       return { changeSetId: Id ?? '', stackId: StackId ?? '' };
     });
   }
 
-  async describeChangeSet(stackName: string, changeSetName: string): Promise<ChangeSetDescription | undefined> {
+  async describeChangeSet(stackName: string, changeSetName: string, options: { includePropertyValues?: boolean } = {}): Promise<ChangeSetDescription | undefined> {
     return this.call(`DescribeChangeSet ${changeSetName} for stack ${stackName}`, async () => {
       try {
         let description: ChangeSetDescription | undefined;
         const pages = paginateDescribeChangeSet(
           { client: this.client, stopOnSameToken: true },
-          { StackName: stackName, ChangeSetName: changeSetName },
+          { StackName: stackName, ChangeSetName: changeSetName, ...(options.includePropertyValues ? { IncludePropertyValues: true } : {}) },
         );
         for await (const page of pages) {
           description ??= {
@@ -398,9 +399,17 @@ function toChanges(changes: Change[]): ChangeSetChange[] {
   return changes.flatMap((change) => {
     const resource = change.ResourceChange;
     if (!resource) return [];
-    const properties = (resource.Details ?? [])
-      .filter((detail) => detail.Target?.Attribute === 'Properties' && detail.Target.Name)
-      .map((detail) => detail.Target!.Name!);
+    const propertyDetails = (resource.Details ?? []).filter((detail) => detail.Target?.Attribute === 'Properties' && detail.Target.Name);
+    const properties = propertyDetails.map((detail) => detail.Target!.Name!);
+    // With IncludePropertyValues CloudFormation also says where in the resource, and from what to what.
+    const values = propertyDetails
+      .filter((detail) => detail.Target!.BeforeValue !== undefined || detail.Target!.AfterValue !== undefined)
+      .map((detail) => ({
+        path: detail.Target!.Path ?? `/Properties/${detail.Target!.Name}`,
+        before: detail.Target!.BeforeValue,
+        after: detail.Target!.AfterValue,
+        requiresRecreation: detail.Target!.RequiresRecreation,
+      }));
     return [
       {
         // SyncWithActual only rewrites CloudFormation's record of the resource; the port has no
@@ -411,6 +420,7 @@ function toChanges(changes: Change[]): ChangeSetChange[] {
         resourceType: resource.ResourceType ?? '',
         replacement: resource.Replacement,
         properties: [...new Set(properties)],
+        ...(values.length ? { values } : {}),
       },
     ];
   });

@@ -59,7 +59,7 @@ export function withRetries(gateway: StackGateway, options: RetryOptions = {}): 
     describeStack: (stackName) => retry(() => gateway.describeStack(stackName)),
     getTemplate: (stackName) => retry(() => gateway.getTemplate(stackName)),
     createChangeSet: (input) => retry(() => gateway.createChangeSet(input)),
-    describeChangeSet: (stackName, changeSetName) => retry(() => gateway.describeChangeSet(stackName, changeSetName)),
+    describeChangeSet: (stackName, changeSetName, options) => retry(() => gateway.describeChangeSet(stackName, changeSetName, options)),
     listChangeSets: (stackName) => retry(() => gateway.listChangeSets(stackName)),
     executeChangeSet: (stackName, changeSetName, clientToken) =>
       retry(() => gateway.executeChangeSet(stackName, changeSetName, clientToken)),

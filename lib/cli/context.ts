@@ -233,3 +233,8 @@ export async function openAccount(targetOption: string | undefined, regionOption
     },
   };
 }
+
+/** How long to let CloudFormation compute a preview change set, and how often to look. */
+export function previewTiming(target: Target): { waitMs: number; pollMs: number } {
+  return target === 'embedded' ? { waitMs: 10_000, pollMs: 20 } : { waitMs: 60_000, pollMs: 2_000 };
+}

@@ -4,6 +4,7 @@
  */
 import { formatProblem, type Problem } from '../core/errors.js';
 import type { Plan, PlanAction, StackPlan } from '../core/model.js';
+import type { ChangeSetChange } from '../ports/stack-gateway.js';
 import { countActions } from '../core/plan.js';
 import { pad, style } from './style.js';
 
@@ -32,14 +33,47 @@ function stackLabel(s: StackPlan): string {
   return s.stackName === s.id ? s.id : `${s.id} (${s.stackName})`;
 }
 
+/** What CloudFormation's preview says it will do to one resource. */
+function changeVerb(c: ChangeSetChange): string {
+  if (c.action !== 'Modify') return c.action.toLowerCase();
+  return c.replacement === 'True' ? 'replace' : c.replacement === 'Conditional' ? 'may replace' : 'modify';
+}
+
+function shortValue(v: string | undefined, absent: string): string {
+  if (v === undefined) return style.dim(absent);
+  return v.length > 60 ? `${v.slice(0, 57)}...` : v;
+}
+
+function renderPreview(changes: ChangeSetChange[]): string[] {
+  const lines: string[] = [];
+  for (const c of changes) {
+    const verb = changeVerb(c);
+    const sym = c.action === 'Add' ? style.green('+') : c.action === 'Remove' ? style.red('-') : verb.includes('replace') ? style.red('±') : style.yellow('~');
+    const tint = verb.includes('replace') || c.action === 'Remove' ? style.red : style.dim;
+    lines.push(`      ${sym} ${pad(c.logicalId, 24)}${pad(c.resourceType, 30)}${tint(verb)}`);
+    const values = c.values ?? [];
+    for (const v of values) {
+      const forces = v.requiresRecreation === 'Always' ? style.red('  (forces replacement)') : v.requiresRecreation === 'Conditionally' ? style.yellow('  (may force replacement)') : '';
+      lines.push(`          ${v.path.replace(/^\/Properties\//, '')}: ${shortValue(v.before, '(not set)')} → ${shortValue(v.after, '(removed)')}${forces}`);
+    }
+    if (values.length === 0 && c.properties.length > 0) lines.push(`          ${style.dim(c.properties.join(', '))}`);
+  }
+  return lines;
+}
+
 function renderStack(s: StackPlan): string[] {
   const colour = COLOUR[s.action];
   const verb = s.action === 'none' ? 'no change' : s.recreate ? 'recreate' : s.action;
   const waiting = s.waiting ? style.yellow(' [waiting: stack busy]') : '';
   const lines = [`  ${colour(SYMBOL[s.action])} ${pad(stackLabel(s), 28)}${colour(pad(verb, 10))}${style.dim(s.action === 'none' && s.reason === 'in sync' ? '' : s.reason)}${waiting}`];
-  for (const r of s.resources) {
-    const sym = r.change === 'add' ? style.green('+') : r.change === 'remove' ? style.red('-') : style.yellow('~');
-    lines.push(`      ${sym} ${pad(r.logicalId, 24)}${pad(r.type, 30)}${style.dim(r.properties.join(', '))}`);
+  if (s.preview?.state === 'ready') lines.push(...renderPreview(s.preview.changes));
+  else if (s.preview?.state === 'empty') lines.push(`      ${style.dim('CloudFormation reports no resource changes (only stack tags or parameters without effect differ)')}`);
+  if (s.preview === undefined || s.preview.state === 'pending') {
+    if (s.preview?.state === 'pending') lines.push(`      ${style.yellow('CloudFormation had not finished the preview; the changes below are Cairn\'s own template diff')}`);
+    for (const r of s.resources) {
+      const sym = r.change === 'add' ? style.green('+') : r.change === 'remove' ? style.red('-') : style.yellow('~');
+      lines.push(`      ${sym} ${pad(r.logicalId, 24)}${pad(r.type, 30)}${style.dim(r.properties.join(', '))}`);
+    }
   }
   if (s.parameters.length > 0 && s.action !== 'none') lines.push(`      ${style.dim('parameters:')} ${s.parameters.join(', ')}`);
   return lines;

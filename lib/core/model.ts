@@ -2,7 +2,7 @@
  * The domain's data: what a repository wants (DesiredStack), what an account has (ActualStack),
  * and the plan that pairs them. Plain data only, so the core stays pure and every port speaks it.
  */
-
+import type { ChangeSetChange } from '../ports/stack-gateway.js';
 import type { Problem } from './errors.js';
 
 export type DriftPolicy = 'alert' | 'revert' | 'ignore';
@@ -98,7 +98,7 @@ export interface StackPlan {
   /** Why this action: e.g. "template changed", "not deployed yet", "owned by another source". */
   reason: string;
   /** For blocked stacks: the kind of block, which decides how it is reported. */
-  blockedBy?: 'OwnershipConflict' | 'StackFailed' | 'PruneRefused' | 'ManifestInvalid';
+  blockedBy?: 'OwnershipConflict' | 'StackFailed' | 'PruneRefused' | 'ManifestInvalid' | 'DestructiveChangeBlocked' | 'ChangeSetFailed' | 'CapabilityMissing';
   /** The stack must be deleted first (a failed create left it in ROLLBACK_COMPLETE). */
   recreate: boolean;
   /** The stack is busy in CloudFormation and will be taken up when it settles. */
@@ -108,6 +108,12 @@ export interface StackPlan {
   parameters: string[];
   desiredHash: string | undefined;
   actualHash: string | undefined;
+  /**
+   * For an update, CloudFormation's own answer (a preview change set, read and deleted): each
+   * resource change with its replacement and its properties' old and new values. Absent when the
+   * plan was made offline; `pending` when CloudFormation had not computed it in time.
+   */
+  preview?: { state: 'ready' | 'empty' | 'pending'; changes: ChangeSetChange[] };
 }
 
 export interface Plan {

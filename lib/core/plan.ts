@@ -148,7 +148,11 @@ export function plan({ desired, actual, defaultRegion, templates, retry }: PlanI
       const settled = conditionOf(depActual.status) === 'stable' && (depPlan?.action === 'none' || depPlan === undefined);
       return { outputs: depActual.outputs, settled };
     });
-    const hash = desiredHash(stack, { ...resolved.values, ...Object.fromEntries(resolved.pending.map((p) => [p, '(pending)'])) });
+    // A wired output that exists today counts at its current value: whether the stack changes is
+    // decided again once the dependency has settled, and the plan says it may. Only an output that
+    // does not exist yet (its stack is still to be created) makes the stack change for certain.
+    const unknown = resolved.pending.filter((p) => resolved.values[p] === undefined);
+    const hash = desiredHash(stack, { ...resolved.values, ...Object.fromEntries(unknown.map((p) => [p, '(pending)'])) });
     const p = planStack(stack, current, desired.source, hash, resolved, templates?.get(key(stack.region, stack.stackName)), retry?.has(stack.id) ?? false);
     p.wave = waveOf.get(stack.id)!;
     plans.set(stack.id, p);
@@ -288,7 +292,12 @@ function planStack(
   p.waiting = condition === 'busy';
   const outside = p.actualHash === hash && owner !== undefined ? changedOutside(stack, current, resolved, currentTemplate) : undefined;
   if (p.actualHash === hash && owner !== undefined && !outside) {
-    p.reason = p.waiting ? `in sync; CloudFormation is busy with it (${current.status})` : 'in sync';
+    const after = [...new Set(resolved.pending.map((k) => (stack.parameters[k] as { fromStack: string }).fromStack))];
+    p.reason = p.waiting
+      ? `in sync; CloudFormation is busy with it (${current.status})`
+      : after.length
+        ? `in sync; may change after ${after.join(', ')} (${after.length === 1 ? 'its outputs are' : 'their outputs are'} known once applied)`
+        : 'in sync';
     return p;
   }
   p.action = 'update';

@@ -22,6 +22,8 @@ export interface ChangeSetInput {
   description?: string;
   /** REVERT_DRIFT makes a change set that puts drifted resources back to the template. */
   deploymentMode?: 'REVERT_DRIFT';
+  /** Ask CloudFormation to record each changed property's old and new value (IncludePropertyValues), for previews. */
+  includePropertyValues?: boolean;
 }
 
 export type ChangeSetStatus =
@@ -52,6 +54,19 @@ export interface ChangeSetChange {
   replacement: 'True' | 'False' | 'Conditional' | undefined;
   /** Names of the properties that change (Scope=Properties details). */
   properties: string[];
+  /** Each changed property's path with its old and new value, when the change set was made with includePropertyValues. */
+  values?: PropertyChange[];
+}
+
+/** One property a change set changes, as CloudFormation's ResourceChangeDetail describes it with property values. */
+export interface PropertyChange {
+  /** The property's path in the resource, e.g. `/Properties/BucketName` or `/Properties/Tags/0/Value`. */
+  path: string;
+  /** The value before and after, as text (JSON for lists and objects); undefined when there is none (an added or removed property). */
+  before: string | undefined;
+  after: string | undefined;
+  /** Whether changing this property alone recreates the resource. */
+  requiresRecreation: 'Never' | 'Conditionally' | 'Always' | undefined;
 }
 
 export interface ChangeSetDescription {
@@ -128,7 +143,8 @@ export interface StackGateway {
   getTemplate(stackName: string): Promise<string>;
 
   createChangeSet(input: ChangeSetInput): Promise<{ changeSetId: string; stackId: string }>;
-  describeChangeSet(stackName: string, changeSetName: string): Promise<ChangeSetDescription | undefined>;
+  /** With includePropertyValues, each change carries its properties' old and new values (when it was created with them). */
+  describeChangeSet(stackName: string, changeSetName: string, options?: { includePropertyValues?: boolean }): Promise<ChangeSetDescription | undefined>;
   listChangeSets(stackName: string): Promise<ChangeSetSummary[]>;
   executeChangeSet(stackName: string, changeSetName: string, clientToken: string): Promise<void>;
   deleteChangeSet(stackName: string, changeSetName: string): Promise<void>;

@@ -13,7 +13,7 @@ import { resolveParameters, stackKey } from '../core/plan.js';
 import { describeDestructive, destructiveChanges, summariseChanges } from '../core/protection.js';
 import type { EventSink } from '../ports/events.js';
 import { InsufficientCapabilitiesError, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
-import { CHANGE_SET_PREFIX, changeSetName, ensureChangeSet } from './change-set.js';
+import { CHANGE_SET_PREFIX, changeSetInput, changeSetName, ensureChangeSet } from './change-set.js';
 import { planSource } from './plan-source.js';
 
 export interface AdvanceOptions {
@@ -304,25 +304,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
         waitMs: options.changeSetWaitMs ?? 30_000,
         pollMs: options.pollMs ?? 1_000,
         sleep: options.sleep ?? defaultSleep,
-        input: {
-          stackName: s.stackName,
-          changeSetName: name,
-          changeSetType,
-          templateBody: d.templateBody,
-          parameters: Object.entries(resolved.values).map(([key, value]) => ({ key, value })),
-          tags: {
-            ...d.tags,
-            [OWNER_TAGS.source]: desired.source,
-            [OWNER_TAGS.stack]: d.id,
-            [OWNER_TAGS.hash]: hash,
-            [OWNER_TAGS.commit]: desired.commit,
-            [OWNER_TAGS.drift]: d.drift,
-          },
-          capabilities: d.capabilities,
-          roleArn: d.roleArn ?? options.defaultRoleArn,
-          clientToken: name,
-          description: `Cairn: ${desired.source}@${desired.commit.slice(0, 12)} ${d.templateFile}`,
-        },
+        input: changeSetInput(desired, d, { stackName: s.stackName, changeSetName: name, changeSetType, parameters: resolved.values, hash, defaultRoleArn: options.defaultRoleArn }),
       });
     } catch (error) {
       if (error instanceof InsufficientCapabilitiesError) {
@@ -400,6 +382,10 @@ function stallReasonOf(s: StackPlan): StallReason {
       return 'PruneRefused';
     case 'ManifestInvalid':
       return 'ManifestInvalid';
+    case 'DestructiveChangeBlocked':
+    case 'ChangeSetFailed':
+    case 'CapabilityMissing':
+      return s.blockedBy;
     default:
       return 'StackFailed';
   }

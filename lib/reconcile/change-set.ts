@@ -4,7 +4,8 @@
  * CloudFormation to compute it, and says whether it is ready, still pending, empty, failed or
  * already executing.
  */
-import type { ChangeSetDescription, ChangeSetInput, StackGateway } from '../ports/stack-gateway.js';
+import { OWNER_TAGS, type DesiredStack, type DesiredState } from '../core/model.js';
+import type { ChangeSetDescription, ChangeSetInput, ChangeSetType, StackGateway } from '../ports/stack-gateway.js';
 import { GatewayError } from '../ports/stack-gateway.js';
 
 export const CHANGE_SET_PREFIX = 'cairn-';
@@ -78,4 +79,35 @@ export async function ensureChangeSet(options: EnsureOptions): Promise<ChangeSet
     if (Date.now() >= deadline) return { state: 'pending' };
     await options.sleep(options.pollMs);
   }
+}
+
+/**
+ * What CloudFormation is asked for to apply a desired stack: the template, the parameters as
+ * resolved now, the tags that stamp ownership, content hash and commit, the capabilities and the
+ * service role. Applies and previews ask the same, so a preview shows what the apply will do.
+ */
+export function changeSetInput(
+  desired: DesiredState,
+  d: DesiredStack,
+  options: { stackName: string; changeSetName: string; changeSetType: ChangeSetType; parameters: Record<string, string>; hash: string; defaultRoleArn: string | undefined },
+): ChangeSetInput {
+  return {
+    stackName: options.stackName,
+    changeSetName: options.changeSetName,
+    changeSetType: options.changeSetType,
+    templateBody: d.templateBody,
+    parameters: Object.entries(options.parameters).map(([key, value]) => ({ key, value })),
+    tags: {
+      ...d.tags,
+      [OWNER_TAGS.source]: desired.source,
+      [OWNER_TAGS.stack]: d.id,
+      [OWNER_TAGS.hash]: options.hash,
+      [OWNER_TAGS.commit]: desired.commit,
+      [OWNER_TAGS.drift]: d.drift,
+    },
+    capabilities: d.capabilities,
+    roleArn: d.roleArn ?? options.defaultRoleArn,
+    clientToken: options.changeSetName,
+    description: `Cairn: ${desired.source}@${desired.commit.slice(0, 12)} ${d.templateFile}`,
+  };
 }

@@ -1,12 +1,17 @@
 /**
  * Plan a source against an account: list the live stacks of every region the source touches (one
  * paginated listing per region, not one call per stack), read current templates only for stacks
- * whose content hash differs, and hand both to the pure planner.
+ * whose content hash differs, and hand both to the pure planner. With `preview`, each stack to be
+ * updated also gets CloudFormation's own answer (a preview change set, read and deleted): its
+ * replacements and old → new values, and destructive changes blocked as an apply would block them.
  */
-import type { ActualStack, DesiredState, Plan } from '../core/model.js';
-import { plan, stackKey } from '../core/plan.js';
+import type { ActualStack, DesiredState, Plan, StackPlan } from '../core/model.js';
+import { plan, resolveParameters, stackKey } from '../core/plan.js';
+import { describeDestructive, destructiveChanges } from '../core/protection.js';
 import { parseTemplate } from '../core/template.js';
 import type { GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
+import { changeSetInput } from './change-set.js';
+import { previewChangeSet } from './preview.js';
 
 export interface PlanSourceOptions {
   gateways: GatewayFactory;
@@ -20,6 +25,8 @@ export interface PlanSourceOptions {
   random?: () => number;
   /** Stack ids whose failed attempt at the same content may be retried (see PlanInput.retry). */
   retry?: ReadonlySet<string>;
+  /** Ask CloudFormation for a preview of every update (never executed; always deleted). */
+  preview?: { waitMs: number; pollMs: number; sleep?: (ms: number) => Promise<void>; defaultRoleArn?: string };
 }
 
 export interface SourcePlan {
@@ -62,7 +69,74 @@ export async function planSource(desired: DesiredState, options: PlanSourceOptio
     );
     result = plan({ desired, actual, defaultRegion, templates, ...(retry ? { retry } : {}) });
   }
+  if (options.preview) await addPreviews(result, desired, actual, defaultRegion, gatewayFor, options.preview);
   return { plan: result, actual, defaultRegion, gatewayFor };
+}
+
+/** A preview change set per update, in parallel; what it shows may block the stack, as apply would. */
+async function addPreviews(
+  result: Plan,
+  desired: DesiredState,
+  actual: ActualStack[],
+  defaultRegion: string,
+  gatewayFor: (region: string | undefined) => StackGateway,
+  options: NonNullable<PlanSourceOptions['preview']>,
+): Promise<void> {
+  const byKey = new Map(actual.map((a) => [stackKey(a.region, a.stackName, defaultRegion), a]));
+  const desiredById = new Map(desired.stacks.map((d) => [d.id, d]));
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  await Promise.all(
+    result.stacks
+      .filter((s) => s.action === 'update' && !s.waiting)
+      .map(async (s) => {
+        const d = desiredById.get(s.id)!;
+        // Wired parameters take the dependencies' outputs as they are now; "known after apply" says when they may change.
+        const resolved = resolveParameters(d, (id) => {
+          const dep = desiredById.get(id);
+          const a = dep && byKey.get(stackKey(dep.region, dep.stackName, defaultRegion));
+          return a ? { outputs: a.outputs, settled: true } : undefined;
+        });
+        const found = await previewChangeSet({
+          gateway: gatewayFor(s.region),
+          input: changeSetInput(desired, d, { stackName: s.stackName, changeSetName: 'preview', changeSetType: 'UPDATE', parameters: resolved.values, hash: s.desiredHash!, defaultRoleArn: options.defaultRoleArn }),
+          waitMs: options.waitMs,
+          pollMs: options.pollMs,
+          sleep,
+        });
+        applyPreview(s, found, desired, d.allowDestructive);
+      }),
+  );
+  result.changes = result.stacks.some((s) => s.action !== 'none');
+}
+
+function applyPreview(s: StackPlan, found: Awaited<ReturnType<typeof previewChangeSet>>, desired: DesiredState, allowDestructive: string[]): void {
+  switch (found.state) {
+    case 'ready': {
+      s.preview = { state: 'ready', changes: found.changes };
+      const destructive = destructiveChanges(found.changes, desired.protectedTypes, allowDestructive);
+      if (destructive.length > 0) {
+        const { message, hint } = describeDestructive(s.id, s.stackName, destructive);
+        block(s, 'DestructiveChangeBlocked', `${message.replace(/^stack [^:]+: /, '')}; ${hint}`);
+      }
+      return;
+    }
+    case 'empty':
+    case 'pending':
+      s.preview = { state: found.state, changes: [] };
+      return;
+    case 'failed':
+      block(s, 'ChangeSetFailed', `CloudFormation refused the change set: ${found.reason}`);
+      return;
+    case 'capabilities':
+      block(s, 'CapabilityMissing', `its template needs ${found.capabilities.join(' and ')}, which cairn.yaml does not acknowledge; add \`capabilities: [${found.capabilities.join(', ')}]\` to stacks.${s.id}`);
+      return;
+  }
+}
+
+function block(s: StackPlan, by: NonNullable<StackPlan['blockedBy']>, reason: string): void {
+  s.action = 'blocked';
+  s.blockedBy = by;
+  s.reason = reason;
 }
 
 function sample<T>(items: T[], n: number, random: () => number): T[] {

@@ -367,6 +367,61 @@ describe('CloudFormationGateway', () => {
     });
   });
 
+  describe('previews with property values', () => {
+    it('asks for property values on create and describe, and maps each detail to its path, old and new value', async () => {
+      cfn.on(CreateChangeSetCommand).resolves({ Id: 'cs-arn', StackId: 'stack-arn' });
+      cfn.on(DescribeChangeSetCommand).resolves({
+        ChangeSetId: 'cs-arn',
+        ChangeSetName: 'cairn-preview-x',
+        StackName: 'data',
+        Status: 'CREATE_COMPLETE',
+        ExecutionStatus: 'AVAILABLE',
+        CreationTime: new Date('2024-05-01T10:00:00Z'),
+        Changes: [
+          {
+            Type: 'Resource',
+            ResourceChange: {
+              Action: 'Modify',
+              LogicalResourceId: 'Uploads',
+              ResourceType: 'AWS::S3::Bucket',
+              Replacement: 'True',
+              Details: [
+                { Target: { Attribute: 'Properties', Name: 'BucketName', Path: '/Properties/BucketName', BeforeValue: 'uploads', AfterValue: 'uploads-v2', RequiresRecreation: 'Always' } },
+                { Target: { Attribute: 'Tags' } },
+              ],
+            },
+          },
+        ],
+      });
+      await gateway().createChangeSet({
+        stackName: 'data',
+        changeSetName: 'cairn-preview-x',
+        changeSetType: 'UPDATE',
+        templateBody: '{"Resources":{}}',
+        parameters: [],
+        tags: {},
+        capabilities: [],
+        roleArn: undefined,
+        clientToken: 'cairn-preview-x',
+        includePropertyValues: true,
+      });
+      expect(cfn.commandCalls(CreateChangeSetCommand)[0]!.args[0].input).toMatchObject({ IncludePropertyValues: true });
+      const d = await gateway().describeChangeSet('data', 'cairn-preview-x', { includePropertyValues: true });
+      expect(cfn.commandCalls(DescribeChangeSetCommand)[0]!.args[0].input).toMatchObject({ IncludePropertyValues: true });
+      expect(d!.changes).toEqual([
+        {
+          action: 'Modify',
+          logicalId: 'Uploads',
+          physicalId: undefined,
+          resourceType: 'AWS::S3::Bucket',
+          replacement: 'True',
+          properties: ['BucketName'],
+          values: [{ path: '/Properties/BucketName', before: 'uploads', after: 'uploads-v2', requiresRecreation: 'Always' }],
+        },
+      ]);
+    });
+  });
+
   describe('describeChangeSet', () => {
     it('collects the changes of every page and maps each resource change', async () => {
       const head = {

@@ -128,7 +128,18 @@ describe('CLI: cairn', () => {
       const r = cairn(['plan', repo], { env });
       expect(r.status).toBe(2);
       expect(r.stdout).toMatch(/~ app\s+update\s+content changed/);
+      // CloudFormation's own preview: the resource, how it changes, and the value before and after.
+      expect(r.stdout).toMatch(/~ OrdersQueue\s+AWS::SQS::Queue\s+modify\n\s+VisibilityTimeout: 30 → 45\n/);
       expect(r.stdout).toMatch(/parameters: VisibilityTimeout/);
+      const json = JSON.parse(cairn(['plan', repo, '--json'], { env }).stdout);
+      expect(json.stacks.find((s: { id: string }) => s.id === 'app').preview.changes[0]).toMatchObject({
+        logicalId: 'OrdersQueue',
+        replacement: 'False',
+        values: [{ path: '/Properties/VisibilityTimeout', before: '30', after: '45', requiresRecreation: 'Never' }],
+      });
+      const offline = cairn(['plan', repo, '--offline'], { env });
+      expect(offline.status).toBe(2);
+      expect(offline.stdout).not.toMatch(/30 → 45/);
     } finally {
       writeFileSync(app, original);
     }
@@ -139,12 +150,18 @@ describe('CLI: cairn', () => {
     const original = readFileSync(data, 'utf8');
     writeFileSync(data, original.replace(/AttributeName: id/g, 'AttributeName: orderId'));
     try {
+      // The plan already says what apply will refuse, and exits 1 for it.
+      const planned = cairn(['plan', repo], { env });
+      expect(planned.status).toBe(1);
+      expect(planned.stdout).toMatch(/! data\s+blocked\s+destructive change blocked: Orders \(AWS::DynamoDB::Table\) would be replaced/);
+      expect(planned.stdout).toMatch(/± Orders\s+AWS::DynamoDB::Table\s+replace/);
       const r = cairn(['apply', repo, '--yes'], { env });
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(/\[DestructiveChangeBlocked\] stack data: destructive change blocked: Orders \(AWS::DynamoDB::Table\) would be replaced/);
       expect(r.stderr).toMatch(/what to do: .*allowDestructive: \[Orders\]/);
       expect(r.stderr).not.toMatch(STACK_TRACE);
-      expect(cairn(['plan', repo], { env }).status).toBe(2);
+      // Nothing changed, so the plan still shows the same block.
+      expect(cairn(['plan', repo], { env }).status).toBe(1);
     } finally {
       writeFileSync(data, original);
     }

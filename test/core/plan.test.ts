@@ -46,6 +46,14 @@ describe('Core: plan', () => {
     expect(p['app']!.parameters).toEqual(['VpcId']);
   });
 
+  it('keeps a dependent in sync while its dependency updates, saying it may change once the outputs are known', () => {
+    const changedNetwork = desiredStack('network', { templateText: 'Resources:\n  Vpc: {Type: AWS::EC2::VPC, Properties: {EnableDnsHostnames: true}}\nOutputs:\n  VpcId: {Value: !Ref Vpc}\n' });
+    const actual = [deployed(network, { outputs: { VpcId: 'vpc-1' } }), deployed(app, {}, { VpcId: 'vpc-1' })];
+    const p = byId(run([changedNetwork, app])(actual));
+    expect(p['network']!.action).toBe('update');
+    expect(p['app']).toMatchObject({ action: 'none', reason: 'in sync; may change after network (its outputs are known once applied)' });
+  });
+
   it('updates a stack whose template changed and shows which resources and properties', () => {
     const before = desiredStack('svc', { templateText: 'Resources:\n  B: {Type: AWS::S3::Bucket, Properties: {BucketName: a}}\n  Old: {Type: AWS::SNS::Topic}\n' });
     const after = desiredStack('svc', { templateText: 'Resources:\n  B: {Type: AWS::S3::Bucket, Properties: {BucketName: b}}\n  New: {Type: AWS::SQS::Queue}\n' });

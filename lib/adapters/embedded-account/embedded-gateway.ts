@@ -54,8 +54,8 @@ export class EmbeddedGateway implements StackGateway {
     return this.call('createChangeSet', () => this.backend.service.createChangeSet(this.region, input));
   }
 
-  describeChangeSet(stackName: string, changeSetName: string): Promise<ChangeSetDescription | undefined> {
-    return this.call('describeChangeSet', () => this.backend.service.describeChangeSet(this.region, stackName, changeSetName));
+  describeChangeSet(stackName: string, changeSetName: string, options: { includePropertyValues?: boolean } = {}): Promise<ChangeSetDescription | undefined> {
+    return this.call('describeChangeSet', () => this.backend.service.describeChangeSet(this.region, stackName, changeSetName, options));
   }
 
   listChangeSets(stackName: string): Promise<ChangeSetSummary[]> {

@@ -15,6 +15,7 @@ import {
   type DriftDetection,
   type ResourceDrift,
   type StackEvent,
+  type ChangeSetChange,
 } from '../../ports/stack-gateway.js';
 import type { AccountStore, StoreTransaction } from './account-store.js';
 import { missingCapability } from './capabilities.js';
@@ -154,7 +155,7 @@ export class SimulatedCloudFormation {
     return stateAt(record, t).templateBody;
   }
 
-  describeChangeSet(region: string, stackName: string, changeSetName: string): ChangeSetDescription | undefined {
+  describeChangeSet(region: string, stackName: string, changeSetName: string, options: { includePropertyValues?: boolean } = {}): ChangeSetDescription | undefined {
     const t = this.config.now();
     const record = this.find(region, stackName, t);
     const cs = record && findChangeSet(record, changeSetName);
@@ -167,7 +168,8 @@ export class SimulatedCloudFormation {
       status,
       statusReason: status === 'FAILED' ? cs.statusReason : undefined,
       executionStatus: changeSetExecutionStatusAt(cs, t),
-      changes: status === 'CREATE_COMPLETE' ? structuredClone(cs.changes) : [],
+      // As CloudFormation: values only for a change set made with them, described asking for them.
+      changes: status === 'CREATE_COMPLETE' ? structuredClone(cs.changes).map((c) => (cs.propertyValues && options.includePropertyValues ? c : withoutValues(c))) : [],
       createdAt: iso(cs.createdAt),
     };
   }
@@ -267,6 +269,7 @@ export class SimulatedCloudFormation {
         type: input.changeSetType,
         clientToken: input.clientToken,
         ...(input.description === undefined ? {} : { description: input.description }),
+        ...(input.includePropertyValues ? { propertyValues: true } : {}),
         createdAt: t,
         pendingUntil: t + this.config.operationMs,
         readyAt: t + 2 * this.config.operationMs,
@@ -729,4 +732,9 @@ export class SimulatedCloudFormation {
 
 function findChangeSet(record: StackRecord, nameOrId: string): ChangeSetRecord | undefined {
   return record.changeSets.find((cs) => cs.name === nameOrId || cs.id === nameOrId);
+}
+
+function withoutValues(change: ChangeSetChange): ChangeSetChange {
+  const { values: _values, ...rest } = change;
+  return rest;
 }

@@ -6,7 +6,7 @@
  * gives the resources, outputs and exports the stack has once the change set has been executed.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { ChangeSetChange } from '../../ports/stack-gateway.js';
+import type { ChangeSetChange, PropertyChange } from '../../ports/stack-gateway.js';
 import { evaluate, scanReferences, unknownValue, containsUnknown, type IntrinsicContext } from './intrinsic-functions.js';
 import { attributeOf, partitionOf, physicalIdFor, urlSuffixOf, type AccountEnv } from './physical-resources.js';
 import { replacementFor, requiresReplacement, type Replacement } from './replacement-rules.js';
@@ -38,6 +38,8 @@ export interface PlannedResource {
   replacement: Replacement | undefined;
   /** Top-level properties that change, sorted. */
   changed: string[];
+  /** Each changed property's old and new value, as a change set made with property values reports them. */
+  values?: PropertyChange[];
 }
 
 export interface StackPlan {
@@ -343,6 +345,12 @@ export function planStack(current: StackState | undefined, input: PlanInput): St
           action: touched ? 'Modify' : 'None',
           replacement: touched ? replacementFor(type, changed, props, baseline) : undefined,
           changed,
+          values: changed.map((key) => ({
+            path: `/Properties/${key}`,
+            before: propertyText(baseline[key]),
+            after: propertyText(props[key]),
+            requiresRecreation: RECREATION[replacementFor(type, [key], props, baseline)],
+          })),
         };
       }
     }
@@ -364,6 +372,7 @@ export function planStack(current: StackState | undefined, input: PlanInput): St
         resourceType: r.type,
         replacement: r.replacement,
         properties: r.changed,
+        ...(r.values?.length ? { values: r.values } : {}),
       })),
     ...removed.map((id) => ({
       action: 'Remove' as const,
@@ -459,4 +468,15 @@ export function realizeStack(current: StackState | undefined, plan: StackPlan, i
     return { resources, outputs: {}, exports: {}, created, failure: { logicalId: undefined, reason: error.message } };
   }
   return { resources, outputs, exports, created };
+}
+
+/** CloudFormation's RequiresRecreation for a property, from the Replacement a change of it alone makes. */
+const RECREATION: Record<Replacement, PropertyChange['requiresRecreation']> = { True: 'Always', Conditional: 'Conditionally', False: 'Never' };
+
+/** A property value as CloudFormation's BeforeValue/AfterValue give it: strings as they are, the rest as JSON. */
+function propertyText(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  // CloudFormation's own words for a value resolved only while the change set executes.
+  if (containsUnknown(value)) return '{{changeSet:KNOWN_AFTER_APPLY}}';
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }

@@ -88,6 +88,8 @@ export interface ChangeSetRecord {
   outcome: 'CREATE_COMPLETE' | 'FAILED';
   statusReason?: string;
   changes: ChangeSetChange[];
+  /** Made with IncludePropertyValues: only then does a description carry old and new values. */
+  propertyValues?: boolean;
   execution?: { clientToken: string; operationId: string; endsAt: number; succeeded: boolean };
   obsolete?: boolean;
 }

@@ -4,7 +4,7 @@ import { describeCounts } from '../../reconcile/advance.js';
 import { converge } from '../../reconcile/converge.js';
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, parseDuration, SOURCE_HELP, SOURCE_OPTIONS, UsageError } from '../args.js';
-import { loadSource, openAccount } from '../context.js';
+import { loadSource, openAccount, previewTiming } from '../context.js';
 import { PrinterSink } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
 import { countActions } from '../../core/plan.js';
@@ -13,8 +13,8 @@ import { style } from '../style.js';
 
 const HELP = `Usage: cairn apply [DIR] [options]
 
-Shows the plan, then applies it: a change set per stack, checked against destructive-change
-protection before it runs, independent stacks of a wave in parallel, each wave after the one it
+Shows the plan (with CloudFormation's preview of every update, as \`cairn plan\` shows it), asks,
+then applies it: a change set per stack, checked against destructive-change protection before it runs, independent stacks of a wave in parallel, each wave after the one it
 depends on, removed stacks pruned last (only with prune: true). Safe to stop and run again:
 it picks up where it left off and never applies the same content twice.
 
@@ -48,7 +48,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     // One retry per stack in this run: a second failure of the same content stops as usual.
     const retry = values.retry ? new Set(desired.stacks.map((s) => s.id)) : undefined;
-    const { plan } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, ...(retry ? { retry } : {}) });
+    // The same preview `cairn plan` shows: CloudFormation's own answer for every update.
+    const { plan } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, preview: previewTiming(account.target), ...(retry ? { retry } : {}) });
     if (!json) process.stdout.write(`${renderPlan(plan, `Apply source "${source}" at ${describeCommit(snapshot.commit)} to the ${account.description}`)}\n\n`);
     if (plan.changes && !values.yes) {
       if (!process.stdin.isTTY) throw new UsageError('cairn apply: not on a terminal, so nothing was applied; pass --yes to apply without asking');

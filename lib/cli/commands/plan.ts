@@ -1,7 +1,7 @@
 /** `cairn plan [DIR]`: what would change in the account, in apply order. Exit 0 nothing, 2 changes, 1 error or blocked. */
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
-import { loadSource, openAccount } from '../context.js';
+import { loadSource, openAccount, previewTiming } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { countActions } from '../../core/plan.js';
 import { describeCommit, renderPlan } from '../render.js';
@@ -9,18 +9,23 @@ import { describeCommit, renderPlan } from '../render.js';
 const HELP = `Usage: cairn plan [DIR] [options]
 
 Shows what applying the repository would do to the account, wave by wave: stacks to create,
-update (with the resources and properties that change) and delete (prune), and stacks that are
-blocked (with the reason). Makes no changes. In a Git work tree it shows what the commit (HEAD)
+update and delete (prune), and stacks that are blocked (with the reason). For every update it
+asks CloudFormation itself: a preview change set with property values is created, read and
+deleted (never executed), so each resource shows add / modify / replace / remove with its old
+and new values, and a destructive change shows as blocked, as apply would block it. Changes no
+stack. In a Git work tree it shows what the commit (HEAD)
 would do, and names the files cairn.yaml reads that have uncommitted edits.
 
 Exit codes: 0 nothing would change; 2 something would change; 1 an error, or a stack is blocked.
 
 Options:
 ${SOURCE_HELP}
+  --offline           Cairn's own template diff only: no preview change sets, no CloudFormation
+                      call beyond listing the stacks
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('plan', argv, SOURCE_OPTIONS);
+  const { values, positionals } = parse('plan', argv, { ...SOURCE_OPTIONS, offline: { type: 'boolean' } });
   if (values.help) {
     process.stdout.write(HELP);
     return EXIT.ok;
@@ -28,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
   const { snapshot, desired, source, uncommitted } = await loadSource(values, positionals[0]);
   const account = await openAccount(values.target, values.region);
   try {
-    const { plan, defaultRegion } = await planSource(desired, { gateways: account.gateways, resourceDiff: true });
+    const { plan, defaultRegion } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, ...(values.offline ? {} : { preview: previewTiming(account.target) }) });
     const counts = countActions(plan);
     if (values.json) {
       const stacks = plan.stacks.map((s) => ({
@@ -42,6 +47,7 @@ export async function run(argv: string[]): Promise<number> {
         recreate: s.recreate,
         waiting: s.waiting,
         resources: s.resources,
+        ...(s.preview ? { preview: s.preview } : {}),
         parameters: s.parameters,
       }));
       process.stdout.write(`${JSON.stringify({ source, commit: snapshot.commit, target: account.target, changes: plan.changes, counts, uncommitted, stacks }, null, 2)}\n`);
