@@ -33,7 +33,10 @@ export interface CacheState {
   generation: string;
   /** The branch head last fetched. */
   head: string;
-  /** Commits fetched whole (depth 1) into this generation, newest first: any of them can be read. */
+  /**
+   * Commits fetched whole (depth 1) into this generation, newest first: any of them can be read.
+   * Every one is named to the server as a `have`, so no object is ever fetched twice into a generation.
+   */
   tips: string[];
   /** Pack bytes of the full fetch that started this generation. */
   basePackBytes: number;
@@ -42,15 +45,16 @@ export interface CacheState {
   packs: number;
 }
 
-const MAX_TIPS = 16;
 /** A generation is replaced when its packs reach this many, whatever their size. */
 const MAX_PACKS = 64;
+/** ... or when it holds this many tips (a fetch that brought nothing new adds a tip but no pack). */
+const MAX_TIPS = 2 * MAX_PACKS;
 /** Incremental packs may add this much over the base pack before the generation is replaced (small repositories). */
 const PACK_SLACK_BYTES = 1024 * 1024;
 
 /** Whether the next fetch should start a new generation rather than add a pack to this one. */
 export function needsNewGeneration(state: CacheState): boolean {
-  return state.packs >= MAX_PACKS || state.packBytes > 2 * state.basePackBytes + PACK_SLACK_BYTES;
+  return state.packs >= MAX_PACKS || state.tips.length >= MAX_TIPS || state.packBytes > 2 * state.basePackBytes + PACK_SLACK_BYTES;
 }
 
 /** The state after a fetch of `head` whose pack was `packBytes`, into a new generation or the current one. */
@@ -106,6 +110,26 @@ export const cacheFs = {
         : nodeFs.promises.readFile(path, options as never)) as typeof nodeFs.promises.readFile,
   },
 };
+
+/**
+ * cacheFs for one fetch: every call fails once `signal` has aborted. isomorphic-git indexes a
+ * fetched pack without looking at any signal, and a thin pack whose bases form a cycle would keep
+ * it reading objects for ever; every object it reads goes through the file system, so the fetch's
+ * deadline ends it.
+ */
+export function cacheFsUntil(signal: AbortSignal): typeof cacheFs {
+  const bounded: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(cacheFs.promises)) {
+    bounded[name] =
+      typeof value === 'function'
+        ? (...args: unknown[]): unknown => {
+            signal.throwIfAborted();
+            return (value as (...a: unknown[]) => unknown)(...args);
+          }
+        : value;
+  }
+  return { promises: bounded as typeof cacheFs.promises };
+}
 
 /** What is kept in memory for one gitdir: isomorphic-git's cache for fetches, and the object store for reads. */
 export interface ObjectCache {
@@ -211,6 +235,19 @@ export class CacheEntry {
     const name = `g-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
     await mkdir(this.gitdir(name), { recursive: true });
     return name;
+  }
+
+  /**
+   * Forget a generation whose objects cannot be read (missing, corrupt, or a fetch that failed
+   * after its pack arrived), so the next snapshot fetches the branch head whole into a new one.
+   * Call it under the lock. Nothing happens when the entry has moved on to another generation.
+   */
+  async discard(generation: string): Promise<void> {
+    const state = await this.read();
+    if (state?.generation !== generation) return;
+    await rm(this.metaFile, { force: true });
+    forgetObjectCaches(this.gitdir(generation));
+    await this.cache.trash(this.gitdir(generation));
   }
 
   /** Delete every generation but `keep` (only under the lock: nobody else is writing one). */
