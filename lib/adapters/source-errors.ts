@@ -50,7 +50,7 @@ export class SourceInvalidError extends StalledError {
   readonly source: string;
   readonly branch: string | undefined;
 
-  constructor(at: SourceLocation, detail: string, options?: { cause?: unknown; hint?: string }) {
+  constructor(at: SourceLocation, detail: string, options?: { cause?: unknown; hint?: string; commit?: string }) {
     super('SourceInvalid', `${where(at)}: ${detail}`, options);
     this.source = at.source;
     this.branch = at.branch;
@@ -65,5 +65,6 @@ export async function requireManifest(snapshot: SourceSnapshot, at: SourceLocati
   if ((await snapshot.readFile(manifestFile)) !== undefined) return;
   throw new SourceInvalidError(at, `there is no ${manifestFile} at ${snapshot.commit}`, {
     hint: `Add ${manifestFile} at the root of the repository, or point Cairn at the branch that has it.`,
+    commit: snapshot.commit,
   });
 }

@@ -50,15 +50,18 @@ export class StalledError extends CairnError {
   readonly stackId: string | undefined;
   /** What to change to get going again. */
   readonly hint: string | undefined;
+  /** The commit the problem was found at, when it was found before a snapshot could be returned. */
+  readonly commit: string | undefined;
 
   constructor(
     reason: StallReason,
     message: string,
-    options?: { cause?: unknown; stackId?: string; hint?: string },
+    options?: { cause?: unknown; stackId?: string; hint?: string; commit?: string },
   ) {
     super(reason, message, options);
     this.stackId = options?.stackId;
     this.hint = options?.hint;
+    this.commit = options?.commit;
   }
 }
 
