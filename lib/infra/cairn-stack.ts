@@ -118,6 +118,8 @@ export class CairnStack extends Stack {
         maxConcurrency: config.reconcileConcurrency,
       }),
     );
+    // A source that must wait is put back on the queue as a fresh message (requeue), so waiting spends no receive.
+    this.reconcile.grant(sendToQueue);
     this.reconcile.grant(cloudformation.unscoped(['cloudformation:DescribeStacks']), LIST_WILDCARD_REASON);
     this.reconcile.grant(
       cloudformation.onStacks([

@@ -257,6 +257,7 @@ describe('Infra: Cairn stack', () => {
           'sqs:GetQueueAttributes',
           'sqs:GetQueueUrl',
           'sqs:ReceiveMessage',
+          'sqs:SendMessage',
         ].sort(),
       );
     });
