@@ -149,7 +149,7 @@ export class LocalRuntime {
           this.sink.emit({ source, type: 'stack.progress', stack: e.tags['cairn:stack'] ?? e.stackName, stackName: e.stackName, status: e.status, ...(e.statusReason ? { reason: e.statusReason } : {}) });
         }
         void routeStackEvent(
-          { id: `${e.stackId}:${e.status}:${e.timestamp}`, stackId: e.stackId, status: e.status, time: e.timestamp, tags: e.tags },
+          { id: `${e.stackId}:${e.status}:${e.timestamp}`, stackId: e.stackId, stackName: e.stackName, status: e.status, time: e.timestamp, clientRequestToken: e.clientRequestToken },
           { queue: this.queue, gateway, knownSource: (n) => this.states.has(n) },
         );
       });

@@ -184,7 +184,7 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
     }
     log(`event ${e.stackName} ${e.status}`);
     void routeStackEvent(
-      { id: `${e.stackId}:${e.status}:${e.timestamp}`, stackId: e.stackId, status: e.status, time: e.timestamp, tags: e.tags },
+      { id: `${e.stackId}:${e.status}:${e.timestamp}`, stackId: e.stackId, stackName: e.stackName, status: e.status, time: e.timestamp, clientRequestToken: e.clientRequestToken },
       { queue: work, gateway: account.gateway(), knownSource: (name) => name === SOURCE },
     );
   });
