@@ -65,6 +65,7 @@ export async function sweep(options: SweepOptions): Promise<SweepReport> {
   const report: SweepReport = { enqueued: [], owned: 0, checked: 0, drifted: 0, deferred: 0, failed: [] };
   const timeLeft = (): boolean => !options.remainingMs || options.remainingMs() > (options.reserveMs ?? 30_000);
 
+  let failure: unknown;
   try {
     const listed = await Promise.all(regions.map(async (r) => ({ region: r, stacks: await options.gateways(r).listStacks() })));
     const owned = listed.flatMap(({ region, stacks }) =>
@@ -113,22 +114,27 @@ export async function sweep(options: SweepOptions): Promise<SweepReport> {
       }
     };
     await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 3, chosen.length) }, worker));
-  } finally {
-    // Even when detection failed part way, every source is reconciled: that is what catches missed
-    // pushes. Every detection has a deadline, so this is reached; one source failing to enqueue
-    // does not keep the others from it.
-    const tick = now().toISOString();
-    const unsent: unknown[] = [];
-    for (const source of options.sources) {
-      try {
-        await options.queue.send({ source, kind: 'sweep', dedupId: `sweep-${source}-${tick}`, receivedAt: tick });
-        report.enqueued.push(source);
-      } catch (error) {
-        unsent.push(error);
-      }
-    }
-    if (unsent.length > 0) throw new AggregateError(unsent, `the sweep could not queue ${unsent.length} of ${options.sources.length} sources: ${unsent.map((e) => (e instanceof Error ? e.message : String(e))).join('; ')}`);
+  } catch (error) {
+    failure = error;
   }
+  // Even when detection failed part way, every source is reconciled: that is what catches missed
+  // pushes. Every detection has a deadline, so this is reached; one source failing to enqueue does
+  // not keep the others from it.
+  const tick = now().toISOString();
+  const unsent: unknown[] = [];
+  for (const source of options.sources) {
+    try {
+      await options.queue.send({ source, kind: 'sweep', dedupId: `sweep-${source}-${tick}`, receivedAt: tick });
+      report.enqueued.push(source);
+    } catch (error) {
+      unsent.push(error);
+    }
+  }
+  if (unsent.length > 0) {
+    const reasons = unsent.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
+    throw new AggregateError(failure ? [failure, ...unsent] : unsent, `the sweep could not queue ${unsent.length} of ${options.sources.length} sources: ${reasons}`);
+  }
+  if (failure) throw failure;
   return report;
 
   async function detect(stack: ActualStack, gateway: StackGateway): Promise<boolean> {
