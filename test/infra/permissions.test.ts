@@ -229,10 +229,17 @@ describe('Infra: permissions derived from the code', () => {
     });
   }
 
-  it('lets the reconciler requeue a waiting source on the work queue', () => {
+  it('lets the reconciler requeue a waiting source on the work queue and move poison to the dead-letter queue', () => {
+    const queues = Object.entries(template.findResources('AWS::SQS::Queue')) as [string, Json][];
+    const work = queues.find(([, q]) => q.Properties.RedrivePolicy)![0];
+    const dead = queues.find(([, q]) => !q.Properties.RedrivePolicy)![0];
     template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: roles.reconcile }],
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'sqs:SendMessage', Effect: 'Allow' })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'sqs:SendMessage', Effect: 'Allow', Resource: [{ 'Fn::GetAtt': [work, 'Arn'] }, { 'Fn::GetAtt': [dead, 'Arn'] }] }),
+        ]),
+      },
     });
   });
 });

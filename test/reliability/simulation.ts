@@ -320,6 +320,13 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
       const container = stalls;
       const receipts = new Map(batch.map((m) => [m.messageId, m.receipt]));
       log(`invocation #${invocation.id} receives ${batch.map((m) => `${m.message.kind}:${m.message.dedupId}(#${m.receiveCount})`).join(', ')}`);
+      const showAgainAfter = async (records: { messageId: string }[], seconds: number): Promise<void> => {
+        if (invocation.killed) throw new Error(`invocation #${invocation.id} is dead`);
+        for (const r of records) {
+          queue.changeVisibility(receipts.get(r.messageId)!, seconds * 1000);
+          inFlight.set(r.messageId, clock.now() + seconds * 1000);
+        }
+      };
       const result = await processBatch(
         batch.map((m) => ({ messageId: m.messageId, body: JSON.stringify(m.message), receiveCount: m.receiveCount })),
         {
@@ -334,13 +341,9 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
                   await work.send(message);
                 },
               }),
-          retryLater: async (records, seconds) => {
-            if (invocation.killed) throw new Error(`invocation #${invocation.id} is dead`);
-            for (const r of records) {
-              queue.changeVisibility(receipts.get(r.messageId)!, seconds * 1000);
-              inFlight.set(r.messageId, clock.now() + seconds * 1000);
-            }
-          },
+          retryLater: (records, seconds) => showAgainAfter(records, seconds),
+          // As the reconcile function does: a failure comes back after a short, growing delay.
+          retryFailedLater: (records, seconds) => showAgainAfter(records, seconds),
         },
       );
       for (const outcome of Object.values(result.outcomes)) stats.outcomes[outcome] = (stats.outcomes[outcome] ?? 0) + 1;
