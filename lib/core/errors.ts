@@ -27,7 +27,7 @@ export type StallReason =
   | 'TemplateTooLarge'
   | 'AccessDenied';
 
-export type WaitReason = 'StackBusy' | 'ChangeSetPending' | 'DependencyPending' | 'Throttled';
+export type WaitReason = 'StackBusy' | 'ChangeSetPending' | 'DependencyPending' | 'Throttled' | 'ApplyInProgress';
 
 export type TransientReason = 'SourceUnavailable' | 'ServiceUnavailable' | 'Interrupted';
 

@@ -5,7 +5,8 @@ import { converge } from '../../reconcile/converge.js';
 import { loadDesired } from '../../reconcile/load-desired.js';
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, parseDuration, SOURCE_HELP, SOURCE_OPTIONS, UsageError } from '../args.js';
-import { openAccount, openRepo, sourceName } from '../context.js';
+import { acquireApplyLock } from '../apply-lock.js';
+import { cairnHome, openAccount, openRepo, sourceName } from '../context.js';
 import { PrinterSink } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
 import { countActions } from '../../core/plan.js';
@@ -40,6 +41,14 @@ export async function run(argv: string[]): Promise<number> {
   const snapshot = await repo.snapshot();
   const desired = await loadDesired(snapshot, source);
   const account = await openAccount(values.target, values.region);
+  // Two applies on one embedded home would delete each other's change sets: the second is refused.
+  let release: (() => void) | undefined;
+  try {
+    if (account.target === 'embedded') release = acquireApplyLock(cairnHome(), source);
+  } catch (error) {
+    await account.close();
+    throw error;
+  }
   const json = values.json === true;
   try {
     const { plan } = await planSource(desired, { gateways: account.gateways, resourceDiff: true });
@@ -104,6 +113,7 @@ export async function run(argv: string[]): Promise<number> {
       process.off('SIGTERM', onSignal);
     }
   } finally {
+    release?.();
     await account.close();
   }
 }
