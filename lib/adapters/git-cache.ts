@@ -22,7 +22,7 @@ import * as nodeFs from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ObjectStore } from './git-objects.js';
+import { CorruptObjectStoreError, ObjectStore } from './git-objects.js';
 
 /** What one cache entry holds; the gitdir is `<entry>/<generation>`. */
 export interface CacheState {
@@ -111,19 +111,36 @@ export const cacheFs = {
   },
 };
 
+/** isomorphic-git reads one object this often while indexing one fetched pack only when its delta bases form a cycle. */
+const MAX_READS_PER_OBJECT = 1_000;
+
 /**
- * cacheFs for one fetch: every call fails once `signal` has aborted. isomorphic-git indexes a
- * fetched pack without looking at any signal, and a thin pack whose bases form a cycle would keep
- * it reading objects for ever; every object it reads goes through the file system, so the fetch's
- * deadline ends it.
+ * cacheFs for one fetch into `gitdir`. isomorphic-git indexes a fetched pack without looking at
+ * any signal, and a thin pack whose bases form a cycle among the cached packs would keep it
+ * reading objects for ever. Every object it reads goes through here (it looks for a loose file
+ * first), so: every call fails once `signal` has aborted, and once one object has been looked up
+ * MAX_READS_PER_OBJECT times, every call fails with CorruptObjectStoreError (the directory listing
+ * it does next is an error it does not swallow), which tells the caller to discard the generation.
  */
-export function cacheFsUntil(signal: AbortSignal): typeof cacheFs {
+export function cacheFsUntil(signal: AbortSignal, gitdir: string): typeof cacheFs {
+  const reads = new Map<string, number>();
+  let loop: Error | undefined;
   const bounded: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(cacheFs.promises)) {
     bounded[name] =
       typeof value === 'function'
         ? (...args: unknown[]): unknown => {
             signal.throwIfAborted();
+            if (loop) throw loop;
+            const path = args[0];
+            if (name === 'readFile' && typeof path === 'string' && LOOSE_OBJECT.test(path)) {
+              const oid = path.slice(-41).replace('/', '');
+              const n = (reads.get(oid) ?? 0) + 1;
+              reads.set(oid, n);
+              if (n > MAX_READS_PER_OBJECT) {
+                loop = new CorruptObjectStoreError(gitdir, `object ${oid}`, `it was looked up ${n} times while a fetched pack was indexed: the cached packs' delta bases form a cycle`);
+              }
+            }
             return (value as (...a: unknown[]) => unknown)(...args);
           }
         : value;

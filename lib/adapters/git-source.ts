@@ -149,12 +149,24 @@ class Exchange {
   private advertisement: GitHttpResponse | undefined;
   private advertisementBody: Uint8Array[] = [];
 
+  private readonly deadline: NodeJS.Timeout;
+
   constructor(
     private readonly maxPackBytes: number,
     private readonly tooLarge: () => Error,
     timeoutMs: number,
   ) {
-    this.signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), this.controller.signal]);
+    // A timer of our own rather than AbortSignal.timeout: a timeout signal held only through
+    // AbortSignal.any can be collected before it fires (seen while isomorphic-git churned through
+    // objects), and then nothing ends the snapshot.
+    this.signal = this.controller.signal;
+    this.deadline = setTimeout(() => this.controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+    this.deadline.unref();
+  }
+
+  /** The snapshot is over: its deadline no longer matters. */
+  finish(): void {
+    clearTimeout(this.deadline);
   }
 
   get timedOut(): boolean {
@@ -298,6 +310,8 @@ export class GitSource implements SourceRepo {
       }
     } catch (err) {
       throw this.translate(err, exchange, secrets);
+    } finally {
+      exchange.finish();
     }
   }
 
@@ -396,7 +410,7 @@ export class GitSource implements SourceRepo {
       // A fresh depth of 1 at the new head, with the old head as a "have": the server sends only
       // objects the old head lacks. Not `relative` (that deepens the old boundary) nor `since`.
       const result = await fetch({
-        fs: cacheFsUntil(exchange.signal),
+        fs: cacheFsUntil(exchange.signal, gitdir),
         http: exchange.http,
         gitdir,
         url: this.url,
@@ -423,11 +437,10 @@ export class GitSource implements SourceRepo {
       if (!incremental) await this.cache.trash(gitdir);
       else if (exchange.packReceived && !exchange.failure) {
         // The server sent its pack and indexing it against the cached packs failed (a base missing
-        // or corrupt, or a cycle that ran into the deadline): that generation cannot take more packs.
+        // or corrupt, or a cycle): that generation cannot take more packs.
         await entry.discard(generation);
-        if (!exchange.signal.aborted) {
-          throw new CorruptObjectStoreError(gitdir, `the pack fetched for ${head}`, messageOf(err), { cause: err });
-        }
+        if (err instanceof CorruptObjectStoreError) throw err;
+        if (!exchange.signal.aborted) throw new CorruptObjectStoreError(gitdir, `the pack fetched for ${head}`, messageOf(err), { cause: err });
       }
       throw err;
     }

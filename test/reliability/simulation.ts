@@ -183,10 +183,11 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
       return log(`event ${e.stackName} ${e.status} LOST`);
     }
     log(`event ${e.stackName} ${e.status}`);
-    void routeStackEvent(
+    // As the stack-events function: routing that fails (a throttled lookup) loses the event; the sweep repairs it.
+    routeStackEvent(
       { id: `${e.stackId}:${e.status}:${e.timestamp}`, stackId: e.stackId, stackName: e.stackName, status: e.status, time: e.timestamp, clientRequestToken: e.clientRequestToken },
       { queue: work, gateway: account.gateway(), knownSource: (name) => name === SOURCE },
-    );
+    ).catch((error: unknown) => log(`event ${e.stackName} ${e.status} not routed: ${(error as Error).message}`));
   });
 
   // ---- the gateways Cairn uses: account ← record ← chaos ← retries ----
