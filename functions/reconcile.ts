@@ -1,9 +1,11 @@
 /**
  * The reconciler Lambda: consumes the SQS FIFO queue in batches, folds each source's messages into
  * one reconcile of its branch head, takes one step, and reports partial batch failures. Waiting
- * sources come back after a longer visibility; stalled ones are reported on the commit and dropped.
+ * sources come back after a growing delay, failed ones after a short growing one (both by message
+ * visibility); stalled ones are reported on the commit and dropped; malformed messages are moved
+ * to the dead-letter queue at once.
  */
-import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CloudFormationGateway } from '../lib/adapters/cloudformation-gateway.js';
 import { createCommitStatusReporter } from '../lib/adapters/commit-status/index.js';
@@ -23,6 +25,7 @@ import { StallMemory } from '../lib/reconcile/stall-memory.js';
 usePackagedResourceSchemas();
 const config = deploymentConfigFromEnv();
 const queueUrl = requiredEnv(ENV.queueUrl);
+const deadLetterQueueUrl = process.env[ENV.deadLetterQueueUrl];
 const secrets = new SecretsManagerSecrets();
 const sink = new PowertoolsSink();
 const sqs = new SQSClient({});
@@ -46,6 +49,13 @@ const repos = new Map(
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   sink.setCorrelationId(context.awsRequestId);
   const receipts = new Map(event.Records.map((r) => [r.messageId, r.receiptHandle]));
+  const showAgainAfter = async (records: { messageId: string }[], seconds: number): Promise<void> => {
+    await Promise.all(
+      records.map((r) =>
+        sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receipts.get(r.messageId), VisibilityTimeout: Math.min(seconds, 43_200) })),
+      ),
+    );
+  };
   try {
     const result = await processBatch(
       event.Records.map((r) => ({ messageId: r.messageId, body: r.body, receiveCount: Number(r.attributes.ApproximateReceiveCount ?? 1) })),
@@ -75,13 +85,16 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
           );
         },
         requeue: async (message) => void (await queue.send(message)),
-        retryLater: async (records, seconds) => {
-          await Promise.all(
-            records.map((r) =>
-              sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receipts.get(r.messageId), VisibilityTimeout: Math.min(seconds, 43_200) })),
-            ),
-          );
-        },
+        retryLater: (records, seconds) => showAgainAfter(records, seconds),
+        retryFailedLater: (records, seconds) => showAgainAfter(records, seconds),
+        ...(deadLetterQueueUrl
+          ? {
+              deadLetter: async (record) => {
+                // FIFO: one group for everything rejected; the message id makes a repeated move a duplicate.
+                await sqs.send(new SendMessageCommand({ QueueUrl: deadLetterQueueUrl, MessageBody: record.body, MessageGroupId: 'rejected', MessageDeduplicationId: record.messageId }));
+              },
+            }
+          : {}),
       },
     );
     return { batchItemFailures: result.batchItemFailures };

@@ -19,7 +19,8 @@ const logger = new Logger({ serviceName: 'cairn-webhook' });
 
 // Providers give up after 10 s (Gitea after 5 s): a stalled AWS call must fail while there is still
 // time to answer, and the provider's own redelivery is the retry.
-const sdkOptions = { maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 1500 } };
+// The SDK only warns at requestTimeout unless told to throw.
+const sdkOptions = { maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 1500, throwOnRequestTimeout: true } };
 
 // Validated at module load: a broken configuration fails the deployment's first invocation loudly
 // instead of answering every delivery with an error.

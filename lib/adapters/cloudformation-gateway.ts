@@ -54,6 +54,7 @@ export const TEMPLATE_BUCKET_ENV = 'CAIRN_TEMPLATE_BUCKET';
 
 /** Enough attempts to ride out a burst of throttling in a Lambda invocation, few enough to fail in seconds, not minutes. */
 export const DEFAULT_MAX_ATTEMPTS = 6;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 20_000;
 
 export const DEFAULT_TEMPLATE_PREFIX = 'cairn/templates/';
 
@@ -70,6 +71,8 @@ export interface CloudFormationGatewayOptions {
   templatePrefix?: string;
   /** Attempts per call, first included, under the SDK's adaptive retry mode. */
   maxAttempts?: number;
+  /** Deadline of one attempt (an answer that never comes is retried, then fails), default 20 s. */
+  requestTimeoutMs?: number;
 }
 
 export class CloudFormationGateway implements StackGateway {
@@ -79,11 +82,13 @@ export class CloudFormationGateway implements StackGateway {
   private readonly configuredRegion: string | undefined;
   private resolvedRegion: string | undefined;
   private readonly maxAttempts: number;
+  private readonly requestTimeoutMs: number;
   private readonly templateBucket: string | undefined;
   private readonly templatePrefix: string;
 
   constructor(options: CloudFormationGatewayOptions = {}) {
     this.maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.client = options.client ?? new CloudFormationClient(this.clientConfig(options.region));
     this.s3Client = options.s3;
     this.configuredRegion = options.region ?? (options.client ? undefined : process.env.AWS_REGION);
@@ -298,8 +303,16 @@ export class CloudFormationGateway implements StackGateway {
     });
   }
 
-  private clientConfig(region: string | undefined): { region?: string; retryMode: string; maxAttempts: number } {
-    return { ...(region ? { region } : {}), retryMode: 'adaptive', maxAttempts: this.maxAttempts };
+  private clientConfig(region: string | undefined): {
+    region?: string;
+    retryMode: string;
+    maxAttempts: number;
+    requestHandler: { connectionTimeout: number; requestTimeout: number; throwOnRequestTimeout: boolean };
+  } {
+    // Without a deadline an attempt whose answer never comes waits as long as the socket does,
+    // which is past the function's own timeout. (The SDK only warns at requestTimeout unless told to throw.)
+    const requestHandler = { connectionTimeout: Math.min(5_000, this.requestTimeoutMs), requestTimeout: this.requestTimeoutMs, throwOnRequestTimeout: true };
+    return { ...(region ? { region } : {}), retryMode: 'adaptive', maxAttempts: this.maxAttempts, requestHandler };
   }
 
   private async resolveRegion(): Promise<string> {

@@ -22,7 +22,7 @@ import * as nodeFs from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ObjectStore } from './git-objects.js';
+import { CorruptObjectStoreError, ObjectStore } from './git-objects.js';
 
 /** What one cache entry holds; the gitdir is `<entry>/<generation>`. */
 export interface CacheState {
@@ -33,7 +33,10 @@ export interface CacheState {
   generation: string;
   /** The branch head last fetched. */
   head: string;
-  /** Commits fetched whole (depth 1) into this generation, newest first: any of them can be read. */
+  /**
+   * Commits fetched whole (depth 1) into this generation, newest first: any of them can be read.
+   * Every one is named to the server as a `have`, so no object is ever fetched twice into a generation.
+   */
   tips: string[];
   /** Pack bytes of the full fetch that started this generation. */
   basePackBytes: number;
@@ -42,15 +45,16 @@ export interface CacheState {
   packs: number;
 }
 
-const MAX_TIPS = 16;
 /** A generation is replaced when its packs reach this many, whatever their size. */
 const MAX_PACKS = 64;
+/** ... or when it holds this many tips (a fetch that brought nothing new adds a tip but no pack). */
+const MAX_TIPS = 2 * MAX_PACKS;
 /** Incremental packs may add this much over the base pack before the generation is replaced (small repositories). */
 const PACK_SLACK_BYTES = 1024 * 1024;
 
 /** Whether the next fetch should start a new generation rather than add a pack to this one. */
 export function needsNewGeneration(state: CacheState): boolean {
-  return state.packs >= MAX_PACKS || state.packBytes > 2 * state.basePackBytes + PACK_SLACK_BYTES;
+  return state.packs >= MAX_PACKS || state.tips.length >= MAX_TIPS || state.packBytes > 2 * state.basePackBytes + PACK_SLACK_BYTES;
 }
 
 /** The state after a fetch of `head` whose pack was `packBytes`, into a new generation or the current one. */
@@ -106,6 +110,43 @@ export const cacheFs = {
         : nodeFs.promises.readFile(path, options as never)) as typeof nodeFs.promises.readFile,
   },
 };
+
+/** isomorphic-git reads one object this often while indexing one fetched pack only when its delta bases form a cycle. */
+const MAX_READS_PER_OBJECT = 1_000;
+
+/**
+ * cacheFs for one fetch into `gitdir`. isomorphic-git indexes a fetched pack without looking at
+ * any signal, and a thin pack whose bases form a cycle among the cached packs would keep it
+ * reading objects for ever. Every object it reads goes through here (it looks for a loose file
+ * first), so: every call fails once `signal` has aborted, and once one object has been looked up
+ * MAX_READS_PER_OBJECT times, every call fails with CorruptObjectStoreError (the directory listing
+ * it does next is an error it does not swallow), which tells the caller to discard the generation.
+ */
+export function cacheFsUntil(signal: AbortSignal, gitdir: string): typeof cacheFs {
+  const reads = new Map<string, number>();
+  let loop: Error | undefined;
+  const bounded: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(cacheFs.promises)) {
+    bounded[name] =
+      typeof value === 'function'
+        ? (...args: unknown[]): unknown => {
+            signal.throwIfAborted();
+            if (loop) throw loop;
+            const path = args[0];
+            if (name === 'readFile' && typeof path === 'string' && LOOSE_OBJECT.test(path)) {
+              const oid = path.slice(-41).replace('/', '');
+              const n = (reads.get(oid) ?? 0) + 1;
+              reads.set(oid, n);
+              if (n > MAX_READS_PER_OBJECT) {
+                loop = new CorruptObjectStoreError(gitdir, `object ${oid}`, `it was looked up ${n} times while a fetched pack was indexed: the cached packs' delta bases form a cycle`);
+              }
+            }
+            return (value as (...a: unknown[]) => unknown)(...args);
+          }
+        : value;
+  }
+  return { promises: bounded as typeof cacheFs.promises };
+}
 
 /** What is kept in memory for one gitdir: isomorphic-git's cache for fetches, and the object store for reads. */
 export interface ObjectCache {
@@ -211,6 +252,19 @@ export class CacheEntry {
     const name = `g-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
     await mkdir(this.gitdir(name), { recursive: true });
     return name;
+  }
+
+  /**
+   * Forget a generation whose objects cannot be read (missing, corrupt, or a fetch that failed
+   * after its pack arrived), so the next snapshot fetches the branch head whole into a new one.
+   * Call it under the lock. Nothing happens when the entry has moved on to another generation.
+   */
+  async discard(generation: string): Promise<void> {
+    const state = await this.read();
+    if (state?.generation !== generation) return;
+    await rm(this.metaFile, { force: true });
+    forgetObjectCaches(this.gitdir(generation));
+    await this.cache.trash(this.gitdir(generation));
   }
 
   /** Delete every generation but `keep` (only under the lock: nobody else is writing one). */

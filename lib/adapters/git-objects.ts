@@ -7,9 +7,18 @@
  *
  * Supported: pack index v1 and v2, offset and reference deltas (including the thin packs of
  * Cairn's cache, whose bases live in other packs), loose objects, and `objects/info/alternates`.
+ *
+ * Reading terminates on any set of packs. Thin packs fetched one after another can hold the same
+ * object twice, once whole and once as a delta, and two packs can hold A as a delta of B and B as a
+ * delta of A (a commit that restores a file to earlier content). So every copy of an object is a
+ * candidate, whole copies first; a delta whose base is already being resolved is a cycle and the
+ * next copy is tried; and one read gives up after a fixed number of steps. Every object read by id
+ * is checked against its SHA-1. When no copy can be read, the gitdir is broken
+ * (CorruptObjectStoreError), which the caller answers by discarding and refetching it.
  */
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 
 export type ObjectType = 'commit' | 'tree' | 'blob' | 'tag';
@@ -39,6 +48,33 @@ export class ObjectNotFoundError extends Error {
     super(`object ${oid} is not in the repository`);
   }
 }
+
+/**
+ * The gitdir's packs cannot produce an object they list: a delta cycle with no whole copy, a
+ * missing delta base, or corrupt bytes. Reading again will fail the same way; the cache holding
+ * this gitdir must be discarded and fetched again.
+ */
+export class CorruptObjectStoreError extends Error {
+  override name = 'CorruptObjectStoreError';
+  readonly code = 'CorruptObjectStore';
+  constructor(
+    readonly gitdir: string,
+    /** What could not be read: `object <oid>` or `pack index <file>`. */
+    readonly what: string,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${what} in ${gitdir} cannot be read: ${detail}`, options);
+  }
+}
+
+/** Whether an error means the gitdir's objects are missing or broken (rather than, say, a bad path). */
+export function isBrokenObjectStore(err: unknown): boolean {
+  return err instanceof CorruptObjectStoreError || err instanceof ObjectNotFoundError || (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+/** One read resolves at most this many copies and delta bases; far beyond git's own chains (50 by default, 4095 at most). */
+const MAX_RESOLVE_STEPS = 20_000;
 
 const TYPES: Record<number, ObjectType | 'ofs_delta' | 'ref_delta'> = {
   1: 'commit',
@@ -91,11 +127,16 @@ class PackIndex {
     private readonly version: 1 | 2,
   ) {}
 
+  /** Throws BadBytes when `buf` is too short for the index it says it is. */
   static parse(buf: Buffer): PackIndex {
+    if (buf.length < 8 + 256 * 4 + 40) throw new BadBytes(`the index is ${buf.length} bytes, too short for a pack index`);
     const v2 = buf.readUInt32BE(0) === 0xff744f63;
-    if (v2 && buf.readUInt32BE(4) !== 2) throw new Error(`unsupported pack index version ${buf.readUInt32BE(4)}`);
+    if (v2 && buf.readUInt32BE(4) !== 2) throw new BadBytes(`unsupported pack index version ${buf.readUInt32BE(4)}`);
     const fanout = v2 ? 8 : 0;
-    return new PackIndex(buf, buf.readUInt32BE(fanout + 255 * 4), v2 ? 2 : 1);
+    const count = buf.readUInt32BE(fanout + 255 * 4);
+    const needed = v2 ? 8 + 256 * 4 + count * 28 + 40 : 256 * 4 + count * 24 + 40;
+    if (buf.length < needed) throw new BadBytes(`the index lists ${count} objects but is ${buf.length} bytes, not at least ${needed}`);
+    return new PackIndex(buf, count, v2 ? 2 : 1);
   }
 
   /** The object's offset in the pack, or undefined. */
@@ -135,6 +176,9 @@ interface Pack {
   data: Promise<Buffer> | undefined;
 }
 
+/** Bytes that are not a valid pack entry or delta; says what was wrong, for CorruptObjectStoreError. */
+class BadBytes extends Error {}
+
 /** Apply a git delta to its base. */
 function applyDelta(delta: Buffer, base: Buffer): Buffer {
   let p = 0;
@@ -143,13 +187,14 @@ function applyDelta(delta: Buffer, base: Buffer): Buffer {
     let shift = 0;
     let byte: number;
     do {
+      if (p >= delta.length || shift > 49) throw new BadBytes('delta does not apply: truncated size');
       byte = delta[p++]!;
       value += (byte & 0x7f) * 2 ** shift;
       shift += 7;
     } while (byte & 0x80);
     return value;
   };
-  if (varint() !== base.length) throw new Error('delta does not apply: base size differs');
+  if (varint() !== base.length) throw new BadBytes('delta does not apply: base size differs');
   const out = Buffer.allocUnsafe(varint());
   let o = 0;
   while (p < delta.length) {
@@ -160,14 +205,51 @@ function applyDelta(delta: Buffer, base: Buffer): Buffer {
       for (let bit = 0; bit < 4; bit++) if (cmd & (1 << bit)) offset += delta[p++]! * 2 ** (8 * bit);
       for (let bit = 0; bit < 3; bit++) if (cmd & (0x10 << bit)) size += delta[p++]! << (8 * bit);
       if (size === 0) size = 0x10000;
+      if (offset + size > base.length || o + size > out.length) throw new BadBytes('delta does not apply: copy outside the base or result');
       o += base.copy(out, o, offset, offset + size);
     } else if (cmd > 0) {
+      if (p + cmd > delta.length || o + cmd > out.length) throw new BadBytes('delta does not apply: insert past its end');
       o += delta.copy(out, o, p, p + cmd);
       p += cmd;
-    } else throw new Error('delta does not apply: reserved instruction 0');
+    } else throw new BadBytes('delta does not apply: reserved instruction 0');
   }
-  if (o !== out.length) throw new Error('delta does not apply: result size differs');
+  if (o !== out.length) throw new BadBytes('delta does not apply: result size differs');
   return out;
+}
+
+/** One copy of an object in a pack, and whether it is stored whole or as a delta. */
+interface Copy {
+  pack: Pack;
+  offset: number;
+  /** 0 whole, 1 offset delta (same pack), 2 reference delta (maybe another pack), 3 unreadable. */
+  rank: number;
+}
+
+/** One read by id: the ids whose copies are being resolved (a base among them is a cycle) and the steps left. */
+interface Resolution {
+  resolving: Set<string>;
+  steps: number;
+}
+
+function rankAt(data: Buffer, offset: number): number {
+  const kind = offset >= 12 && offset < data.length ? TYPES[(data[offset]! >> 4) & 7] : undefined;
+  return kind === undefined ? 3 : kind === 'ofs_delta' ? 1 : kind === 'ref_delta' ? 2 : 0;
+}
+
+/** The zlib stream at `p`, which must inflate to exactly `size` bytes. */
+function inflateAt(data: Buffer, p: number, size: number): Buffer {
+  let out: Buffer;
+  try {
+    out = inflateSync(data.subarray(p), { maxOutputLength: Math.max(size, 1) });
+  } catch (err) {
+    throw new BadBytes(`the compressed data at ${p} does not inflate to ${size} bytes (${(err as Error).message})`);
+  }
+  if (out.length !== size) throw new BadBytes(`the compressed data at ${p} inflates to ${out.length} bytes, not ${size}`);
+  return out;
+}
+
+function sha1Of(object: GitObject): string {
+  return createHash('sha1').update(`${object.type} ${object.data.length}\0`, 'latin1').update(object.data).digest('hex');
 }
 
 export class ObjectStore {
@@ -184,13 +266,12 @@ export class ObjectStore {
     this.trees = new Memo(memoBytes / 4);
   }
 
+  /**
+   * The object with this id. Throws ObjectNotFoundError when no pack and no loose file has it, and
+   * CorruptObjectStoreError when copies exist but none can be read.
+   */
   async readObject(oid: string): Promise<GitObject> {
-    const known = this.objects.get(oid);
-    if (known) return known;
-    const object = (await this.fromPacks(oid)) ?? (await this.fromLoose(oid));
-    if (!object) throw new ObjectNotFoundError(oid);
-    this.objects.set(oid, object, object.data.length);
-    return object;
+    return this.objects.get(oid) ?? this.resolve(oid, { resolving: new Set(), steps: MAX_RESOLVE_STEPS });
   }
 
   /** A blob's bytes: a copy, so a caller that changes them cannot change what is remembered. */
@@ -240,17 +321,57 @@ export class ObjectStore {
     return tree;
   }
 
-  private async fromPacks(oid: string): Promise<GitObject | undefined> {
+  /** Try every copy of `oid`, whole ones first, then a loose file; each copy must hash to `oid`. */
+  private async resolve(oid: string, resolution: Resolution): Promise<GitObject> {
+    const known = this.objects.get(oid);
+    if (known) return known;
+    const copies = await this.copiesOf(oid);
+    const failures: string[] = [];
+    resolution.resolving.add(oid);
+    try {
+      for (const { pack, offset } of copies) {
+        try {
+          const object = await this.readAt(pack, offset, resolution);
+          if (sha1Of(object) !== oid) throw new BadBytes(`it resolves to ${sha1Of(object)}`);
+          this.objects.set(oid, object, object.data.length);
+          return object;
+        } catch (err) {
+          if (!(err instanceof BadBytes || err instanceof CorruptObjectStoreError)) throw err;
+          failures.push(`${basename(pack.path)}.pack at ${offset}: ${err instanceof BadBytes ? err.message : `its base ${err.what} cannot be read (${err.detail.slice(0, 300)})`}`);
+        }
+      }
+    } finally {
+      resolution.resolving.delete(oid);
+    }
+    const loose = await this.fromLoose(oid);
+    if (loose && sha1Of(loose) === oid) {
+      this.objects.set(oid, loose, loose.data.length);
+      return loose;
+    }
+    if (loose) failures.push('its loose file does not hash to its id');
+    if (failures.length === 0) throw new ObjectNotFoundError(oid);
+    throw new CorruptObjectStoreError(this.gitdir, `object ${oid}`, failures.slice(0, 4).join('; '));
+  }
+
+  /** Every pack copy of `oid`, whole copies first (they need no base), then deltas within a pack, then deltas on another object. */
+  private async copiesOf(oid: string): Promise<Copy[]> {
     const id = Buffer.from(oid, 'hex');
     for (let attempt = 0; attempt < 2; attempt++) {
       // A second look rescans: a fetch may have added a pack since the last scan.
       if (attempt === 1) this.scanned = undefined;
+      const copies: Copy[] = [];
       for (const pack of await this.listPacks()) {
         const offset = pack.index.offsetOf(id);
-        if (offset !== undefined) return this.readAt(pack, offset);
+        if (offset !== undefined) copies.push({ pack, offset, rank: rankAt(await this.packData(pack), offset) });
       }
+      if (copies.length > 0) return copies.sort((a, b) => a.rank - b.rank);
     }
-    return undefined;
+    return [];
+  }
+
+  private packData(pack: Pack): Promise<Buffer> {
+    pack.data ??= readFile(`${pack.path}.pack`);
+    return pack.data;
   }
 
   private async listPacks(): Promise<Pack[]> {
@@ -259,16 +380,30 @@ export class ObjectStore {
       const found: Pack[] = [];
       for (const dir of await this.objectDirs()) {
         const names = await readdir(join(dir, 'pack')).catch(() => [] as string[]);
-        for (const name of names.filter((n) => n.endsWith('.idx'))) {
+        // Sorted, so which copy is tried first does not depend on the file system's order.
+        for (const name of names.filter((n) => n.endsWith('.idx')).sort()) {
           const path = join(dir, 'pack', name.slice(0, -4));
-          const pack = known.get(path) ?? { index: PackIndex.parse(await readFile(`${path}.idx`)), path, data: undefined };
-          found.push(pack);
+          found.push(known.get(path) ?? { index: await this.readIndex(path), path, data: undefined });
         }
       }
       this.packs = found;
     })();
-    await this.scanned;
+    const scan = this.scanned;
+    // A failed scan is not remembered: the next read scans again.
+    await scan.catch((err: unknown) => {
+      if (this.scanned === scan) this.scanned = undefined;
+      throw err;
+    });
     return this.packs!;
+  }
+
+  private async readIndex(path: string): Promise<PackIndex> {
+    try {
+      return PackIndex.parse(await readFile(`${path}.idx`));
+    } catch (err) {
+      if (err instanceof BadBytes) throw new CorruptObjectStoreError(this.gitdir, `pack index ${basename(path)}.idx`, err.message);
+      throw err;
+    }
   }
 
   private async objectDirs(): Promise<string[]> {
@@ -282,10 +417,14 @@ export class ObjectStore {
     return [own, ...others];
   }
 
-  /** The object at `offset` in `pack`, resolving its chain of deltas from the nearest known base. */
-  private async readAt(pack: Pack, offset: number): Promise<GitObject> {
-    pack.data ??= readFile(`${pack.path}.pack`);
-    const data = await pack.data;
+  /**
+   * The object at `offset` in `pack`, resolving its chain of deltas from the nearest known base.
+   * Throws BadBytes for anything that cannot be this object: corrupt bytes, an offset delta that
+   * does not point back, a reference to a base already being resolved (a cycle), a base that is
+   * nowhere, or the read's steps used up.
+   */
+  private async readAt(pack: Pack, offset: number, resolution: Resolution): Promise<GitObject> {
+    const data = await this.packData(pack);
     // From the object asked for down to its base: each delta and the offset it sits at.
     const chain: Array<{ at: number; delta: Buffer }> = [];
     let base: GitObject | undefined;
@@ -296,26 +435,43 @@ export class ObjectStore {
         base = cached;
         break;
       }
+      if (--resolution.steps < 0) throw new BadBytes(`gave up after ${MAX_RESOLVE_STEPS} copies and delta bases`);
+      // The 12-byte header comes first and the 20-byte checksum last: an entry starts in between.
+      if (at < 12 || at >= data.length - 20) throw new BadBytes(`an entry at ${at} is outside the pack's ${data.length} bytes`);
       let p = at;
       let byte = data[p++]!;
       const kind = TYPES[(byte >> 4) & 7];
-      while (byte & 0x80) byte = data[p++]!;
+      let size = byte & 0x0f;
+      for (let shift = 4; byte & 0x80; shift += 7) {
+        if (p >= data.length || shift > 53) throw new BadBytes(`the entry at ${at} has a truncated size`);
+        byte = data[p++]!;
+        size += (byte & 0x7f) * 2 ** shift;
+      }
       if (kind === 'ofs_delta') {
         byte = data[p++]!;
         let back = byte & 0x7f;
         while (byte & 0x80) {
+          if (p >= data.length || back > at) throw new BadBytes(`the offset delta at ${at} has a truncated distance`);
           byte = data[p++]!;
           back = (back + 1) * 128 + (byte & 0x7f);
         }
-        chain.push({ at, delta: inflateSync(data.subarray(p)) });
+        if (back <= 0 || at - back < 12) throw new BadBytes(`the offset delta at ${at} points ${back} bytes back, outside the pack`);
+        chain.push({ at, delta: inflateAt(data, p, size) });
         at -= back;
       } else if (kind === 'ref_delta') {
-        chain.push({ at, delta: inflateSync(data.subarray(p + 20)) });
-        base = await this.readObject(data.toString('hex', p, p + 20));
+        const baseOid = data.toString('hex', p, p + 20);
+        if (resolution.resolving.has(baseOid)) throw new BadBytes(`it is a delta of ${baseOid}, which is itself being resolved (a delta cycle)`);
+        chain.push({ at, delta: inflateAt(data, p + 20, size) });
+        try {
+          base = await this.resolve(baseOid, resolution);
+        } catch (err) {
+          if (err instanceof ObjectNotFoundError) throw new BadBytes(`its delta base ${baseOid} is in no pack`);
+          throw err;
+        }
       } else if (kind) {
-        base = { type: kind, data: inflateSync(data.subarray(p)) };
+        base = { type: kind, data: inflateAt(data, p, size) };
         if (chain.length > 0) this.remember(pack, at, base);
-      } else throw new Error(`unknown object type at offset ${at} of ${pack.path}.pack`);
+      } else throw new BadBytes(`unknown object type at offset ${at}`);
     }
     let object = base;
     for (let i = chain.length - 1; i >= 0; i--) {

@@ -6,7 +6,8 @@
  * leave it. Symbolic links are followed only while they stay inside that root.
  */
 import { PathOutsideRepoError, type SourceSnapshot } from '../ports/source-repo.js';
-import { ObjectNotFoundError, type ObjectStore, type TreeEntry } from './git-objects.js';
+import { messageOf } from '../core/errors.js';
+import { isBrokenObjectStore, type ObjectStore, type TreeEntry } from './git-objects.js';
 import { SourceInvalidError, SourceUnavailableError, type SourceLocation } from './source-errors.js';
 
 const MAX_SYMLINK_HOPS = 40;
@@ -38,6 +39,8 @@ export interface GitCommitSnapshotOptions {
   at: SourceLocation;
   /** The repository-relative directory every path is relative to (default the repository's root). */
   root?: string;
+  /** Called when the store's objects turn out missing or corrupt, before the read fails (a cache discards them). */
+  onBroken?: () => Promise<void>;
 }
 
 export class GitCommitSnapshot implements SourceSnapshot {
@@ -93,13 +96,17 @@ export class GitCommitSnapshot implements SourceSnapshot {
     }
   }
 
-  /** Objects missing from a commit that was fetched whole mean the cache was removed under us: retry. */
+  /**
+   * Objects missing from or corrupt in a commit that was fetched whole mean the cache was removed or
+   * broken under us: the owner discards it and the read fails as transient, to be read again.
+   */
   private async guard<T>(read: () => Promise<T>): Promise<T> {
     try {
       return await read();
     } catch (err) {
-      if (err instanceof ObjectNotFoundError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new SourceUnavailableError(this.options.at, `objects of ${this.commit} are missing from ${this.options.store.gitdir}; read the source again`, {
+      if (isBrokenObjectStore(err)) {
+        await this.options.onBroken?.();
+        throw new SourceUnavailableError(this.options.at, `objects of ${this.commit} in ${this.options.store.gitdir} are missing or corrupt (${messageOf(err)}); read the source again`, {
           cause: err,
         });
       }

@@ -18,7 +18,7 @@ import { request as nodeRequest } from 'isomorphic-git/http/node';
 import { CairnError, messageOf } from '../core/errors.js';
 import type { SecretProvider } from '../ports/secrets.js';
 import type { SourceRepo, SourceSnapshot } from '../ports/source-repo.js';
-import { cacheFs, GitCache, needsNewGeneration, nextState, objectCacheFor, type CacheEntry, type CacheState } from './git-cache.js';
+import { cacheFs, cacheFsUntil, GitCache, needsNewGeneration, nextState, objectCacheFor, type CacheEntry, type CacheState } from './git-cache.js';
 import {
   basicAuthHeader,
   credentialsFromSecret,
@@ -29,6 +29,7 @@ import {
   type BasicCredentials,
   type GitProvider,
 } from './git-credentials.js';
+import { CorruptObjectStoreError, isBrokenObjectStore } from './git-objects.js';
 import { GitCommitSnapshot } from './git-snapshot.js';
 import {
   MANIFEST_FILE,
@@ -119,6 +120,15 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+function pktLine(line: string): Buffer {
+  return Buffer.concat([Buffer.from((line.length + 4).toString(16).padStart(4, '0'), 'latin1'), Buffer.from(line, 'latin1')]);
+}
+
+/** A failure that discarded the cache entry's generation, so reading again fetches the head whole. */
+function isBrokenCache(err: unknown): boolean {
+  return err instanceof CorruptObjectStoreError || (err instanceof SourceUnavailableError && isBrokenObjectStore(err.cause));
+}
+
 async function* replay(chunks: Uint8Array[]): AsyncIterableIterator<Uint8Array> {
   yield* chunks;
 }
@@ -134,16 +144,32 @@ class Exchange {
   failure: Error | undefined;
   packBytes = 0;
   requests = 0;
+  /** Set once a pack response was read to its end: a failure after that is local, not the server's. */
+  packReceived = false;
+  /** Commits the cache already holds, named to the server as `have`s (see rewriteUploadPack). */
+  haves: string[] = [];
   private readonly controller = new AbortController();
   private advertisement: GitHttpResponse | undefined;
   private advertisementBody: Uint8Array[] = [];
+
+  private readonly deadline: NodeJS.Timeout;
 
   constructor(
     private readonly maxPackBytes: number,
     private readonly tooLarge: () => Error,
     timeoutMs: number,
   ) {
-    this.signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), this.controller.signal]);
+    // A timer of our own rather than AbortSignal.timeout: a timeout signal held only through
+    // AbortSignal.any can be collected before it fires (seen while isomorphic-git churned through
+    // objects), and then nothing ends the snapshot.
+    this.signal = this.controller.signal;
+    this.deadline = setTimeout(() => this.controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+    this.deadline.unref();
+  }
+
+  /** The snapshot is over: its deadline no longer matters. */
+  finish(): void {
+    clearTimeout(this.deadline);
   }
 
   get timedOut(): boolean {
@@ -154,7 +180,7 @@ class Exchange {
     const isAdvertisement = (req.method ?? 'GET') === 'GET' && req.url.endsWith('/info/refs?service=git-upload-pack');
     if (isAdvertisement && this.advertisement) return { ...this.advertisement, body: replay(this.advertisementBody) };
     this.requests++;
-    const body = req.url.endsWith('/git-upload-pack') && Array.isArray(req.body) ? [this.askForThinPack(req.body)] : req.body;
+    const body = req.url.endsWith('/git-upload-pack') && Array.isArray(req.body) ? [this.rewriteUploadPack(req.body)] : req.body;
     const res = await abortable(nodeRequest({ ...req, body: body as GitHttpRequest['body'], signal: this.signal }), this.signal);
     const guarded = this.guard(res.body, req.url.endsWith('/git-upload-pack'));
     if (isAdvertisement && res.statusCode === 200) {
@@ -172,15 +198,29 @@ class Exchange {
    * depth-1 fetch on top of a shallow head makes the server send the whole tree again; with it, only
    * what changed (measured: 29 KB against 0.3 KB for one changed file of 300). So the capability is
    * added to the first `want` line, when the server advertised it.
+   *
+   * isomorphic-git also names only the previous head as a `have`. Every commit the cache holds is
+   * added, so the server never sends an object the cache already has: a commit that restores a file
+   * to earlier content costs no blob, and no two packs hold the same object as deltas of each other
+   * (A against B in one, B against A in the next), which a reader that takes the first copy it finds
+   * would resolve forever.
    */
-  private askForThinPack(chunks: Uint8Array[]): Uint8Array {
-    const request = Buffer.concat(chunks);
+  private rewriteUploadPack(chunks: Uint8Array[]): Uint8Array {
+    let request = Buffer.concat(chunks);
     const advertised = Buffer.concat(this.advertisementBody).includes(' thin-pack');
     const length = Number.parseInt(request.subarray(0, 4).toString('latin1'), 16);
     const first = request.subarray(4, length).toString('latin1');
-    if (!advertised || !first.startsWith('want ') || !first.endsWith('\n') || first.includes(' thin-pack')) return request;
-    const line = `${first.slice(0, -1)} thin-pack\n`;
-    return Buffer.concat([Buffer.from((line.length + 4).toString(16).padStart(4, '0'), 'latin1'), Buffer.from(line, 'latin1'), request.subarray(length)]);
+    if (advertised && first.startsWith('want ') && first.endsWith('\n') && !first.includes(' thin-pack')) {
+      const line = `${first.slice(0, -1)} thin-pack\n`;
+      request = Buffer.concat([pktLine(line), request.subarray(length)]);
+    }
+    const done = pktLine('done\n');
+    if (this.haves.length > 0 && request.subarray(-done.length).equals(done)) {
+      const text = request.toString('latin1');
+      const extra = this.haves.filter((oid) => !text.includes(`have ${oid}\n`)).map((oid) => pktLine(`have ${oid}\n`));
+      request = Buffer.concat([request.subarray(0, -done.length), ...extra, done]);
+    }
+    return request;
   }
 
   private async *guard(body: AsyncIterableIterator<Uint8Array> | undefined, isPack: boolean): AsyncIterableIterator<Uint8Array> {
@@ -189,7 +229,10 @@ class Exchange {
     try {
       for (;;) {
         const { value, done } = await abortable(it.next(), this.signal);
-        if (done) return;
+        if (done) {
+          if (isPack) this.packReceived = true;
+          return;
+        }
         if (!value) continue;
         if (isPack) {
           this.packBytes += value.byteLength;
@@ -263,32 +306,53 @@ export class GitSource implements SourceRepo {
       const headers = (): Record<string, string> => (creds ? { Authorization: basicAuthHeader(creds) } : {});
       const head = await this.resolveHead(exchange, headers());
       const entry = this.cache.entry(this.url, this.branch);
-      let state = await entry.read();
-      let fetched: GitSnapshotReport['fetched'] = 'none';
-      let evicted = 0;
-      if (!state?.tips.includes(head)) {
-        ({ state, fetched } = await entry.withLock(exchange.signal, () => this.fetchHead(entry, exchange, headers(), head)));
-        // Only a full fetch adds much; incremental packs are bounded by needsNewGeneration.
-        if (fetched === 'full') evicted = (await this.cache.evict(entry)).length;
+      // A cache found broken (objects missing or corrupt, a fetch that failed after its pack arrived)
+      // has been discarded by then: the second attempt fetches the head whole into a new generation.
+      try {
+        return await this.readHead(entry, exchange, headers(), head, started);
+      } catch (err) {
+        if (!isBrokenCache(err)) throw err;
+        return await this.readHead(entry, exchange, headers(), head, started);
       }
-      // A fetch has just written meta.json; otherwise mark the entry used for eviction's sake.
-      if (fetched === 'none') await entry.touch();
-      const snapshot = new GitCommitSnapshot({ store: objectCacheFor(entry.gitdir(state.generation)).store, commit: head, at: this.at, root: this.path });
-      await requireManifest(snapshot, this.at, this.options.manifestFile ?? MANIFEST_FILE);
-      this.options.onSnapshot?.({
-        source: this.url,
-        branch: this.branch,
-        commit: head,
-        fetched,
-        packBytes: exchange.packBytes,
-        requests: exchange.requests,
-        durationMs: performance.now() - started,
-        evicted,
-      });
-      return snapshot;
     } catch (err) {
       throw this.translate(err, exchange, secrets);
+    } finally {
+      exchange.finish();
     }
+  }
+
+  /** The snapshot of `head`, fetched into the cache first unless it is there already. */
+  private async readHead(entry: CacheEntry, exchange: Exchange, headers: Record<string, string>, head: string, started: number): Promise<SourceSnapshot> {
+    let state = await entry.read();
+    let fetched: GitSnapshotReport['fetched'] = 'none';
+    let evicted = 0;
+    if (!state?.tips.includes(head)) {
+      ({ state, fetched } = await entry.withLock(exchange.signal, () => this.fetchHead(entry, exchange, headers, head)));
+      // Only a full fetch adds much; incremental packs are bounded by needsNewGeneration.
+      if (fetched === 'full') evicted = (await this.cache.evict(entry)).length;
+    }
+    // A fetch has just written meta.json; otherwise mark the entry used for eviction's sake.
+    if (fetched === 'none') await entry.touch();
+    const { generation } = state;
+    const snapshot = new GitCommitSnapshot({
+      store: objectCacheFor(entry.gitdir(generation)).store,
+      commit: head,
+      at: this.at,
+      root: this.path,
+      onBroken: () => entry.withLock(AbortSignal.timeout(this.timeoutMs), () => entry.discard(generation)),
+    });
+    await requireManifest(snapshot, this.at, this.options.manifestFile ?? MANIFEST_FILE);
+    this.options.onSnapshot?.({
+      source: this.url,
+      branch: this.branch,
+      commit: head,
+      fetched,
+      packBytes: exchange.packBytes,
+      requests: exchange.requests,
+      durationMs: performance.now() - started,
+      evicted,
+    });
+    return snapshot;
   }
 
   /** Credentials from the token secret, else from the URL, else none. */
@@ -343,6 +407,7 @@ export class GitSource implements SourceRepo {
       ));
     const generation = incremental ? current.generation : await entry.newGeneration();
     const gitdir = entry.gitdir(generation);
+    exchange.haves = incremental ? current.tips : [];
     try {
       if (!incremental) {
         await init({ fs: cacheFs, gitdir, bare: true, defaultBranch: this.branch });
@@ -352,7 +417,7 @@ export class GitSource implements SourceRepo {
       // A fresh depth of 1 at the new head, with the old head as a "have": the server sends only
       // objects the old head lacks. Not `relative` (that deepens the old boundary) nor `since`.
       const result = await fetch({
-        fs: cacheFs,
+        fs: cacheFsUntil(exchange.signal, gitdir),
         http: exchange.http,
         gitdir,
         url: this.url,
@@ -377,6 +442,13 @@ export class GitSource implements SourceRepo {
       return { state, fetched: incremental ? 'incremental' : 'full' };
     } catch (err) {
       if (!incremental) await this.cache.trash(gitdir);
+      else if (exchange.packReceived && !exchange.failure) {
+        // The server sent its pack and indexing it against the cached packs failed (a base missing
+        // or corrupt, or a cycle): that generation cannot take more packs.
+        await entry.discard(generation);
+        if (err instanceof CorruptObjectStoreError) throw err;
+        if (!exchange.signal.aborted) throw new CorruptObjectStoreError(gitdir, `the pack fetched for ${head}`, messageOf(err), { cause: err });
+      }
       throw err;
     }
   }

@@ -53,7 +53,7 @@ export class SourceInvalidError extends StalledError {
   readonly source: string;
   readonly branch: string | undefined;
 
-  constructor(at: SourceLocation, detail: string, options?: { cause?: unknown; hint?: string }) {
+  constructor(at: SourceLocation, detail: string, options?: { cause?: unknown; hint?: string; commit?: string }) {
     super('SourceInvalid', `${where(at)}: ${detail}`, options);
     this.source = at.source;
     this.branch = at.branch;
@@ -71,6 +71,7 @@ export async function requireManifest(snapshot: SourceSnapshot, at: SourceLocati
     hint: at.path
       ? `Commit ${file}, or give the path of the directory that holds ${manifestFile} (--path, or \`path\` in the deployment configuration).`
       : `Add ${manifestFile} at the root of the repository (or give --path for a sub-directory), or point Cairn at the branch that has it.`,
+    commit: snapshot.commit,
   });
 }
 

@@ -8,6 +8,8 @@ export const ENV = {
   config: 'CAIRN_CONFIG',
   /** URL of the FIFO work queue between intake and the reconciler. */
   queueUrl: 'CAIRN_QUEUE_URL',
+  /** URL of the work queue's FIFO dead-letter queue, where the reconciler moves malformed messages at once. */
+  deadLetterQueueUrl: 'CAIRN_DEAD_LETTER_QUEUE_URL',
   /** Bucket for templates over CloudFormation's inline body limit. */
   templateBucket: 'CAIRN_TEMPLATE_BUCKET',
   /** Largest webhook body accepted, in bytes; larger deliveries get 413. */

@@ -37,7 +37,7 @@ export type StallReason =
   | 'TemplateTooLarge'
   | 'AccessDenied';
 
-export type WaitReason = 'StackBusy' | 'ChangeSetPending' | 'DependencyPending' | 'Throttled';
+export type WaitReason = 'StackBusy' | 'ChangeSetPending' | 'DependencyPending' | 'Throttled' | 'ApplyInProgress';
 
 export type TransientReason = 'SourceUnavailable' | 'ServiceUnavailable' | 'Interrupted';
 
@@ -60,15 +60,18 @@ export class StalledError extends CairnError {
   readonly stackId: string | undefined;
   /** What to change to get going again. */
   readonly hint: string | undefined;
+  /** The commit the problem was found at, when it was found before a snapshot could be returned. */
+  readonly commit: string | undefined;
 
   constructor(
     reason: StallReason,
     message: string,
-    options?: { cause?: unknown; stackId?: string; hint?: string },
+    options?: { cause?: unknown; stackId?: string; hint?: string; commit?: string },
   ) {
     super(reason, message, options);
     this.stackId = options?.stackId;
     this.hint = options?.hint;
+    this.commit = options?.commit;
   }
 }
 

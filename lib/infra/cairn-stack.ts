@@ -106,7 +106,7 @@ export class CairnStack extends Stack {
       memorySize: 1024,
       timeout: RECONCILE_TIMEOUT,
       ephemeralStorage: RECONCILE_EPHEMERAL_STORAGE,
-      environment: { ...environment, [ENV.templateBucket]: templates.bucket.bucketName },
+      environment: { ...environment, [ENV.templateBucket]: templates.bucket.bucketName, [ENV.deadLetterQueueUrl]: this.work.deadLetterQueue.queueUrl },
       logRetention,
       // Template checks read the resource schemas from beside the bundle.
       files: ['lib/adapters/resource-schemas.br'],
@@ -120,6 +120,9 @@ export class CairnStack extends Stack {
         maxConcurrency: config.reconcileConcurrency,
       }),
     );
+    // A source that must wait is put back on the queue as a fresh message (requeue), so waiting spends
+    // no receive; a malformed message is moved to the dead-letter queue on its first receive.
+    this.reconcile.grant(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn, this.work.deadLetterQueue.queueArn] }));
     this.reconcile.grant(cloudformation.unscoped(['cloudformation:DescribeStacks']), LIST_WILDCARD_REASON);
     this.reconcile.grant(
       cloudformation.onStacks([

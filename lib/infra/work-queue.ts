@@ -10,8 +10,10 @@ import { Construct } from 'constructs';
 
 /**
  * Waiting never spends receives (a waiting message is held once, and a fresh message carries the
- * work on), so only failures count: ten failed attempts, two hours at the 12-minute visibility,
- * make a message poison. Repeated failures are seen earlier: the reconcile-failure alarm counts them.
+ * work on), so only failures count: ten failed attempts make a message poison. The reconciler
+ * brings a failed message back after 5 s doubling per receive (at most 5 minutes), so that is about
+ * twenty minutes; a message that is not a Cairn work message is moved to the dead letters at once.
+ * Repeated failures are seen earlier: the reconcile-failure alarm counts them.
  */
 export const MAX_RECEIVE_COUNT = 10;
 

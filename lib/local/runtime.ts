@@ -157,9 +157,12 @@ export class LocalRuntime {
         if (source && this.states.has(source)) {
           this.sink.emit({ source, type: 'stack.progress', stack: e.tags['cairn:stack'] ?? e.stackName, stackName: e.stackName, status: e.status, ...(e.statusReason ? { reason: e.statusReason } : {}) });
         }
-        void routeStackEvent(
-          { id: `${e.stackId}:${e.status}:${e.timestamp}`, stackId: e.stackId, status: e.status, time: e.timestamp, tags: e.tags },
+        routeStackEvent(
+          { id: `${e.stackId}:${e.status}:${e.timestamp}`, stackId: e.stackId, stackName: e.stackName, status: e.status, time: e.timestamp, clientRequestToken: e.clientRequestToken },
           { queue: this.queue, gateway, knownSource: (n) => this.states.has(n) },
+        ).catch((error: unknown) =>
+          // The sweep (or the follow-up of the step that started the operation) wakes the source instead.
+          this.sink.emit({ source: source ?? 'unknown', type: 'log', level: 'warn', message: `stack event ${e.stackName} ${e.status} not routed: ${(error as Error).message}` }),
         );
       });
     }

@@ -17,6 +17,8 @@ export interface WorkMessage {
   stackName?: string;
   /** ISO time the event reached Cairn (webhook receipt), for push-to-apply latency. */
   receivedAt: string;
+  /** On a message requeued for a waiting source: how many waits in a row came before it (for backoff). */
+  waits?: number;
 }
 
 export interface SendResult {

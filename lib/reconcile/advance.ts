@@ -10,6 +10,7 @@ import { conditionOf } from '../core/health.js';
 import type { ActualStack, DesiredStack, DesiredState, Plan, StackPlan } from '../core/model.js';
 import { OWNER_TAGS } from '../core/model.js';
 import { resolveParameters, stackKey } from '../core/plan.js';
+import { requestToken } from '../core/request-token.js';
 import { describeDestructive, destructiveChanges, summariseChanges } from '../core/protection.js';
 import type { EventSink } from '../ports/events.js';
 import { InsufficientCapabilitiesError, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
@@ -165,7 +166,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
       const a = actualOf(next)!;
       if (next.waiting) waitingOn.push(next.id);
       else {
-        await sp.gatewayFor(next.region).deleteStack(next.stackName, { clientToken: `cairn-delete-${sha256(a.stackId).slice(0, 24)}`, roleArn: undefined });
+        await sp.gatewayFor(next.region).deleteStack(next.stackName, { clientToken: requestToken(`cairn-delete-${sha256(a.stackId).slice(0, 24)}`, desired.source), roleArn: undefined });
         sink.emit({ ...base, type: 'stack.action', stack: next.id, stackName: next.stackName, action: 'delete', summary: next.reason });
         started.push(next.id);
         deleting.push(next.id);
@@ -258,7 +259,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
         }
         cannot(new Set(changes.map((c) => c.logicalId)));
         sink.emit({ ...base, type: 'changeset.created', stack: s.id, stackName: s.stackName, changeSetName: name, changes });
-        await gateway.executeChangeSet(s.stackName, name, name);
+        await gateway.executeChangeSet(s.stackName, name, requestToken(name, desired.source));
         sink.emit({
           ...base,
           type: 'stack.action',
@@ -280,7 +281,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
     if (s.recreate && actual) {
       // The planner blocks a failed create of this same content unless it may be retried; this is that retry.
       options.retry?.delete(s.id);
-      await gateway.deleteStack(s.stackName, { clientToken: `cairn-recreate-${sha256(actual.stackId).slice(0, 24)}`, roleArn: d.roleArn ?? options.defaultRoleArn });
+      await gateway.deleteStack(s.stackName, { clientToken: requestToken(`cairn-recreate-${sha256(actual.stackId).slice(0, 24)}`, desired.source), roleArn: d.roleArn ?? options.defaultRoleArn });
       sink.emit({ ...base, type: 'stack.action', stack: s.id, stackName: s.stackName, action: 'recreate', summary: `deleting the empty stack a failed create left in ${actual.status}; it is created again next` });
       return 'started';
     }
@@ -346,7 +347,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
         sink.emit({ ...base, type: 'changeset.created', stack: s.id, stackName: s.stackName, changeSetName: name, changes });
         if (changeSetType === 'CREATE' && d.terminationProtection) await gateway.updateTerminationProtection(s.stackName, true);
         else if (exists && actual!.terminationProtection !== d.terminationProtection) await gateway.updateTerminationProtection(s.stackName, d.terminationProtection);
-        await gateway.executeChangeSet(s.stackName, name, name);
+        await gateway.executeChangeSet(s.stackName, name, requestToken(name, desired.source));
         const action = changeSetType === 'CREATE' ? 'create' : actual?.tags[OWNER_TAGS.source] ? 'update' : 'adopt';
         sink.emit({
           ...base,
@@ -424,7 +425,7 @@ async function cleanUpReview(gateway: StackGateway, stackName: string): Promise<
   const a = await gateway.describeStack(stackName);
   if (a?.status === 'REVIEW_IN_PROGRESS') {
     const others = await gateway.listChangeSets(stackName);
-    if (others.length === 0) await gateway.deleteStack(stackName, { clientToken: `cairn-cleanup-${sha256(a.stackId).slice(0, 24)}`, roleArn: undefined });
+    if (others.length === 0) await gateway.deleteStack(stackName, { clientToken: requestToken(`cairn-cleanup-${sha256(a.stackId).slice(0, 24)}`, a.tags[OWNER_TAGS.source] ?? ''), roleArn: undefined });
   }
 }
 

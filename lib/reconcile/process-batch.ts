@@ -3,6 +3,11 @@
  * the records of one source into one reconcile of its branch head, and map each outcome onto the
  * queue: done (delete), come back later (visibility extended, item failed), or retry (item failed;
  * after the queue's maximum receives it reaches the dead-letter queue).
+ *
+ * Delays grow as Flux's and Argo CD's requeues do: a source waiting on a busy stack comes back
+ * after its retry time doubled for each wait in a row (a push or a stack event starts it over), a
+ * failed item after 5 s doubled per receive, both at most 5 minutes. A message that is not a Cairn
+ * work message goes to the dead-letter queue on its first receive.
  */
 import * as z from 'zod';
 import type { EventSink } from '../ports/events.js';
@@ -16,7 +21,23 @@ export const WorkMessageSchema = z.object({
   commit: z.string().optional(),
   stackName: z.string().optional(),
   receivedAt: z.string(),
+  /** Set on a message requeued for a waiting source: how many waits in a row came before it. */
+  waits: z.number().int().nonnegative().optional(),
 });
+
+/** Upper bound on every delay chosen here, in seconds. */
+export const MAX_DELAY_SECONDS = 300;
+const FIRST_FAILURE_DELAY_SECONDS = 5;
+
+/** How long a failed item waits before its next receive: 5 s, doubling with each receive. */
+export function failureDelaySeconds(receiveCount: number): number {
+  return Math.min(FIRST_FAILURE_DELAY_SECONDS * 2 ** Math.max(0, receiveCount - 1), MAX_DELAY_SECONDS);
+}
+
+/** How long a waiting source waits: its retry time, doubling with each wait in a row. */
+export function waitDelaySeconds(retryAfterSeconds: number, waits: number): number {
+  return Math.min(Math.max(1, retryAfterSeconds) * 2 ** waits, MAX_DELAY_SECONDS);
+}
 
 export interface BatchRecord {
   messageId: string;
@@ -35,6 +56,17 @@ export interface BatchDeps {
    * a message that waited long enough to the dead-letter queue, which is meant for poison.
    */
   requeue?(message: WorkMessage): Promise<void>;
+  /**
+   * Make failed records visible again after `seconds` (SQS ChangeMessageVisibility), so a passing
+   * failure is retried within seconds rather than after the whole visibility timeout. Without it a
+   * failed record comes back when its visibility runs out.
+   */
+  retryFailedLater?(records: BatchRecord[], seconds: number): Promise<void>;
+  /**
+   * Move a record that is not a Cairn work message to the dead-letter queue now (send it there; the
+   * batch then acknowledges it). Without it, it fails on every receive until the redrive policy moves it.
+   */
+  deadLetter?(record: BatchRecord, reason: string): Promise<void>;
   sink: EventSink;
   /** Sources reconciled at once within one batch. */
   concurrency?: number;
@@ -51,7 +83,7 @@ const PRIORITY: WorkKind[] = ['retry', 'push', 'stack-event', 'sweep'];
 export async function processBatch(records: BatchRecord[], deps: BatchDeps): Promise<BatchResult> {
   const failures = new Set<string>();
   const outcomes: BatchResult['outcomes'] = {};
-  const bySource = new Map<string, { records: BatchRecord[]; kinds: Set<WorkKind>; receivedAt: string | undefined; latest: string }>();
+  const bySource = new Map<string, { records: BatchRecord[]; kinds: Set<WorkKind>; receivedAt: string | undefined; latest: string; waits: number; fresh: boolean }>();
 
   for (const record of records) {
     let parsed;
@@ -61,22 +93,35 @@ export async function processBatch(records: BatchRecord[], deps: BatchDeps): Pro
       parsed = undefined;
     }
     if (!parsed?.success || !deps.knownSource(parsed.data.source)) {
-      // Poison: fail it every time, so the queue's redrive policy moves it to the dead-letter queue.
-      failures.add(record.messageId);
+      const source = parsed?.success ? parsed.data.source : 'unknown';
+      const what = parsed?.success ? `names unknown source "${parsed.data.source}"` : 'is not a Cairn work message';
       outcomes[record.messageId] = 'rejected';
+      let moved = false;
+      if (deps.deadLetter) {
+        try {
+          await deps.deadLetter(record, what);
+          moved = true;
+        } catch (error) {
+          deps.sink.emit({ source, type: 'log', level: 'warn', message: `message ${record.messageId} could not be moved to the dead-letter queue: ${error instanceof Error ? error.message : String(error)}` });
+        }
+      }
+      // Poison: moved now, or failed every time so that the redrive policy moves it.
+      if (!moved) failures.add(record.messageId);
       deps.sink.emit({
-        source: parsed?.success ? parsed.data.source : 'unknown',
+        source,
         type: 'log',
         level: 'error',
-        message: parsed?.success
-          ? `message ${record.messageId} names unknown source "${parsed.data.source}"; it goes to the dead-letter queue after its last receive`
-          : `message ${record.messageId} is not a Cairn work message; it goes to the dead-letter queue after its last receive`,
+        message: `message ${record.messageId} ${what}; ${moved ? 'it was moved to the dead-letter queue' : 'it goes to the dead-letter queue after its last receive'} (body: ${record.body.slice(0, 200)})`,
       });
       continue;
     }
     const m = parsed.data;
-    const group = bySource.get(m.source) ?? { records: [], kinds: new Set(), receivedAt: undefined, latest: m.receivedAt };
+    const group = bySource.get(m.source) ?? { records: [], kinds: new Set(), receivedAt: undefined, latest: m.receivedAt, waits: 0, fresh: false };
     group.records.push(record);
+    // A requeued wait carries its count on; anything new but a sweep (a push, a settled stack, a
+    // retry, received for the first time) starts it over.
+    if (m.waits !== undefined) group.waits = Math.max(group.waits, m.waits + 1);
+    else if (m.kind !== 'sweep' && record.receiveCount <= 1) group.fresh = true;
     group.latest = m.receivedAt;
     group.kinds.add(m.kind);
     if (m.kind === 'push' && (!group.receivedAt || m.receivedAt < group.receivedAt)) group.receivedAt = m.receivedAt;
@@ -94,6 +139,8 @@ export async function processBatch(records: BatchRecord[], deps: BatchDeps): Pro
         const outcome = await deps.reconcile(source, { kind, ...(group.receivedAt ? { receivedAt: group.receivedAt } : {}) });
         for (const id of ids) outcomes[id] = outcome.outcome;
         if (outcome.outcome === 'waiting') {
+          const waits = group.fresh ? 0 : group.waits;
+          const seconds = waitDelaySeconds(outcome.retryAfterSeconds, waits);
           // With requeue, the messages received for the first time stay in flight as the delay (they
           // block the FIFO group), a fresh message queued behind them carries the work, and those
           // received before (they waited or failed once already) are acknowledged: no message waits
@@ -101,9 +148,9 @@ export async function processBatch(records: BatchRecord[], deps: BatchDeps): Pro
           const keep = deps.requeue ? group.records.filter((r) => r.receiveCount <= 1) : group.records;
           if (deps.requeue) {
             const newest = group.records[group.records.length - 1]!;
-            await deps.requeue({ source, kind, dedupId: `wait-${newest.messageId}-${newest.receiveCount}`, receivedAt: group.receivedAt ?? group.latest });
+            await deps.requeue({ source, kind, dedupId: `wait-${newest.messageId}-${newest.receiveCount}`, receivedAt: group.receivedAt ?? group.latest, waits });
           }
-          if (keep.length > 0) await deps.retryLater(keep, outcome.retryAfterSeconds);
+          if (keep.length > 0) await deps.retryLater(keep, seconds);
           for (const r of keep) failures.add(r.messageId);
         }
       } catch (error) {
@@ -111,14 +158,21 @@ export async function processBatch(records: BatchRecord[], deps: BatchDeps): Pro
           failures.add(id);
           outcomes[id] = 'failed';
         }
+        const seconds = failureDelaySeconds(Math.max(...group.records.map((r) => r.receiveCount)));
         deps.sink.emit({
           source,
           type: 'reconcile.finished',
           outcome: 'failed',
-          summary: `will retry: ${error instanceof Error ? error.message : String(error)}`,
+          summary: `will retry${deps.retryFailedLater ? ` in ${seconds} s` : ''}: ${error instanceof Error ? error.message : String(error)}`,
           durationMs: 0,
           reason: error instanceof Error && 'reason' in error ? String((error as { reason: unknown }).reason) : 'Unexpected',
         });
+        try {
+          await deps.retryFailedLater?.(group.records, seconds);
+        } catch (later) {
+          // The records still fail; they come back when their visibility runs out instead.
+          deps.sink.emit({ source, type: 'log', level: 'warn', message: `could not shorten the retry delay: ${later instanceof Error ? later.message : String(later)}` });
+        }
       }
     }
   };

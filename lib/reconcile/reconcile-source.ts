@@ -46,36 +46,56 @@ export type ReconcileOutcome =
 
 export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): Promise<ReconcileOutcome> {
   const started = Date.now();
-  const snapshot = await ctx.repo.snapshot();
-  const commit = snapshot.commit;
-  const base = { source: ctx.source, commit };
   const finish = (outcome: ReconcileOutcome, extra: { counts?: Record<string, number>; reason?: string } = {}): ReconcileOutcome => {
     const mapped = outcome.outcome === 'skipped' ? 'stalled' : outcome.outcome;
-    ctx.sink.emit({ ...base, type: 'reconcile.finished', outcome: mapped, summary: outcome.summary, durationMs: Date.now() - started, ...extra });
+    ctx.sink.emit({
+      source: ctx.source,
+      ...(outcome.commit ? { commit: outcome.commit } : {}),
+      type: 'reconcile.finished',
+      outcome: mapped,
+      summary: outcome.summary,
+      durationMs: Date.now() - started,
+      ...extra,
+    });
     return outcome;
   };
-  if (trigger.kind === 'retry') ctx.stalls.clear(ctx.source);
-  const stall = ctx.stalls.get(ctx.source);
-  if (stall?.commit === commit) {
-    return { outcome: 'skipped', commit, summary: `commit stalled earlier (${stall.reason}): ${stall.message}` };
-  }
-  ctx.sink.emit({ ...base, type: 'reconcile.started', trigger: trigger.kind, ...(trigger.receivedAt ? { receivedAt: trigger.receivedAt } : {}) });
-
-  const stalled = async (error: StalledError): Promise<ReconcileOutcome> => {
+  /** Remember the stall, say so on the commit (when there is one) and in the events; the queue drops the work. */
+  const stalled = async (commit: string, error: StalledError): Promise<ReconcileOutcome> => {
     ctx.stalls.set(ctx.source, { commit, reason: error.reason, message: error.message, at: new Date().toISOString() });
     const description =
       error instanceof ValidationError
         ? `${error.errors.length} problem${error.errors.length === 1 ? '' : 's'}: ${formatProblem(error.errors[0] ?? error.problems[0]!)}`
         : `${error.stackId ? `${error.stackId}: ` : ''}${error.reason}: ${error.message.replace(/^stack [^:]+: /, '')}`;
-    await ctx.commitStatus.report({ commit, state: 'failure', description, context: ctx.statusContext });
+    if (commit) await ctx.commitStatus.report({ commit, state: 'failure', description, context: ctx.statusContext });
     return finish({ outcome: 'stalled', commit, summary: error.message, error }, { reason: error.reason });
   };
+  if (trigger.kind === 'retry') ctx.stalls.clear(ctx.source);
+
+  // A source that cannot be read as it is (no such branch, a refused token, no cairn.yaml) stalls
+  // like an invalid cairn.yaml: retrying the same message would fail the same way. Nothing is
+  // remembered as skipped, since every message reads the branch head again, so a fixing push (or
+  // token) resumes at once.
+  let snapshot;
+  try {
+    snapshot = await ctx.repo.snapshot();
+  } catch (error) {
+    if (error instanceof StalledError) return stalled(error.commit ?? '', error);
+    throw error;
+  }
+  const commit = snapshot.commit;
+  const base = { source: ctx.source, commit };
+  const stall = ctx.stalls.get(ctx.source);
+  if (stall?.commit === commit) {
+    // Reported again on every wake-up (the sweep's among them), so the stalled alarm stays raised while the commit is.
+    return finish({ outcome: 'skipped', commit, summary: `commit stalled earlier (${stall.reason}): ${stall.message}` }, { reason: stall.reason });
+  }
+  ctx.sink.emit({ ...base, type: 'reconcile.started', trigger: trigger.kind, ...(trigger.receivedAt ? { receivedAt: trigger.receivedAt } : {}) });
 
   let desired;
   try {
     desired = await loadDesired(snapshot, ctx.source);
   } catch (error) {
-    if (error instanceof StalledError) return stalled(error);
+    if (error instanceof StalledError) return stalled(commit, error);
     throw error;
   }
   if (stall) ctx.stalls.clear(ctx.source);
@@ -84,13 +104,13 @@ export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): 
   try {
     result = await advance(desired, { ...ctx.step, gateways: ctx.gateways, sink: ctx.sink, ...(trigger.receivedAt ? { receivedAt: trigger.receivedAt } : {}) });
   } catch (error) {
-    if (error instanceof StalledError) return stalled(error);
+    if (error instanceof StalledError) return stalled(commit, error);
     throw error;
   }
   ctx.sink.emit({ ...base, type: 'plan.computed', counts: countActions(result.plan) });
   switch (result.outcome) {
     case 'stalled':
-      return stalled(result.error);
+      return stalled(commit, result.error);
     case 'succeeded': {
       const counts = { ...result.counts, deleted: ctx.stalls.deletedBy(ctx.source, commit) };
       const summary = describeCounts(counts);

@@ -25,6 +25,8 @@ export interface SweepOptions {
   /** Detections under way at once. */
   concurrency?: number;
   pollMs?: number;
+  /** A detection still in progress after this long is left for the next run (default 2 minutes). */
+  detectionTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
   now?: () => Date;
   /** Time left in this invocation; no new detection starts when it is below `reserveMs`. */
@@ -63,6 +65,7 @@ export async function sweep(options: SweepOptions): Promise<SweepReport> {
   const report: SweepReport = { enqueued: [], owned: 0, checked: 0, drifted: 0, deferred: 0, failed: [] };
   const timeLeft = (): boolean => !options.remainingMs || options.remainingMs() > (options.reserveMs ?? 30_000);
 
+  let failure: unknown;
   try {
     const listed = await Promise.all(regions.map(async (r) => ({ region: r, stacks: await options.gateways(r).listStacks() })));
     const owned = listed.flatMap(({ region, stacks }) =>
@@ -111,14 +114,27 @@ export async function sweep(options: SweepOptions): Promise<SweepReport> {
       }
     };
     await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 3, chosen.length) }, worker));
-  } finally {
-    // Even when detection failed part way, every source is reconciled: that is what catches missed pushes.
-    const tick = now().toISOString();
-    for (const source of options.sources) {
+  } catch (error) {
+    failure = error;
+  }
+  // Even when detection failed part way, every source is reconciled: that is what catches missed
+  // pushes. Every detection has a deadline, so this is reached; one source failing to enqueue does
+  // not keep the others from it.
+  const tick = now().toISOString();
+  const unsent: unknown[] = [];
+  for (const source of options.sources) {
+    try {
       await options.queue.send({ source, kind: 'sweep', dedupId: `sweep-${source}-${tick}`, receivedAt: tick });
       report.enqueued.push(source);
+    } catch (error) {
+      unsent.push(error);
     }
   }
+  if (unsent.length > 0) {
+    const reasons = unsent.map((e) => (e instanceof Error ? e.message : String(e))).join('; ');
+    throw new AggregateError(failure ? [failure, ...unsent] : unsent, `the sweep could not queue ${unsent.length} of ${options.sources.length} sources: ${reasons}`);
+  }
+  if (failure) throw failure;
   return report;
 
   async function detect(stack: ActualStack, gateway: StackGateway): Promise<boolean> {
@@ -132,7 +148,9 @@ export async function sweep(options: SweepOptions): Promise<SweepReport> {
       if (error instanceof GatewayError && error.code === 'ValidationError') throw new Error(`CloudFormation refused: ${error.message}`, { cause: error });
       throw error;
     }
-    for (;;) {
+    const pollMs = options.pollMs ?? 2_000;
+    const timeoutMs = options.detectionTimeoutMs ?? 120_000;
+    for (let waited = 0; ; waited += pollMs) {
       const d = await gateway.describeDriftDetection(detectionId);
       if (d.status === 'DETECTION_FAILED') throw new Error(`detection failed: ${d.reason ?? 'no reason given'}`);
       if (d.status === 'DETECTION_COMPLETE') {
@@ -152,7 +170,10 @@ export async function sweep(options: SweepOptions): Promise<SweepReport> {
         });
         return true;
       }
-      await sleep(options.pollMs ?? 2_000);
+      if (waited >= timeoutMs || !timeLeft()) {
+        throw new Error(`detection ${detectionId} was still ${d.status} after ${Math.round(waited / 1000)} s (deadline ${Math.round(timeoutMs / 1000)} s, or the invocation ran short of time)`);
+      }
+      await sleep(pollMs);
     }
   }
 }

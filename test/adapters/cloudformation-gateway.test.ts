@@ -761,6 +761,8 @@ describe('CloudFormationGateway against an endpoint from the environment', () =>
       req.on('end', () => {
         requests.push({ url: req.url ?? '', body });
         const { status, xml } = respond(body);
+        // Status 0: never answer, like a connection that hangs.
+        if (status === 0) return;
         res.writeHead(status, { 'content-type': 'text/xml' });
         res.end(xml);
       });
@@ -770,6 +772,7 @@ describe('CloudFormationGateway against an endpoint from the environment', () =>
   });
 
   afterAll(async () => {
+    server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
@@ -812,6 +815,17 @@ describe('CloudFormationGateway against an endpoint from the environment', () =>
         driftCheckedAt: undefined,
       },
     ]);
+  });
+
+  it('gives up on an answer that never comes at the attempt deadline, then retries', async () => {
+    process.env.AWS_ENDPOINT_URL = endpoint;
+    delete process.env.AWS_ENDPOINT_URL_CLOUDFORMATION;
+    respond = () => ({ status: 0, xml: '' });
+    const started = Date.now();
+    const error = await new CloudFormationGateway({ region: 'us-east-1', maxAttempts: 2, requestTimeoutMs: 300 }).describeStack('app').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(requests).toHaveLength(2);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('retries throttled calls with the adaptive strategy, then throws ThrottlingError', async () => {

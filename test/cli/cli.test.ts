@@ -1,5 +1,5 @@
 /** The built CLI, run as a user would: exit codes, messages without stack traces, and JSON shapes. */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,6 +166,22 @@ describe('CLI: cairn', () => {
       writeFileSync(data, original);
     }
     expect(cairn(['plan', repo], { env }).status).toBe(0);
+  });
+
+  it('refuses an apply while another apply holds the embedded home, saying who holds it', () => {
+    const lock = join(env['CAIRN_HOME']!, 'apply.lock');
+    mkdirSync(env['CAIRN_HOME']!, { recursive: true });
+    // A live process (this test's parent) holds it.
+    writeFileSync(lock, JSON.stringify({ pid: process.ppid, source: 'platform', at: '2026-01-01T00:00:00.000Z' }));
+    try {
+      const r = cairn(['apply', repo, '--yes'], { env });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/\[ApplyInProgress\] another cairn apply \(pid \d+, source "platform", since 2026-01-01T00:00:00.000Z\) is applying to the embedded account/);
+      expect(r.stderr).not.toMatch(STACK_TRACE);
+    } finally {
+      rmSync(lock, { force: true });
+    }
+    expect(cairn(['apply', repo, '--yes'], { env }).status).toBe(0);
   });
 
   it('finds drift injected with `cairn sim drift`, and `cairn apply` reverts it', () => {

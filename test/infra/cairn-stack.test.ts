@@ -130,7 +130,7 @@ describe('Infra: Cairn stack', () => {
     it('read the environment variables the handlers read, by their shared names', () => {
       const env = (d: RegExp) => Object.keys(functionLike(t, d)[1].Properties['Environment']['Variables']).filter((k) => k.startsWith('CAIRN_')).sort();
       expect(env(/verifies Git provider webhooks/)).toEqual([ENV.config, ENV.queueUrl].sort());
-      expect(env(/reconciles a source/)).toEqual([ENV.config, ENV.queueUrl, ENV.templateBucket].sort());
+      expect(env(/reconciles a source/)).toEqual([ENV.config, ENV.queueUrl, ENV.templateBucket, ENV.deadLetterQueueUrl].sort());
       expect(env(/detects drift/)).toEqual([ENV.config, ENV.queueUrl, ENV.regions, ENV.sweepIntervalMs].sort());
       expect(env(/queues the owning source/)).toEqual([ENV.config, ENV.queueUrl].sort());
       const sweep = functionLike(t, /detects drift/)[1].Properties['Environment']['Variables'];
@@ -274,6 +274,7 @@ describe('Infra: Cairn stack', () => {
           'sqs:GetQueueAttributes',
           'sqs:GetQueueUrl',
           'sqs:ReceiveMessage',
+          'sqs:SendMessage',
         ].sort(),
       );
     });

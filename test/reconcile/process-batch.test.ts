@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { StalledError, TransientError } from '../../lib/core/errors.js';
 import { MemorySink } from '../../lib/ports/events.js';
-import { processBatch, type BatchRecord } from '../../lib/reconcile/process-batch.js';
+import type { WorkMessage } from '../../lib/ports/work-queue.js';
+import { failureDelaySeconds, MAX_DELAY_SECONDS, processBatch, waitDelaySeconds, type BatchRecord } from '../../lib/reconcile/process-batch.js';
 import type { ReconcileOutcome, Trigger } from '../../lib/reconcile/reconcile-source.js';
 
 const msg = (id: string, source: string, kind = 'push', receivedAt = '2026-11-22T10:00:00.000Z'): BatchRecord => ({
@@ -79,5 +80,66 @@ describe('Function: reconcile batch semantics', () => {
     const d = deps({ a: { outcome: 'succeeded', commit: 'c', summary: 'ok' } });
     await processBatch([msg('1', 'a', 'sweep'), msg('2', 'a', 'retry')], d.deps);
     expect(d.calls[0]!.trigger.kind).toBe('retry');
+  });
+
+  it('moves a malformed message to the dead-letter queue on its first receive, with a log line', async () => {
+    const d = deps({ a: { outcome: 'succeeded', commit: 'c', summary: 'ok' } });
+    const moved: { id: string; reason: string }[] = [];
+    const result = await processBatch([{ messageId: 'x', body: '{"kind":"push"}', receiveCount: 1 }, msg('y', 'ghost')], {
+      ...d.deps,
+      deadLetter: async (r, reason) => void moved.push({ id: r.messageId, reason }),
+    });
+    expect(moved).toEqual([
+      { id: 'x', reason: 'is not a Cairn work message' },
+      { id: 'y', reason: 'names unknown source "ghost"' },
+    ]);
+    expect(result.batchItemFailures).toEqual([]);
+    expect(d.sink.ofType('log').filter((e) => e.level === 'error').map((e) => e.message)).toEqual([
+      expect.stringMatching(/^message x is not a Cairn work message; it was moved to the dead-letter queue \(body: \{"kind":"push"\}\)$/),
+      expect.stringMatching(/^message y names unknown source "ghost"; it was moved/),
+    ]);
+  });
+
+  it('fails a malformed message as before when it cannot be moved', async () => {
+    const d = deps({});
+    const result = await processBatch([{ messageId: 'x', body: 'not json', receiveCount: 1 }], {
+      ...d.deps,
+      deadLetter: async () => {
+        throw new Error('AccessDenied');
+      },
+    });
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'x' }]);
+    expect(d.sink.ofType('log').map((e) => e.message)).toEqual([expect.stringContaining('could not be moved to the dead-letter queue: AccessDenied'), expect.stringContaining('after its last receive')]);
+  });
+
+  it('brings a transient failure back after a short delay that grows with each receive', async () => {
+    const d = deps({ bad: new TransientError('ServiceUnavailable', 'CloudFormation answered 503') });
+    const failed: { ids: string[]; seconds: number }[] = [];
+    const retryFailedLater = async (records: BatchRecord[], seconds: number) => void failed.push({ ids: records.map((r) => r.messageId), seconds });
+    await processBatch([msg('1', 'bad')], { ...d.deps, retryFailedLater });
+    await processBatch([{ ...msg('1', 'bad'), receiveCount: 3 }], { ...d.deps, retryFailedLater });
+    expect(failed).toEqual([
+      { ids: ['1'], seconds: 5 },
+      { ids: ['1'], seconds: 20 },
+    ]);
+    expect(d.sink.ofType('reconcile.finished')[0]!.summary).toBe('will retry in 5 s: CloudFormation answered 503');
+    expect(failureDelaySeconds(30)).toBe(MAX_DELAY_SECONDS);
+  });
+
+  it('backs off a source that keeps waiting, and starts over when a push arrives', async () => {
+    const d = deps({ a: { outcome: 'waiting', commit: 'c', summary: 'waiting on app', retryAfterSeconds: 10 } });
+    const requeued: WorkMessage[] = [];
+    const requeue = async (m: WorkMessage) => void requeued.push(m);
+    // First wait: the push is held 10 s, a fresh message carries the work with no waits before it.
+    await processBatch([msg('1', 'a')], { ...d.deps, requeue });
+    // The held push comes back with the requeued message: the second wait in a row, 20 s.
+    const again = (m: WorkMessage, id: string): BatchRecord => ({ messageId: id, receiveCount: 1, body: JSON.stringify(m) });
+    await processBatch([{ ...msg('1', 'a'), receiveCount: 2 }, again(requeued[0]!, 'r1')], { ...d.deps, requeue });
+    await processBatch([again(requeued[1]!, 'r2')], { ...d.deps, requeue });
+    // A new push means something changed: back to the stack's own retry time.
+    await processBatch([again(requeued[2]!, 'r3'), msg('p', 'a')], { ...d.deps, requeue });
+    expect(d.later.map((l) => l.seconds)).toEqual([10, 20, 40, 10]);
+    expect(requeued.map((m) => m.waits)).toEqual([0, 1, 2, 0]);
+    expect(waitDelaySeconds(10, 20)).toBe(MAX_DELAY_SECONDS);
   });
 });

@@ -258,19 +258,18 @@ describe('Secrets in logs', () => {
     expectNoSecrets();
   });
 
-  it('fails with AccessDenied on a wrong Git token, naming the secret but not the token', async () => {
+  it('stalls with AccessDenied on a wrong Git token, naming the secret but not the token', async () => {
     env['GIT_TOKEN'] = WRONG_TOKEN;
     try {
       const { outcome, thrown } = await reconcile();
-      expect(outcome).toBeUndefined();
-      expect(thrown).toHaveLength(1);
-      expect(thrown[0]).toMatchObject({ name: 'SourceAccessDeniedError', reason: 'AccessDenied' });
-      expect((thrown[0] as Error).message).toContain('the token from secret "GIT_TOKEN" was refused');
+      expect(thrown).toEqual([]);
+      expect(outcome).toMatchObject({ outcome: 'stalled', error: { name: 'SourceAccessDeniedError', reason: 'AccessDenied' } });
+      expect(outcome?.summary).toContain('the token from secret "GIT_TOKEN" was refused');
     } finally {
       env['GIT_TOKEN'] = GIT_TOKEN;
     }
     expect(git.requests.at(-1)).toMatchObject({ status: 401, username: 'x-access-token' });
-    expect(captured.join('\n')).toMatch(/"outcome":"failed"/);
+    expect(captured.join('\n')).toMatch(/"outcome":"stalled"/);
     expectNoSecrets();
   });
 });

@@ -120,4 +120,46 @@ describe('Use case: drift sweep', () => {
     await expect(sweep({ sources: ['a', 'b'], queue, gateways: w.gateways, sink: w.sink, intervalMs: 60_000 })).rejects.toThrow();
     expect(queue.depth().visible).toBe(2);
   });
+
+  it('gives up on a detection stuck in progress at its deadline, and still enqueues every source', async () => {
+    const w = world();
+    await w.converge(await w.desired(driftRepo('alert')));
+    const stuck = (r: string | undefined) => {
+      const g = w.gateways(r);
+      return Object.assign(Object.create(g) as typeof g, { describeDriftDetection: async () => ({ status: 'DETECTION_IN_PROGRESS' as const }) });
+    };
+    const queue = new InProcessQueue();
+    let slept = 0;
+    const report = await sweep({
+      sources: ['src', 'other'],
+      queue,
+      gateways: stuck,
+      sink: w.sink,
+      intervalMs: 3_600_000,
+      pollMs: 1_000,
+      detectionTimeoutMs: 10_000,
+      sleep: async (ms) => void (slept += ms),
+    });
+    expect(report.checked).toBe(0);
+    expect(report.failed.map((f) => f.stackName).sort()).toEqual(['data', 'jobs']);
+    expect(report.failed[0]!.reason).toMatch(/still DETECTION_IN_PROGRESS after 10 s/);
+    expect(report.enqueued).toEqual(['src', 'other']);
+    expect(queue.depth().visible).toBe(2);
+    // Two detections at once, ten polls each: the deadline, not a Lambda timeout, ended them.
+    expect(slept).toBe(20_000);
+  });
+
+  it('queues the other sources when one cannot be queued, then says which failed', async () => {
+    const w = world();
+    const sent: string[] = [];
+    const queue = {
+      send: async (m: { source: string }) => {
+        if (m.source === 'a') throw new Error('queue refused a');
+        sent.push(m.source);
+        return { messageId: m.source, duplicate: false };
+      },
+    };
+    await expect(sweep({ sources: ['a', 'b'], queue, gateways: w.gateways, sink: w.sink, intervalMs: 60_000 })).rejects.toThrow(/could not queue 1 of 2 sources: queue refused a/);
+    expect(sent).toEqual(['b']);
+  });
 });

@@ -183,10 +183,11 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
       return log(`event ${e.stackName} ${e.status} LOST`);
     }
     log(`event ${e.stackName} ${e.status}`);
-    void routeStackEvent(
-      { id: `${e.stackId}:${e.status}:${e.timestamp}`, stackId: e.stackId, status: e.status, time: e.timestamp, tags: e.tags },
+    // As the stack-events function: routing that fails (a throttled lookup) loses the event; the sweep repairs it.
+    routeStackEvent(
+      { id: `${e.stackId}:${e.status}:${e.timestamp}`, stackId: e.stackId, stackName: e.stackName, status: e.status, time: e.timestamp, clientRequestToken: e.clientRequestToken },
       { queue: work, gateway: account.gateway(), knownSource: (name) => name === SOURCE },
-    );
+    ).catch((error: unknown) => log(`event ${e.stackName} ${e.status} not routed: ${(error as Error).message}`));
   });
 
   // ---- the gateways Cairn uses: account ← record ← chaos ← retries ----
@@ -320,6 +321,13 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
       const container = stalls;
       const receipts = new Map(batch.map((m) => [m.messageId, m.receipt]));
       log(`invocation #${invocation.id} receives ${batch.map((m) => `${m.message.kind}:${m.message.dedupId}(#${m.receiveCount})`).join(', ')}`);
+      const showAgainAfter = async (records: { messageId: string }[], seconds: number): Promise<void> => {
+        if (invocation.killed) throw new Error(`invocation #${invocation.id} is dead`);
+        for (const r of records) {
+          queue.changeVisibility(receipts.get(r.messageId)!, seconds * 1000);
+          inFlight.set(r.messageId, clock.now() + seconds * 1000);
+        }
+      };
       const result = await processBatch(
         batch.map((m) => ({ messageId: m.messageId, body: JSON.stringify(m.message), receiveCount: m.receiveCount })),
         {
@@ -334,13 +342,9 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
                   await work.send(message);
                 },
               }),
-          retryLater: async (records, seconds) => {
-            if (invocation.killed) throw new Error(`invocation #${invocation.id} is dead`);
-            for (const r of records) {
-              queue.changeVisibility(receipts.get(r.messageId)!, seconds * 1000);
-              inFlight.set(r.messageId, clock.now() + seconds * 1000);
-            }
-          },
+          retryLater: (records, seconds) => showAgainAfter(records, seconds),
+          // As the reconcile function does: a failure comes back after a short, growing delay.
+          retryFailedLater: (records, seconds) => showAgainAfter(records, seconds),
         },
       );
       for (const outcome of Object.values(result.outcomes)) stats.outcomes[outcome] = (stats.outcomes[outcome] ?? 0) + 1;

@@ -42,8 +42,12 @@ export class EmbeddedGateway implements StackGateway {
     return this.call('listStacks', () => this.backend.service.listStacks(this.region));
   }
 
+  /** As the CloudFormation gateway: a deleted stack, which DescribeStacks still returns by id, is undefined. */
   describeStack(stackName: string): Promise<ActualStack | undefined> {
-    return this.call('describeStack', () => this.backend.service.describeStack(this.region, stackName));
+    return this.call('describeStack', () => {
+      const stack = this.backend.service.describeStack(this.region, stackName);
+      return stack?.status === 'DELETE_COMPLETE' ? undefined : stack;
+    });
   }
 
   getTemplate(stackName: string): Promise<string> {

@@ -15,6 +15,9 @@ export interface StackStatusEvent {
   statusReason: string | undefined;
   /** ISO time of the status change (account time). */
   timestamp: string;
+  /** The client request token of the operation the status belongs to, when it was given one. */
+  clientRequestToken?: string;
+  /** The stack's tags: for display only; EventBridge's event has none, so nothing routes by them. */
   tags: Record<string, string>;
 }
 
@@ -62,6 +65,7 @@ export class StackEventPump {
         status: event.status,
         statusReason: event.reason,
         timestamp: new Date(event.at).toISOString(),
+        ...(event.token === undefined ? {} : { clientRequestToken: event.token }),
         tags: { ...stateAt(record, now).tags },
       };
       for (const listener of this.listeners) {

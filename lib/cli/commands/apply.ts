@@ -4,7 +4,8 @@ import { describeCounts } from '../../reconcile/advance.js';
 import { converge } from '../../reconcile/converge.js';
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, parseDuration, SOURCE_HELP, SOURCE_OPTIONS, UsageError } from '../args.js';
-import { loadSource, openAccount, previewTiming } from '../context.js';
+import { acquireApplyLock } from '../apply-lock.js';
+import { cairnHome, loadSource, openAccount, previewTiming } from '../context.js';
 import { PrinterSink } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
 import { countActions } from '../../core/plan.js';
@@ -44,6 +45,14 @@ export async function run(argv: string[]): Promise<number> {
     refuseUncommitted: { command: 'apply', allowDirty: 'to apply the work tree as it is (recorded as <sha>-dirty)' },
   });
   const account = await openAccount(values.target, values.region);
+  // Two applies on one embedded home would delete each other's change sets: the second is refused.
+  let release: (() => void) | undefined;
+  try {
+    if (account.target === 'embedded') release = acquireApplyLock(cairnHome(), source);
+  } catch (error) {
+    await account.close();
+    throw error;
+  }
   const json = values.json === true;
   try {
     // One retry per stack in this run: a second failure of the same content stops as usual.
@@ -112,6 +121,7 @@ export async function run(argv: string[]): Promise<number> {
       process.off('SIGTERM', onSignal);
     }
   } finally {
+    release?.();
     await account.close();
   }
 }

@@ -19,12 +19,13 @@ function waitFor(events: StackStatusEvent[], status: string, timeoutMs = 2_000):
 }
 
 describe('EmbeddedAccount: stack status events', () => {
-  it('delivers each stack status change once, in order, with the stack tags', async () => {
+  it('delivers each stack status change once, in order, with its request token and the stack tags', async () => {
     const account = newAccount();
     const gateway = account.gateway();
     const events: StackStatusEvent[] = [];
     account.onStackEvent((e) => events.push(e));
-    await deploy(account, gateway, changeSet({ stackName: 'app', tags: { 'cairn:source': 'main' } }));
+    const input = changeSet({ stackName: 'app', tags: { 'cairn:source': 'main' } });
+    await deploy(account, gateway, input);
     account.settle();
     expect(events.map((e) => e.status)).toEqual(['REVIEW_IN_PROGRESS', 'CREATE_IN_PROGRESS', 'CREATE_COMPLETE']);
     const stack = (await gateway.describeStack('app'))!;
@@ -35,6 +36,7 @@ describe('EmbeddedAccount: stack status events', () => {
       status: 'CREATE_COMPLETE',
       statusReason: undefined,
       timestamp: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+      clientRequestToken: input.clientToken,
       tags: { 'cairn:source': 'main' },
     });
     expect(events[1]!.statusReason).toBe('User Initiated');

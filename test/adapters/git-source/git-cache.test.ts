@@ -25,12 +25,14 @@ describe('nextState', () => {
     expect(two).toMatchObject({ head: sha(2), tips: [sha(2), sha(1)], basePackBytes: 1000, packBytes: 1040, packs: 2 });
   });
 
-  it('keeps the sixteen newest tips', () => {
+  it('keeps every tip of a generation until it is replaced, at 128 tips', () => {
     let state = nextState(undefined, { ...base, generation: 'g-1', head: sha(0), packBytes: 1000 });
-    for (let i = 1; i <= 20; i++) state = nextState(state, { ...base, generation: 'g-1', head: sha(i), packBytes: 10 });
-    expect(state.tips).toHaveLength(16);
-    expect(state.tips[0]).toBe(sha(20));
-    expect(state.tips).not.toContain(sha(4));
+    for (let i = 1; i < 127; i++) state = nextState(state, { ...base, generation: 'g-1', head: sha(i), packBytes: 0 });
+    expect(state.tips).toHaveLength(127);
+    expect(state.tips[0]).toBe(sha(126));
+    expect(state.tips).toContain(sha(0));
+    expect(needsNewGeneration(state)).toBe(false);
+    expect(needsNewGeneration(nextState(state, { ...base, generation: 'g-1', head: sha(127), packBytes: 0 }))).toBe(true);
   });
 
   it('resets the counts when the fetch went into a new generation', () => {

@@ -1,9 +1,12 @@
 /** The native object reader against what `git` itself says is in a repository, in every storage form. */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { indexPack } from 'isomorphic-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ObjectNotFoundError, ObjectStore } from '../../../lib/adapters/git-objects.js';
+import { CorruptObjectStoreError, ObjectNotFoundError, ObjectStore } from '../../../lib/adapters/git-objects.js';
 import { commits, createRepo, git, type TestRepo } from '../../helpers/git-server.js';
 
 let root: string;
@@ -91,5 +94,111 @@ describe('ObjectStore', () => {
     const store = new ObjectStore(repo.bareDir);
     expect(await store.peelToCommit(await git(['rev-parse', 'v1'], repo.bareDir))).toBe(head);
     expect(await store.peelToCommit(await git(['rev-parse', 'HEAD^{tree}'], repo.bareDir))).toBeUndefined();
+  });
+});
+
+/**
+ * Packs as a shallow cache collects them when a commit restores a file to earlier content: B whole
+ * (the first fetch), A as a delta of B (a thin pack), and B as a delta of A (a thin pack on top).
+ */
+describe('ObjectStore over packs that hold deltas both ways', () => {
+  const B = `version: 1\nstacks:\n${Array.from({ length: 40 }, (_, i) => `  s${i}:\n    template: t.yaml\n`).join('')}`;
+  const A = B.replace('  s7:\n', '  s7x:\n');
+  let work: string;
+  let packs: { whole: Buffer; aOnB: Buffer; bOnA: Buffer };
+  let oids: { a: string; b: string };
+
+  /** `git pack-objects` of the revisions given, thin: deltas may lean on objects the `^` side has. */
+  function pack(revs: string[]): Buffer {
+    return execFileSync('git', ['pack-objects', '--thin', '--revs', '--stdout', '-q'], { cwd: work, input: `${revs.join('\n')}\n` });
+  }
+
+  async function commitFile(content: string, branch: string, orphan: boolean): Promise<string> {
+    if (orphan) await git(['checkout', '--quiet', '--orphan', branch], work);
+    await writeFile(join(work, 'cairn.yaml'), content);
+    await git(['add', 'cairn.yaml'], work);
+    await git(['-c', 'user.name=Cairn', '-c', 'user.email=cairn@cairn.invalid', 'commit', '--quiet', '-m', branch], work);
+    return git(['rev-parse', 'HEAD'], work);
+  }
+
+  /** A gitdir holding the named packs, each indexed the way the cache indexes them (isomorphic-git, external bases allowed). */
+  async function gitdirWith(name: string, files: Array<[string, Buffer]>): Promise<string> {
+    const dir = join(root, name);
+    await mkdir(join(dir, 'objects', 'pack'), { recursive: true });
+    for (const [file, bytes] of files) {
+      await writeFile(join(dir, 'objects', 'pack', `${file}.pack`), bytes);
+      await indexPack({ fs, dir, gitdir: dir, filepath: `objects/pack/${file}.pack` });
+    }
+    return dir;
+  }
+
+  beforeAll(async () => {
+    work = join(root, 'both-ways');
+    await mkdir(work);
+    await git(['init', '--quiet'], work);
+    // Two unrelated histories: S (B) then T (A); P (A) then Q (B).
+    const s = await commitFile(B, 's', true);
+    const t = await commitFile(A, 's', false);
+    const p = await commitFile(A, 'p', true);
+    const q = await commitFile(B, 'p', false);
+    packs = { whole: pack([s]), aOnB: pack([t, `^${s}`]), bOnA: pack([q, `^${p}`]) };
+    oids = {
+      a: execFileSync('git', ['hash-object', '--stdin'], { cwd: work, input: A }).toString().trim(),
+      b: execFileSync('git', ['hash-object', '--stdin'], { cwd: work, input: B }).toString().trim(),
+    };
+    // Each thin pack really leans on the other side: git alone cannot index it.
+    expect(() => execFileSync('git', ['index-pack', '--stdin'], { cwd: work, input: packs.bOnA, stdio: 'pipe' })).toThrow(/unresolved delta/);
+  });
+
+  it('reads both objects, whichever pack lists them first', async () => {
+    // The whole copy is indexed first (the thin packs need it) and then named to sort last.
+    const dir = await gitdirWith('both-ways-whole', [
+      ['pack-1', packs.whole],
+      ['pack-2', packs.aOnB],
+      ['pack-3', packs.bOnA],
+    ]);
+    for (const ext of ['pack', 'idx']) await rename(join(dir, `objects/pack/pack-1.${ext}`), join(dir, `objects/pack/pack-9.${ext}`));
+    const store = new ObjectStore(dir);
+    expect(new TextDecoder().decode(await store.readBlob(oids.a))).toBe(A);
+    expect(new TextDecoder().decode(await new ObjectStore(dir).readBlob(oids.b))).toBe(B);
+  });
+
+  it('gives up on a delta cycle with no whole copy, naming the object and the cycle', async () => {
+    const dir = await gitdirWith('cycle', [
+      ['pack-1', packs.whole],
+      ['pack-2', packs.aOnB],
+      ['pack-3', packs.bOnA],
+    ]);
+    for (const ext of ['pack', 'idx']) await rm(join(dir, `objects/pack/pack-1.${ext}`));
+    const err = await new ObjectStore(dir).readBlob(oids.b).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptObjectStoreError);
+    expect((err as Error).message).toContain(`object ${oids.b} in ${dir} cannot be read`);
+    expect((err as Error).message).toContain('delta cycle');
+  });
+
+  it('reports a delta whose base is in no pack as a broken store, not a missing object', async () => {
+    const dir = await gitdirWith('missing-base', [
+      ['pack-1', packs.whole],
+      ['pack-2', packs.aOnB],
+    ]);
+    for (const ext of ['pack', 'idx']) await rm(join(dir, `objects/pack/pack-1.${ext}`));
+    const err = await new ObjectStore(dir).readBlob(oids.a).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptObjectStoreError);
+    expect((err as Error).message).toContain(`its delta base ${oids.b} is in no pack`);
+  });
+
+  it('skips a corrupt copy for a good one, and names the corruption when none is left', async () => {
+    const dir = await gitdirWith('corrupt', [['pack-1', packs.whole]]);
+    await copyFile(join(dir, 'objects/pack/pack-1.pack'), join(dir, 'objects/pack/pack-2.pack'));
+    await copyFile(join(dir, 'objects/pack/pack-1.idx'), join(dir, 'objects/pack/pack-2.idx'));
+    // Zero the middle of the first pack: its entries no longer inflate to what they claim.
+    const bytes = await readFile(join(dir, 'objects/pack/pack-1.pack'));
+    bytes.fill(0, 40, bytes.length - 40);
+    await writeFile(join(dir, 'objects/pack/pack-1.pack'), bytes);
+    expect(new TextDecoder().decode(await new ObjectStore(dir).readBlob(oids.b))).toBe(B);
+    for (const ext of ['pack', 'idx']) await rm(join(dir, `objects/pack/pack-2.${ext}`));
+    const err = await new ObjectStore(dir).readBlob(oids.b).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptObjectStoreError);
+    expect((err as Error).message).toMatch(/pack-1\.pack at \d+: /);
   });
 });
