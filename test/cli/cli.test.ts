@@ -109,7 +109,7 @@ describe('CLI: cairn', () => {
 
     const apply = cairn(['apply', repo, '--yes'], { env });
     expect(apply.status).toBe(0);
-    expect(apply.stdout).toMatch(/platform is in sync at ~[0-9a-f]{7}: 4 stacks created, 0 unchanged/);
+    expect(apply.stdout).toMatch(/platform is in sync at ~[0-9a-f]{7}: 4 stacks created$/m);
 
     const again = cairn(['plan', repo], { env });
     expect(again.status).toBe(0);

@@ -76,6 +76,8 @@ describe('CLI: a Git work tree is deployed from its commits', () => {
   it('applies the work tree with --allow-dirty, recorded as the commit with a visible dirty marker', () => {
     const r = cairn(['apply', repo, '--yes', '--allow-dirty'], { env });
     expect(r.status).toBe(0);
+    // The summary counts what this run did.
+    expect(r.stdout).toMatch(/is in sync at [0-9a-f]{7}-dirty: 1 stack updated, 3 unchanged$/m);
     expect(r.stdout).toContain(`at ${head.slice(0, 7)}-dirty (uncommitted edits on top of ${head.slice(0, 7)})`);
     const status = JSON.parse(cairn(['status', repo, '--json', '--allow-dirty'], { env }).stdout) as StatusJson;
     expect(status.stacks.find((s) => s.id === 'app')!.commit).toBe(`${head}-dirty`);

@@ -1,6 +1,7 @@
 /** `cairn apply [DIR]`: make the account match the repository, through change sets, wave by wave. */
 import { createInterface } from 'node:readline/promises';
-import { describeCounts } from '../../reconcile/advance.js';
+import { describeRun, tallyRun } from '../../reconcile/run-tally.js';
+import type { CairnEvent } from '../../ports/events.js';
 import { converge } from '../../reconcile/converge.js';
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, parseDuration, SOURCE_HELP, SOURCE_OPTIONS, UsageError } from '../args.js';
@@ -70,6 +71,10 @@ export async function run(argv: string[]): Promise<number> {
         return EXIT.ok;
       }
     }
+    // Every event of this run, to count what it did (not what state the stacks are in).
+    const events: CairnEvent[] = [];
+    const printer = new PrinterSink(process.stderr, { json });
+    const tally = () => tallyRun(events, desired.stacks.map((s) => s.id));
     const controller = new AbortController();
     const onSignal = (): void => {
       if (!json) process.stderr.write('\nStopping: no new operations will start; those under way continue in CloudFormation.\n');
@@ -81,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
     try {
       const result = await converge(desired, {
         gateways: account.gateways,
-        sink: new PrinterSink(process.stderr, { json }),
+        sink: { emit: (e) => (events.push(e), printer.emit(e)) },
         pollMs,
         stepIntervalMs: account.target === 'embedded' ? 50 : 5_000,
         changeSetWaitMs: account.target === 'embedded' ? 10_000 : 60_000,
@@ -97,7 +102,9 @@ export async function run(argv: string[]): Promise<number> {
               commit: snapshot.commit,
               outcome: result.outcome,
               summary: result.summary,
-              counts: countActions(plan),
+              // What this run did, the same numbers as the text.
+              counts: tally(),
+              planned: countActions(plan),
               ...(result.outcome === 'stalled' ? { error: { reason: result.error.reason, message: result.error.message, hint: result.error.hint, stack: result.error.stackId } } : {}),
             },
             null,
@@ -114,7 +121,7 @@ export async function run(argv: string[]): Promise<number> {
         }
         return EXIT.error;
       }
-      if (!json && result.outcome === 'succeeded') process.stdout.write(`${style.green('✓')} ${source} is in sync at ${shortSha(snapshot.commit)}: ${describeCounts(result.counts)}\n`);
+      if (!json && result.outcome === 'succeeded') process.stdout.write(`${style.green('✓')} ${source} is in sync at ${shortSha(snapshot.commit)}: ${describeRun(tally())}\n`);
       return EXIT.ok;
     } finally {
       process.off('SIGINT', onSignal);
