@@ -1,6 +1,6 @@
 /**
  * Checks inside a template, the way CloudFormation (and cfn-lint) would refuse it, before any AWS
- * call: resource types, properties at any depth against the official schemas (unknown names with a
+ * call: sections, logical ids and quotas, parameter types and defaults, resource types, properties at any depth against the official schemas (unknown names with a
  * suggestion, required ones, primitive and list shapes), attributes named by `Fn::GetAtt`, names
  * used by `Ref`, `Fn::Sub`, `DependsOn` and conditions, `Fn::Cidr`/`Fn::Select` literals, and the
  * transforms some functions need. Intrinsic functions may stand where any value is expected, so a
@@ -26,6 +26,16 @@ const SAM_RESOURCE_KEYS = ['IgnoreGlobals', 'Connectors'];
 const OUTPUT_KEYS = ['Value', 'Description', 'Export', 'Condition'];
 const DELETION_POLICIES = ['Delete', 'Retain', 'RetainExceptOnCreate', 'Snapshot'];
 const FOR_EACH = 'Fn::ForEach::';
+/** CloudFormation's quotas per template. */
+const LIMITS: Record<string, number> = { Resources: 500, Parameters: 200, Outputs: 200, Mappings: 200 };
+const LOGICAL_ID = /^[A-Za-z0-9]{1,255}$/;
+const PARAMETER_TYPES = ['String', 'Number', 'List<Number>', 'CommaDelimitedList', 'AWS::SSM::Parameter::Name'];
+/** The AWS-specific parameter types, alone or in a List<…>. */
+const AWS_PARAMETER_TYPES = [
+  'AWS::EC2::AvailabilityZone::Name', 'AWS::EC2::Image::Id', 'AWS::EC2::Instance::Id', 'AWS::EC2::KeyPair::KeyName',
+  'AWS::EC2::SecurityGroup::GroupName', 'AWS::EC2::SecurityGroup::Id', 'AWS::EC2::Subnet::Id', 'AWS::EC2::Volume::Id',
+  'AWS::EC2::VPC::Id', 'AWS::Route53::HostedZone::Id',
+];
 /** Lambda runtimes AWS has deprecated: functions using them can no longer be created or updated. */
 const DEPRECATED_RUNTIMES = new Set([
   'nodejs', 'nodejs4.3', 'nodejs4.3-edge', 'nodejs6.10', 'nodejs8.10', 'nodejs10.x', 'nodejs12.x', 'nodejs14.x', 'nodejs16.x',
@@ -160,6 +170,18 @@ class TemplateChecker {
       if (key === 'Globals' && this.transforms.includes(SAM_TRANSFORM)) continue;
       this.add(key, `is not a template section${key === 'Globals' ? `; Globals needs \`Transform: ${SAM_TRANSFORM}\`` : didYouMean(key, TOP_LEVEL_KEYS)}`);
     }
+    for (const [section, limit] of Object.entries(LIMITS)) {
+      const entries = isObj(t[section]) ? Object.keys(t[section]).length : 0;
+      if (entries > limit) this.add(section, `has ${entries} entries; CloudFormation allows at most ${limit}`);
+    }
+    for (const section of ['Parameters', 'Resources', 'Outputs', 'Conditions', 'Mappings']) {
+      if (!isObj(t[section])) continue;
+      for (const id of Object.keys(t[section])) {
+        if (id.startsWith(FOR_EACH) || id === 'Fn::Transform' || LOGICAL_ID.test(id)) continue;
+        this.add(`${section}.${id}`, 'is not a valid logical id: use letters and digits only (A-Z, a-z, 0-9), at most 255');
+      }
+    }
+    this.checkParameters();
     const none: Scope = { vars: new Set() };
     if (isObj(t['Conditions'])) {
       for (const [name, value] of Object.entries(t['Conditions'])) this.walk(value, `Conditions.${name}`, none, true);
@@ -173,6 +195,30 @@ class TemplateChecker {
       this.add('Transform', `uses the macro${macros.length > 1 ? 's' : ''} ${macros.join(', ')}, which may rewrite the template; findings in it are warnings`, 'notice');
     }
     return this.problems;
+  }
+
+  private checkParameters(): void {
+    for (const [name, decl] of Object.entries(this.parameters)) {
+      if (!isObj(decl) || typeof decl['Type'] !== 'string') continue;
+      const type = decl['Type'];
+      const inner = /^List<(.+)>$/.exec(type)?.[1];
+      const known =
+        PARAMETER_TYPES.includes(type) ||
+        AWS_PARAMETER_TYPES.includes(inner ?? type) ||
+        /^AWS::SSM::Parameter::Value<(String|List<String>|CommaDelimitedList|List<.+>|AWS::[A-Za-z0-9:]+)>$/.test(type);
+      if (!known) {
+        this.add(`Parameters.${name}.Type`, `is "${type}", not a parameter type${didYouMean(type, [...PARAMETER_TYPES, ...AWS_PARAMETER_TYPES])}`);
+        continue;
+      }
+      const fallback = decl['Default'];
+      if (type === 'Number' && fallback !== undefined && !(typeof fallback === 'number' || (typeof fallback === 'string' && Number.isFinite(Number(fallback)) && fallback.trim() !== ''))) {
+        this.add(`Parameters.${name}.Default`, `is ${describeValue(fallback)}; a Number parameter needs a number`);
+      }
+      const allowed = decl['AllowedValues'];
+      if (Array.isArray(allowed) && fallback !== undefined && !type.startsWith('List<') && type !== 'CommaDelimitedList' && !allowed.some((v) => String(v) === String(fallback))) {
+        this.add(`Parameters.${name}.Default`, `is ${describeValue(fallback)}, which is not one of its AllowedValues (${allowed.map(String).join(', ')})`);
+      }
+    }
   }
 
   private forEachBody(key: string, value: Json, path: string, scope: Scope): { body: Obj; scope: Scope } | undefined {
