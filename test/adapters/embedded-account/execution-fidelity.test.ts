@@ -89,7 +89,7 @@ describe('EmbeddedAccount: executing change sets', () => {
     expect(await gateway.describeChangeSet('m', input.changeSetName)).toMatchObject({ status: 'FAILED', statusReason: 'No transform named MyMacro found.' });
   });
 
-  it('takes SAM Globals, says plainly it does not expand Fn::ForEach, and evaluates the other language extensions', async () => {
+  it('takes SAM Globals, expands Fn::ForEach over a parameter, and evaluates the other language extensions', async () => {
     const account = newAccount();
     const gateway = account.gateway();
     const sam = changeSet({
@@ -104,11 +104,21 @@ describe('EmbeddedAccount: executing change sets', () => {
     const loop = changeSet({
       stackName: 'loop',
       capabilities: ['CAPABILITY_AUTO_EXPAND'],
-      templateBody: template({ Transform: 'AWS::LanguageExtensions', Resources: { 'Fn::ForEach::Topics': ['N', ['A', 'B'], { 'Topic${N}': { Type: 'AWS::SNS::Topic' } }] } }),
+      templateBody: template({
+        Transform: 'AWS::LanguageExtensions',
+        Parameters: { Names: { Type: 'CommaDelimitedList', Default: 'orders,pay-ments' } },
+        Resources: {
+          'Fn::ForEach::Topics': ['N', { Ref: 'Names' }, { 'Topic&{N}': { Type: 'AWS::SNS::Topic', Properties: { TopicName: { 'Fn::Sub': '${AWS::StackName}-${N}' } } } }],
+        },
+        Outputs: { 'Fn::ForEach::Arns': ['N', ['orders'], { '${N}Arn': { Value: { Ref: 'Topicorders' } } }] },
+      }),
     });
-    await gateway.createChangeSet(loop);
-    account.settle();
-    expect((await gateway.describeChangeSet('loop', loop.changeSetName))?.statusReason).toMatch(/^Fn::ForEach::Topics: the simulated account does not expand AWS::LanguageExtensions loops/);
+    await deploy(account, gateway, loop);
+    const looped = await gateway.describeStack('loop');
+    expect(looped?.status).toBe('CREATE_COMPLETE');
+    expect(looped?.outputs).toEqual({ ordersArn: 'arn:aws:sns:us-east-1:123456789012:loop-orders' });
+    const events = (await gateway.listStackEvents('loop', 100)).filter((e) => e.status === 'CREATE_COMPLETE').map((e) => e.logicalId);
+    expect(events.sort()).toEqual(['Topicorders', 'Topicpayments', 'loop'].sort());
 
     const extensions = changeSet({
       stackName: 'ext',
