@@ -1,6 +1,6 @@
 /**
  * Checks inside a template, the way CloudFormation (and cfn-lint) would refuse it, before any AWS
- * call: sections, logical ids and quotas, parameter types and defaults, resource types, properties at any depth against the official schemas (unknown names with a
+ * call: sections, logical ids and quotas, parameter types and defaults, circular dependencies, resource types, properties at any depth against the official schemas (unknown names with a
  * suggestion, required ones, primitive and list shapes), attributes named by `Fn::GetAtt`, names
  * used by `Ref`, `Fn::Sub`, `DependsOn` and conditions, `Fn::Cidr`/`Fn::Select` literals, and the
  * transforms some functions need. Intrinsic functions may stand where any value is expected, so a
@@ -11,6 +11,7 @@
  * macro may be rewritten by it, so its errors are reported as warnings.
  */
 import type { Problem } from './errors.js';
+import { findCycles } from './graph.js';
 import { suggest } from './manifest.js';
 import { objectProperties, resourceSchema, resourceTypeNames, type PropertySchemas, type Shape } from './resource-schemas.js';
 
@@ -189,12 +190,29 @@ class TemplateChecker {
     if (isObj(t['Rules'])) this.walk(t['Rules'], 'Rules', none, true);
     this.checkResources(this.resources, 'Resources', none);
     if (isObj(t['Outputs'])) this.checkOutputs(t['Outputs'], 'Outputs', none);
+    this.checkCycles();
     const macros = this.transforms.filter((name) => !HOSTED_TRANSFORMS.has(name));
     if (macros.length > 0) {
       for (const p of this.problems) if (!p.severity) p.severity = 'warning';
       this.add('Transform', `uses the macro${macros.length > 1 ? 's' : ''} ${macros.join(', ')}, which may rewrite the template; findings in it are warnings`, 'notice');
     }
     return this.problems;
+  }
+
+  /** CloudFormation refuses a template whose resources depend on each other in a circle. */
+  private checkCycles(): void {
+    const deps = new Map<string, string[]>();
+    for (const [id, resource] of Object.entries(this.resources)) {
+      if (!isObj(resource) || id.startsWith(FOR_EACH)) continue;
+      const found = new Set<string>();
+      referencedNames(resource['Properties'], found);
+      const dependsOn = resource['DependsOn'];
+      for (const name of typeof dependsOn === 'string' ? [dependsOn] : Array.isArray(dependsOn) ? dependsOn : []) if (typeof name === 'string') found.add(name);
+      deps.set(id, [...found].filter((name) => Object.hasOwn(this.resources, name)).sort());
+    }
+    for (const cycle of findCycles(deps)) {
+      this.add(`Resources.${cycle[0]}`, `is in a circular dependency: ${cycle.join(' → ')}; CloudFormation cannot order these resources`);
+    }
   }
 
   private checkParameters(): void {
@@ -658,6 +676,42 @@ class TemplateChecker {
       }
       this.walk(item, `${path}.${key}`, scope, conditions);
     }
+  }
+}
+
+/** Names a value refers to through Ref, Fn::GetAtt and Fn::Sub, in every branch. */
+function referencedNames(node: Json, out: Set<string>, local: ReadonlySet<string> = new Set()): void {
+  if (Array.isArray(node)) {
+    for (const item of node) referencedNames(item, out, local);
+    return;
+  }
+  if (!isObj(node)) return;
+  const fn = intrinsicOf(node);
+  const args = fn ? node[fn] : undefined;
+  if (fn === 'Ref' && typeof args === 'string') {
+    if (!local.has(args)) out.add(args);
+    return;
+  }
+  if (fn === 'Fn::GetAtt' && Array.isArray(args) && typeof args[0] === 'string') {
+    out.add(args[0]);
+    return;
+  }
+  if (fn === 'Fn::Sub') {
+    const text = Array.isArray(args) ? args[0] : args;
+    const vars = Array.isArray(args) && isObj(args[1]) ? new Set(Object.keys(args[1])) : new Set<string>();
+    if (typeof text === 'string') {
+      for (const match of text.matchAll(/\$\{([^}!][^}]*)\}/g)) {
+        const name = match[1]!.trim().split('.')[0]!;
+        if (!vars.has(name) && !local.has(name)) out.add(name);
+      }
+    }
+    if (Array.isArray(args)) referencedNames(args[1], out, local);
+    return;
+  }
+  for (const [key, value] of Object.entries(node)) {
+    // A loop's identifier is not a resource.
+    if (key.startsWith(FOR_EACH) && Array.isArray(value) && typeof value[0] === 'string') referencedNames(value.slice(1), out, new Set([...local, value[0]]));
+    else referencedNames(value, out, local);
   }
 }
 

@@ -167,4 +167,11 @@ describe('Core: template checks against the resource schemas', () => {
       ['Parameters.Tier.Default', 'is the string "huge", which is not one of its AllowedValues (small, large)'],
     ]);
   });
+
+  it('reports resources that depend on each other in a circle, through Ref, GetAtt, Sub and DependsOn', () => {
+    const text = `Resources:\n  A:\n    Type: AWS::SNS::Topic\n    Properties: {DisplayName: !Ref B}\n  B:\n    Type: AWS::SNS::Topic\n    Properties: {DisplayName: !Sub '\${C.TopicName}'}\n  C:\n    Type: AWS::SNS::Topic\n    DependsOn: A\n  D:\n    Type: AWS::SNS::Topic\n    Properties: {DisplayName: !GetAtt A.TopicName}\n`;
+    expect(errors(text)).toEqual([
+      expect.objectContaining({ path: 'Resources.A', line: 2, message: 'is in a circular dependency: A → B → C → A; CloudFormation cannot order these resources' }),
+    ]);
+  });
 });
