@@ -51,6 +51,11 @@ function isObj(value: Json): value is Obj {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/** A key's own value: a name such as `__proto__` or `toString` is never found on the prototype. */
+function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 /** The one function a value calls, when it is `{ Ref: … }` or `{ "Fn::…": … }`. */
 function intrinsicOf(value: Json): string | undefined {
   if (!isObj(value)) return undefined;
@@ -155,7 +160,7 @@ class TemplateChecker {
   }
 
   private resourceType(name: string): string | undefined {
-    const r = this.resources[name];
+    const r = own(this.resources, name);
     return isObj(r) && typeof r['Type'] === 'string' ? r['Type'] : undefined;
   }
 
@@ -314,7 +319,7 @@ class TemplateChecker {
     }
     const props = properties ?? {};
     // SAM fills properties from Globals (Globals.Function for AWS::Serverless::Function).
-    const fromGlobals = sam ? this.globals[type.slice('AWS::Serverless::'.length)] : undefined;
+    const fromGlobals = sam ? own(this.globals, type.slice('AWS::Serverless::'.length)) : undefined;
     const present = new Set([...Object.keys(props), ...(isObj(fromGlobals) ? Object.keys(fromGlobals) : [])]);
     this.checkProperties(schema.properties, props, properties === undefined ? path : `${path}.Properties`, type, present);
     if (type === 'AWS::Lambda::Function' || type === 'AWS::Serverless::Function') {
@@ -333,7 +338,7 @@ class TemplateChecker {
         generated = true;
         continue;
       }
-      const schema = schemas[key];
+      const schema = own(schemas, key);
       if (!schema) {
         const known = Object.keys(schemas);
         this.add(`${path}.${key}`, `is not a property of ${owner}${didYouMean(key, known) || (known.length <= 12 && known.length > 0 ? `; expected one of ${known.join(', ')}` : '')}`);
@@ -545,13 +550,13 @@ class TemplateChecker {
     if (hasDefault && !this.languageExtensions) this.add(`${path}.3`, `a default value needs \`Transform: ${LANGUAGE_EXTENSIONS}\``);
     const [map, top, second] = args;
     if (typeof map !== 'string') return;
-    const mapping = this.mappings[map];
+    const mapping = own(this.mappings, map);
     if (!isObj(mapping)) {
       this.add(`${path}.0`, `names mapping "${map}", which the template does not define${didYouMean(map, Object.keys(this.mappings))}`);
       return;
     }
     if (hasDefault || typeof top !== 'string') return;
-    const level = mapping[top];
+    const level = own(mapping, top);
     if (!isObj(level)) {
       this.add(`${path}.1`, `"${top}" is not a key of mapping ${map}${didYouMean(top, Object.keys(mapping))}`);
       return;
