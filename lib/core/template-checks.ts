@@ -94,6 +94,15 @@ function didYouMean(word: string, candidates: string[]): string {
   return hint ? `; did you mean ${hint}?` : '';
 }
 
+const typeSuggestions = new Map<string, string>();
+
+/** "Did you mean" for a resource type, remembered: comparing with every known type is the costly part. */
+function typeSuggestion(type: string): string {
+  let hint = typeSuggestions.get(type);
+  if (hint === undefined) typeSuggestions.set(type, (hint = didYouMean(type, resourceTypeNames())));
+  return hint;
+}
+
 function isInteger(value: Json): boolean {
   return (typeof value === 'number' && Number.isInteger(value)) || (typeof value === 'string' && /^-?\d+$/.test(value.trim()));
 }
@@ -307,7 +316,7 @@ class TemplateChecker {
     const schema = resourceSchema(type);
     if (!schema) {
       if (type.startsWith('AWS::')) {
-        this.add(`${path}.Type`, `is not a known resource type: ${type}${didYouMean(type, resourceTypeNames())}`);
+        this.add(`${path}.Type`, `is not a known resource type: ${type}${typeSuggestion(type)}`);
       } else {
         this.add(`${path}.Type`, `${type} is not in the official schemas (a third-party or private type); its properties are not checked`, 'notice');
       }
