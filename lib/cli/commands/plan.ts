@@ -5,7 +5,7 @@ import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
 import { openAccount, openRepo, sourceName } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { countActions } from '../../core/plan.js';
-import { renderPlan, shortSha } from '../render.js';
+import { renderPlan, renderProblems, shortSha } from '../render.js';
 
 const HELP = `Usage: cairn plan [DIR] [options]
 
@@ -29,6 +29,11 @@ export async function run(argv: string[]): Promise<number> {
   const source = sourceName(values, positionals[0]);
   const snapshot = await repo.snapshot();
   const desired = await loadDesired(snapshot, source);
+  // Warnings do not stop a deploy, but whoever reads the plan should see them.
+  const warnings = desired.findings.filter((p) => p.severity === 'warning');
+  if (!values.json && warnings.length > 0) process.stderr.write(`${renderProblems(warnings)}
+
+`);
   const account = await openAccount(values.target, values.region);
   try {
     const { plan } = await planSource(desired, { gateways: account.gateways, resourceDiff: true });
