@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { EmbeddedAccount } from '../lib/adapters/embedded-account/index.js';
 import { GitSource } from '../lib/adapters/git-source.js';
 import { InProcessQueue } from '../lib/adapters/in-process-queue.js';
+import { usePackagedResourceSchemas } from '../lib/adapters/resource-schema-file.js';
 import { parseDeploymentConfig } from '../lib/core/source-config.js';
 import { createRepo, startGitServer } from '../lib/local/git-http-server.js';
 import { nullSink } from '../lib/ports/events.js';
@@ -71,6 +72,8 @@ if (!workload) {
   process.stderr.write(`workloads: unknown workload "${name}"; one of ${Object.keys(WORKLOADS).join(', ')}\n`);
   process.exitCode = 1;
 } else {
+  // A process of its own, like the CLI and the Lambda: it provides the schemas template checks read.
+  usePackagedResourceSchemas();
   const dir = mkdtempSync(join(tmpdir(), `cairn-workload-${name}-`));
   workload(dir)
     .then(() => process.stdout.write(`${JSON.stringify({ maxRssMB: process.resourceUsage().maxRSS / 1024 })}\n`))

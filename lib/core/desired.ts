@@ -88,7 +88,7 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
     const { templateFile, templateText, fileParameters, fileTags, deploymentFile } = source;
     const parsed = parseTemplate(templateText, templateFile);
     if (!parsed.ok) {
-      if (!checked.has(templateFile)) problems.push(...withLines(parsed.problems, templateText, templateFile));
+      if (!checked.has(templateFile)) problems.push(...located(parsed.problems, templateText, templateFile));
       checked.add(templateFile);
       continue;
     }
@@ -97,9 +97,9 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
       checked.add(templateFile);
       const found = checkTemplate(template.template, templateFile);
       if (found.length > 0) {
-        const located = withLines(found, templateText, templateFile);
-        problems.push(...located.filter(isError));
-        findings.push(...located.filter((p) => !isError(p)));
+        const withLine = located(found, templateText, templateFile);
+        problems.push(...withLine.filter(isError));
+        findings.push(...withLine.filter((p) => !isError(p)));
       }
     }
 
@@ -193,6 +193,11 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
       findings,
     },
   };
+}
+
+/** Problems with the line of their path, reading the text again only when one needs it. */
+function located(problems: Problem[], text: string, file: string): Problem[] {
+  return problems.some((p) => p.path && p.line === undefined) ? withLines(problems, text, file) : problems;
 }
 
 function checkTagKey(key: string, where: string, at: (path: string, message: string) => void): void {

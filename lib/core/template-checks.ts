@@ -1,6 +1,6 @@
 /**
  * Checks inside a template, the way CloudFormation (and cfn-lint) would refuse it, before any AWS
- * call: resource types, properties at any depth against the official schemas (unknown names with a
+ * call: sections, logical ids and quotas, parameter types and defaults, circular dependencies, resource types, properties at any depth against the official schemas (unknown names with a
  * suggestion, required ones, primitive and list shapes), attributes named by `Fn::GetAtt`, names
  * used by `Ref`, `Fn::Sub`, `DependsOn` and conditions, `Fn::Cidr`/`Fn::Select` literals, and the
  * transforms some functions need. Intrinsic functions may stand where any value is expected, so a
@@ -11,6 +11,7 @@
  * macro may be rewritten by it, so its errors are reported as warnings.
  */
 import type { Problem } from './errors.js';
+import { findCycles } from './graph.js';
 import { suggest } from './manifest.js';
 import { objectProperties, resourceSchema, resourceTypeNames, type PropertySchemas, type Shape } from './resource-schemas.js';
 
@@ -26,6 +27,16 @@ const SAM_RESOURCE_KEYS = ['IgnoreGlobals', 'Connectors'];
 const OUTPUT_KEYS = ['Value', 'Description', 'Export', 'Condition'];
 const DELETION_POLICIES = ['Delete', 'Retain', 'RetainExceptOnCreate', 'Snapshot'];
 const FOR_EACH = 'Fn::ForEach::';
+/** CloudFormation's quotas per template. */
+const LIMITS: Record<string, number> = { Resources: 500, Parameters: 200, Outputs: 200, Mappings: 200 };
+const LOGICAL_ID = /^[A-Za-z0-9]{1,255}$/;
+const PARAMETER_TYPES = ['String', 'Number', 'List<Number>', 'CommaDelimitedList', 'AWS::SSM::Parameter::Name'];
+/** The AWS-specific parameter types, alone or in a List<…>. */
+const AWS_PARAMETER_TYPES = [
+  'AWS::EC2::AvailabilityZone::Name', 'AWS::EC2::Image::Id', 'AWS::EC2::Instance::Id', 'AWS::EC2::KeyPair::KeyName',
+  'AWS::EC2::SecurityGroup::GroupName', 'AWS::EC2::SecurityGroup::Id', 'AWS::EC2::Subnet::Id', 'AWS::EC2::Volume::Id',
+  'AWS::EC2::VPC::Id', 'AWS::Route53::HostedZone::Id',
+];
 /** Lambda runtimes AWS has deprecated: functions using them can no longer be created or updated. */
 const DEPRECATED_RUNTIMES = new Set([
   'nodejs', 'nodejs4.3', 'nodejs4.3-edge', 'nodejs6.10', 'nodejs8.10', 'nodejs10.x', 'nodejs12.x', 'nodejs14.x', 'nodejs16.x',
@@ -38,6 +49,11 @@ type Obj = Record<string, Json>;
 
 function isObj(value: Json): value is Obj {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** A key's own value: a name such as `__proto__` or `toString` is never found on the prototype. */
+function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 /** The one function a value calls, when it is `{ Ref: … }` or `{ "Fn::…": … }`. */
@@ -76,6 +92,15 @@ function describeValue(value: Json): string {
 function didYouMean(word: string, candidates: string[]): string {
   const hint = suggest(word, candidates);
   return hint ? `; did you mean ${hint}?` : '';
+}
+
+const typeSuggestions = new Map<string, string>();
+
+/** "Did you mean" for a resource type, remembered: comparing with every known type is the costly part. */
+function typeSuggestion(type: string): string {
+  let hint = typeSuggestions.get(type);
+  if (hint === undefined) typeSuggestions.set(type, (hint = didYouMean(type, resourceTypeNames())));
+  return hint;
 }
 
 function isInteger(value: Json): boolean {
@@ -144,7 +169,7 @@ class TemplateChecker {
   }
 
   private resourceType(name: string): string | undefined {
-    const r = this.resources[name];
+    const r = own(this.resources, name);
     return isObj(r) && typeof r['Type'] === 'string' ? r['Type'] : undefined;
   }
 
@@ -160,6 +185,18 @@ class TemplateChecker {
       if (key === 'Globals' && this.transforms.includes(SAM_TRANSFORM)) continue;
       this.add(key, `is not a template section${key === 'Globals' ? `; Globals needs \`Transform: ${SAM_TRANSFORM}\`` : didYouMean(key, TOP_LEVEL_KEYS)}`);
     }
+    for (const [section, limit] of Object.entries(LIMITS)) {
+      const entries = isObj(t[section]) ? Object.keys(t[section]).length : 0;
+      if (entries > limit) this.add(section, `has ${entries} entries; CloudFormation allows at most ${limit}`);
+    }
+    for (const section of ['Parameters', 'Resources', 'Outputs', 'Conditions', 'Mappings']) {
+      if (!isObj(t[section])) continue;
+      for (const id of Object.keys(t[section])) {
+        if (id.startsWith(FOR_EACH) || id === 'Fn::Transform' || LOGICAL_ID.test(id)) continue;
+        this.add(`${section}.${id}`, 'is not a valid logical id: use letters and digits only (A-Z, a-z, 0-9), at most 255');
+      }
+    }
+    this.checkParameters();
     const none: Scope = { vars: new Set() };
     if (isObj(t['Conditions'])) {
       for (const [name, value] of Object.entries(t['Conditions'])) this.walk(value, `Conditions.${name}`, none, true);
@@ -167,12 +204,53 @@ class TemplateChecker {
     if (isObj(t['Rules'])) this.walk(t['Rules'], 'Rules', none, true);
     this.checkResources(this.resources, 'Resources', none);
     if (isObj(t['Outputs'])) this.checkOutputs(t['Outputs'], 'Outputs', none);
+    this.checkCycles();
     const macros = this.transforms.filter((name) => !HOSTED_TRANSFORMS.has(name));
     if (macros.length > 0) {
       for (const p of this.problems) if (!p.severity) p.severity = 'warning';
       this.add('Transform', `uses the macro${macros.length > 1 ? 's' : ''} ${macros.join(', ')}, which may rewrite the template; findings in it are warnings`, 'notice');
     }
     return this.problems;
+  }
+
+  /** CloudFormation refuses a template whose resources depend on each other in a circle. */
+  private checkCycles(): void {
+    const deps = new Map<string, string[]>();
+    for (const [id, resource] of Object.entries(this.resources)) {
+      if (!isObj(resource) || id.startsWith(FOR_EACH)) continue;
+      const found = new Set<string>();
+      referencedNames(resource['Properties'], found);
+      const dependsOn = resource['DependsOn'];
+      for (const name of typeof dependsOn === 'string' ? [dependsOn] : Array.isArray(dependsOn) ? dependsOn : []) if (typeof name === 'string') found.add(name);
+      deps.set(id, [...found].filter((name) => Object.hasOwn(this.resources, name)).sort());
+    }
+    for (const cycle of findCycles(deps)) {
+      this.add(`Resources.${cycle[0]}`, `is in a circular dependency: ${cycle.join(' → ')}; CloudFormation cannot order these resources`);
+    }
+  }
+
+  private checkParameters(): void {
+    for (const [name, decl] of Object.entries(this.parameters)) {
+      if (!isObj(decl) || typeof decl['Type'] !== 'string') continue;
+      const type = decl['Type'];
+      const inner = /^List<(.+)>$/.exec(type)?.[1];
+      const known =
+        PARAMETER_TYPES.includes(type) ||
+        AWS_PARAMETER_TYPES.includes(inner ?? type) ||
+        /^AWS::SSM::Parameter::Value<(String|List<String>|CommaDelimitedList|List<.+>|AWS::[A-Za-z0-9:]+)>$/.test(type);
+      if (!known) {
+        this.add(`Parameters.${name}.Type`, `is "${type}", not a parameter type${didYouMean(type, [...PARAMETER_TYPES, ...AWS_PARAMETER_TYPES])}`);
+        continue;
+      }
+      const fallback = decl['Default'];
+      if (type === 'Number' && fallback !== undefined && !(typeof fallback === 'number' || (typeof fallback === 'string' && Number.isFinite(Number(fallback)) && fallback.trim() !== ''))) {
+        this.add(`Parameters.${name}.Default`, `is ${describeValue(fallback)}; a Number parameter needs a number`);
+      }
+      const allowed = decl['AllowedValues'];
+      if (Array.isArray(allowed) && fallback !== undefined && !type.startsWith('List<') && type !== 'CommaDelimitedList' && !allowed.some((v) => String(v) === String(fallback))) {
+        this.add(`Parameters.${name}.Default`, `is ${describeValue(fallback)}, which is not one of its AllowedValues (${allowed.map(String).join(', ')})`);
+      }
+    }
   }
 
   private forEachBody(key: string, value: Json, path: string, scope: Scope): { body: Obj; scope: Scope } | undefined {
@@ -238,7 +316,7 @@ class TemplateChecker {
     const schema = resourceSchema(type);
     if (!schema) {
       if (type.startsWith('AWS::')) {
-        this.add(`${path}.Type`, `is not a known resource type: ${type}${didYouMean(type, resourceTypeNames())}`);
+        this.add(`${path}.Type`, `is not a known resource type: ${type}${typeSuggestion(type)}`);
       } else {
         this.add(`${path}.Type`, `${type} is not in the official schemas (a third-party or private type); its properties are not checked`, 'notice');
       }
@@ -250,7 +328,7 @@ class TemplateChecker {
     }
     const props = properties ?? {};
     // SAM fills properties from Globals (Globals.Function for AWS::Serverless::Function).
-    const fromGlobals = sam ? this.globals[type.slice('AWS::Serverless::'.length)] : undefined;
+    const fromGlobals = sam ? own(this.globals, type.slice('AWS::Serverless::'.length)) : undefined;
     const present = new Set([...Object.keys(props), ...(isObj(fromGlobals) ? Object.keys(fromGlobals) : [])]);
     this.checkProperties(schema.properties, props, properties === undefined ? path : `${path}.Properties`, type, present);
     if (type === 'AWS::Lambda::Function' || type === 'AWS::Serverless::Function') {
@@ -269,7 +347,7 @@ class TemplateChecker {
         generated = true;
         continue;
       }
-      const schema = schemas[key];
+      const schema = own(schemas, key);
       if (!schema) {
         const known = Object.keys(schemas);
         this.add(`${path}.${key}`, `is not a property of ${owner}${didYouMean(key, known) || (known.length <= 12 && known.length > 0 ? `; expected one of ${known.join(', ')}` : '')}`);
@@ -481,13 +559,13 @@ class TemplateChecker {
     if (hasDefault && !this.languageExtensions) this.add(`${path}.3`, `a default value needs \`Transform: ${LANGUAGE_EXTENSIONS}\``);
     const [map, top, second] = args;
     if (typeof map !== 'string') return;
-    const mapping = this.mappings[map];
+    const mapping = own(this.mappings, map);
     if (!isObj(mapping)) {
       this.add(`${path}.0`, `names mapping "${map}", which the template does not define${didYouMean(map, Object.keys(this.mappings))}`);
       return;
     }
     if (hasDefault || typeof top !== 'string') return;
-    const level = mapping[top];
+    const level = own(mapping, top);
     if (!isObj(level)) {
       this.add(`${path}.1`, `"${top}" is not a key of mapping ${map}${didYouMean(top, Object.keys(mapping))}`);
       return;
@@ -612,6 +690,42 @@ class TemplateChecker {
       }
       this.walk(item, `${path}.${key}`, scope, conditions);
     }
+  }
+}
+
+/** Names a value refers to through Ref, Fn::GetAtt and Fn::Sub, in every branch. */
+function referencedNames(node: Json, out: Set<string>, local: ReadonlySet<string> = new Set()): void {
+  if (Array.isArray(node)) {
+    for (const item of node) referencedNames(item, out, local);
+    return;
+  }
+  if (!isObj(node)) return;
+  const fn = intrinsicOf(node);
+  const args = fn ? node[fn] : undefined;
+  if (fn === 'Ref' && typeof args === 'string') {
+    if (!local.has(args)) out.add(args);
+    return;
+  }
+  if (fn === 'Fn::GetAtt' && Array.isArray(args) && typeof args[0] === 'string') {
+    out.add(args[0]);
+    return;
+  }
+  if (fn === 'Fn::Sub') {
+    const text = Array.isArray(args) ? args[0] : args;
+    const vars = Array.isArray(args) && isObj(args[1]) ? new Set(Object.keys(args[1])) : new Set<string>();
+    if (typeof text === 'string') {
+      for (const match of text.matchAll(/\$\{([^}!][^}]*)\}/g)) {
+        const name = match[1]!.trim().split('.')[0]!;
+        if (!vars.has(name) && !local.has(name)) out.add(name);
+      }
+    }
+    if (Array.isArray(args)) referencedNames(args[1], out, local);
+    return;
+  }
+  for (const [key, value] of Object.entries(node)) {
+    // A loop's identifier is not a resource.
+    if (key.startsWith(FOR_EACH) && Array.isArray(value) && typeof value[0] === 'string') referencedNames(value.slice(1), out, new Set([...local, value[0]]));
+    else referencedNames(value, out, local);
   }
 }
 

@@ -74,6 +74,12 @@ describe('CLI: cairn', () => {
     expect(ok.stdout).toMatch(/seed\.yaml:3: Resources\.Seed\.Type: notice: Custom::Seed is a custom resource; its properties are not checked/);
     expect(JSON.parse(cairn(['validate', dir, '--json']).stdout)).toMatchObject({ valid: true, problems: [{ file: 'seed.yaml', line: 3, severity: 'notice' }] });
 
+    writeFileSync(join(dir, 'seed.yaml'), `${custom}  Role:\n    Type: AWS::IAM::Role\n    Properties: {AssumeRolePolicyDocument: {}}\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties: {Runtime: nodejs12.x, Handler: i.h, Role: !GetAtt Role.Arn, Code: {ZipFile: x}}\n`);
+    const plan = cairn(['plan', dir], { env: { CAIRN_HOME: join(work, 'home-inside') } });
+    expect(plan.status).toBe(2);
+    expect(plan.stderr).toMatch(/seed\.yaml:10: Resources\.Fn\.Properties\.Runtime: warning: nodejs12\.x is a deprecated Lambda runtime/);
+    expect(plan.stderr).not.toMatch(/notice/);
+
     writeFileSync(join(dir, 'seed.yaml'), `${custom}  Queue:\n    Type: AWS::SQS::Queue\n    Properties: {VisibilityTimout: 30}\n`);
     const bad = cairn(['validate', dir]);
     expect(bad.status).toBe(1);

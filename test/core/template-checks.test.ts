@@ -155,4 +155,23 @@ describe('Core: template checks against the resource schemas', () => {
     const missing = fixture('checks/sam-globals.yaml').replace('!GetAtt OrdersRole.Arn', '!GetAtt Nothing.Arn');
     expect(findings(missing)).toEqual([expect.objectContaining({ severity: 'warning', message: expect.stringMatching(/names "Nothing", which is not a resource of this template.*unless a transform adds it/) })]);
   });
+
+  it('reports parameter types, defaults, logical ids and quotas CloudFormation refuses', () => {
+    const resources = Array.from({ length: 501 }, (_, i) => `  T${i}: {Type: AWS::SNS::Topic}`).join('\n');
+    const text = `Parameters:\n  Size: {Type: Strin, Default: a}\n  Count: {Type: Number, Default: many}\n  Tier: {Type: String, AllowedValues: [small, large], Default: huge}\n  Ok: {Type: List<AWS::EC2::Subnet::Id>}\n  Ssm: {Type: 'AWS::SSM::Parameter::Value<String>', Default: /a/b}\nResources:\n  my-topic: {Type: AWS::SNS::Topic}\n${resources}\n`;
+    expect(errors(text).map((p) => [p.path, p.message])).toEqual([
+      ['Resources', 'has 502 entries; CloudFormation allows at most 500'],
+      ['Resources.my-topic', 'is not a valid logical id: use letters and digits only (A-Z, a-z, 0-9), at most 255'],
+      ['Parameters.Count.Default', 'is the string "many"; a Number parameter needs a number'],
+      ['Parameters.Size.Type', 'is "Strin", not a parameter type; did you mean String?'],
+      ['Parameters.Tier.Default', 'is the string "huge", which is not one of its AllowedValues (small, large)'],
+    ]);
+  });
+
+  it('reports resources that depend on each other in a circle, through Ref, GetAtt, Sub and DependsOn', () => {
+    const text = `Resources:\n  A:\n    Type: AWS::SNS::Topic\n    Properties: {DisplayName: !Ref B}\n  B:\n    Type: AWS::SNS::Topic\n    Properties: {DisplayName: !Sub '\${C.TopicName}'}\n  C:\n    Type: AWS::SNS::Topic\n    DependsOn: A\n  D:\n    Type: AWS::SNS::Topic\n    Properties: {DisplayName: !GetAtt A.TopicName}\n`;
+    expect(errors(text)).toEqual([
+      expect.objectContaining({ path: 'Resources.A', line: 2, message: 'is in a circular dependency: A → B → C → A; CloudFormation cannot order these resources' }),
+    ]);
+  });
 });

@@ -4,12 +4,14 @@
  * written: JSON, YAML block or flow, keys in any order, short-form tags such as `!Sub` or `!GetAtt
  * R.Arn`, `Fn::GetAtt` as a dotted string. Changing one value changes the hash. And any text or
  * bytes at all either parse into a canonical body that is its own fixed point, or are rejected with
- * problems naming the file; parseTemplate never throws.
+ * problems naming the file; parseTemplate never throws. The schema checks never throw either, on
+ * any generated template, and every finding names the file and a path.
  */
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { Document, isNode, Scalar, YAMLMap, YAMLSeq, type Node } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { checkTemplate } from '../../lib/core/template-checks.js';
 import { parseTemplate } from '../../lib/core/template.js';
 import {
   aliasBomb,
@@ -263,6 +265,31 @@ describe('Property: template canonicalisation', () => {
     );
     // The short forms were really written, or the YAML forms would all be long-form.
     expect(shortTags).toBeGreaterThan(40);
+  });
+
+  it('checks any generated template against the schemas without throwing, each finding naming file and path', () => {
+    const realTypes = fc.constantFrom('AWS::SQS::Queue', 'AWS::S3::Bucket', 'AWS::EC2::Subnet', 'AWS::Lambda::Function', 'AWS::Serverless::Function', 'Custom::Seed', 'AWS::CloudFormation::Stack');
+    let found = 0;
+    fc.assert(
+      fc.property(templateArb, fc.array(realTypes, { minLength: 3, maxLength: 3 }), fc.boolean(), (template, types, transform) => {
+        const resources = template['Resources'] as Record<string, { Type: string }>;
+        Object.values(resources).forEach((r, i) => {
+          if (i < types.length && i % 2 === 0) r.Type = types[i]!;
+        });
+        if (transform) template['Transform'] = ['AWS::LanguageExtensions', 'AWS::Serverless-2016-10-31'];
+        const problems = checkTemplate(template as Record<string, unknown>, FILE);
+        found += problems.length;
+        for (const p of problems) {
+          expect(p.file).toBe(FILE);
+          expect(typeof p.path).toBe('string');
+          expect(p.message.length).toBeGreaterThan(0);
+          expect(p.message).not.toMatch(/undefined|\[object Object\]/);
+        }
+      }),
+      { numRuns: 200 },
+    );
+    // Random templates are mostly wrong: the checks really ran.
+    expect(found).toBeGreaterThan(200);
   });
 
   it('hashes a template with one value changed differently', () => {

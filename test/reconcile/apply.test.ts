@@ -132,14 +132,14 @@ describe('Use case: apply plans safely', () => {
 
   it('reports the StatusReason of a change set that failed for a real reason, and leaves nothing half-made', async () => {
     const w = world();
-    // Valid to read, refused by CloudFormation: the default is not one of the allowed values.
-    const broken = repo({ files: { 'data.yaml': 'Parameters:\n  Size: {Type: String, AllowedValues: [small, large], Default: huge}\nResources:\n  Topic: {Type: AWS::SNS::Topic, Properties: {DisplayName: !Ref Size}}\n' } });
+    // Valid to read, refused by CloudFormation: no stack exports that name.
+    const broken = repo({ files: { 'data.yaml': 'Resources:\n  Topic: {Type: AWS::SNS::Topic, Properties: {DisplayName: !ImportValue no-such-export}}\n' } });
     const result = await w.converge(await w.desired(broken));
     expect(result.outcome).toBe('stalled');
     if (result.outcome !== 'stalled') return;
     const err = result.stalls.find((e) => e.stackId === 'data')!;
     expect(err.reason).toBe('ChangeSetFailed');
-    expect(err.message).toMatch(/stack data: CloudFormation refused the change set: .*Size/);
+    expect(err.message).toMatch(/stack data: CloudFormation refused the change set: .*no-such-export/);
     expect(await w.gateway.describeStack('data')).toBeUndefined();
   });
 

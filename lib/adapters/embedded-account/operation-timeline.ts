@@ -27,6 +27,9 @@ export interface TimelineClock {
 
 const RETAINED = new Set(['Retain', 'RetainExceptOnCreate']);
 
+/** Said on each SAM resource the account creates or updates: it keeps them as written. */
+export const SAM_NOT_EXPANDED = 'Kept as written: the simulated account does not run the AWS::Serverless-2016-10-31 transform, so this is not the resources SAM would make';
+
 class StepWriter {
   readonly steps: StoredEvent[] = [];
   private t: number;
@@ -53,7 +56,7 @@ class StepWriter {
       this.resource(logicalId, type, physicalId, `${verb}_FAILED`, fails === true ? failureMessage(type, verb) : fails);
       return false;
     }
-    this.resource(logicalId, type, physicalId, `${verb}_COMPLETE`);
+    this.resource(logicalId, type, physicalId, `${verb}_COMPLETE`, type.startsWith('AWS::Serverless::') && verb !== 'DELETE' ? SAM_NOT_EXPANDED : undefined);
     return true;
   }
 

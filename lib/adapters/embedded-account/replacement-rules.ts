@@ -48,7 +48,7 @@ function propertyReplacement(schema: PropertySchema, next: unknown, prev: unknow
 function changedReplacement(schemas: PropertySchemas, next: Props, prev: Props): Replacement {
   let result: Replacement = 'False';
   for (const key of new Set([...Object.keys(next), ...Object.keys(prev)])) {
-    const schema = schemas[key];
+    const schema = Object.hasOwn(schemas, key) ? schemas[key] : undefined;
     if (!schema || isDeepStrictEqual(next[key], prev[key])) continue;
     result = worse(result, propertyReplacement(schema, next[key], prev[key]));
     if (result === 'True') break;
@@ -60,7 +60,7 @@ function changedReplacement(schemas: PropertySchemas, next: Props, prev: Props):
 export function replacementFor(type: string, changed: string[], next: Props, prev: Props): Replacement {
   const schema = resourceSchema(type);
   if (!schema) return 'False';
-  const only = Object.fromEntries(changed.map((key) => [key, schema.properties[key]]).filter(([, s]) => s !== undefined)) as PropertySchemas;
+  const only = Object.fromEntries(changed.filter((key) => Object.hasOwn(schema.properties, key)).map((key) => [key, schema.properties[key]])) as PropertySchemas;
   return changedReplacement(only, next, prev);
 }
 

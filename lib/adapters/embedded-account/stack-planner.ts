@@ -11,7 +11,8 @@ import { evaluate, scanReferences, unknownValue, containsUnknown, type Intrinsic
 import { attributeOf, partitionOf, physicalIdFor, urlSuffixOf, type AccountEnv } from './physical-resources.js';
 import { replacementFor, requiresReplacement, type Replacement } from './replacement-rules.js';
 import type { ResourceState, StackState } from './stack-record.js';
-import { FOR_EACH_PREFIX, parseTemplate, SAM_TRANSFORM, TemplateError, type TemplateDocument } from './template-document.js';
+import { expandLanguageExtensions } from './language-extensions.js';
+import { parseTemplate, SAM_TRANSFORM, TemplateError, type TemplateDocument } from './template-document.js';
 
 export interface ExportEntry {
   value: string;
@@ -294,19 +295,16 @@ function reverts(input: PlanInput, type: string): boolean {
 /** Transforms CloudFormation hosts itself; any other name is a macro, and this account holds none. */
 const HOSTED_TRANSFORMS = new Set([SAM_TRANSFORM, 'AWS::LanguageExtensions', 'AWS::Include', 'AWS::CodeDeployBlueGreen', 'AWS::SecretsManager-2020-07-23']);
 
-/** What this account cannot run as CloudFormation would: a macro it does not hold, a loop it does not expand. */
+/** A macro the account does not hold fails the change set, as in CloudFormation (this account holds none). */
 function checkTransforms(template: TemplateDocument): void {
   const missing = template.transforms.find((name) => !HOSTED_TRANSFORMS.has(name));
   if (missing) throw new TemplateError(`No transform named ${missing} found.`);
-  const loop = [...Object.keys(template.resources), ...Object.keys(template.outputs)].find((key) => key.startsWith(FOR_EACH_PREFIX));
-  if (loop) {
-    throw new TemplateError(`${loop}: the simulated account does not expand AWS::LanguageExtensions loops (Fn::ForEach); deploy to AWS with --target aws to use them`);
-  }
 }
 
 /** Plan a change of the stack (`current` undefined for a new stack). Throws TemplateError. */
-export function planStack(current: StackState | undefined, input: PlanInput): StackPlan {
-  checkTransforms(input.template);
+export function planStack(current: StackState | undefined, given: PlanInput): StackPlan {
+  checkTransforms(given.template);
+  const input: PlanInput = { ...given, template: expandLanguageExtensions(given.template, given.parameters, given.env.region) };
   const scope = new TemplateScope(input.template, input);
   const oldResources = current?.resources ?? {};
   const tagsChanged = current !== undefined && !isDeepStrictEqual(current.tags, input.tags);
@@ -401,7 +399,7 @@ function outputValue(value: unknown): string {
 /** Export names of the new template that another stack already exports. */
 function checkExports(scope: TemplateScope, input: PlanInput): void {
   const ctx = scope.context((id, attribute) => unknownValue(id, attribute));
-  for (const [name, output] of Object.entries(input.template.outputs)) {
+  for (const [name, output] of Object.entries(scope.template.outputs)) {
     if (output.Export === undefined || (output.Condition !== undefined && !scope.condition(output.Condition))) continue;
     const exportName = evaluate(output.Export.Name, ctx);
     if (containsUnknown(exportName)) continue;
@@ -427,7 +425,7 @@ export function realizeStack(current: StackState | undefined, plan: StackPlan, i
   };
   for (const planned of plan.resources) {
     const { logicalId, type } = planned;
-    const declaration = input.template.resources[logicalId]!;
+    const declaration = scope.template.resources[logicalId]!;
     const old = oldResources[logicalId];
     let props: Record<string, unknown>;
     try {
@@ -458,7 +456,7 @@ export function realizeStack(current: StackState | undefined, plan: StackPlan, i
   const outputs: Record<string, string> = {};
   const exports: Record<string, string> = {};
   try {
-    for (const [name, output] of Object.entries(input.template.outputs)) {
+    for (const [name, output] of Object.entries(scope.template.outputs)) {
       if (output.Condition !== undefined && !scope.condition(output.Condition)) continue;
       outputs[name] = outputValue(evaluate(output.Value, ctx));
       if (output.Export !== undefined) exports[outputValue(evaluate(output.Export.Name, ctx))] = outputs[name];

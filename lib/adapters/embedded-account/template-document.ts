@@ -105,7 +105,7 @@ export function parseTemplate(text: string): TemplateDocument {
     throw new TemplateError('Template format error: At least one Resources member must be defined.');
   }
   for (const [logicalId, resource] of Object.entries(resources)) {
-    // A loop of AWS::LanguageExtensions; planning says plainly that this account does not expand it.
+    // A loop of AWS::LanguageExtensions, expanded when the stack is planned (its collection may use parameters).
     if (logicalId.startsWith(FOR_EACH_PREFIX)) continue;
     if (!/^[A-Za-z0-9]+$/.test(logicalId)) {
       throw new TemplateError(`Template format error: Resource name ${logicalId} is non alphanumeric.`);
@@ -119,6 +119,7 @@ export function parseTemplate(text: string): TemplateDocument {
   }
   const outputs = section<OutputDeclaration>(body, 'Outputs');
   for (const [name, output] of Object.entries(outputs)) {
+    if (name.startsWith(FOR_EACH_PREFIX)) continue;
     if (!isRecord(output) || output.Value === undefined) {
       throw new TemplateError(`Template format error: Every Outputs member must contain a Value object, the output ${name} does not.`);
     }

@@ -4,7 +4,7 @@ import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
 import { loadSource, openAccount, previewTiming } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { countActions } from '../../core/plan.js';
-import { describeCommit, renderPlan } from '../render.js';
+import { describeCommit, renderPlan, renderProblems } from '../render.js';
 
 const HELP = `Usage: cairn plan [DIR] [options]
 
@@ -31,6 +31,9 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const { snapshot, desired, source, uncommitted } = await loadSource(values, positionals[0]);
+  // Warnings do not stop a deploy, but whoever reads the plan should see them.
+  const warnings = desired.findings.filter((p) => p.severity === 'warning');
+  if (!values.json && warnings.length > 0) process.stderr.write(`${renderProblems(warnings)}\n\n`);
   const account = await openAccount(values.target, values.region);
   try {
     const { plan, defaultRegion } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, ...(values.offline ? {} : { preview: previewTiming(account.target) }) });

@@ -89,7 +89,7 @@ describe('EmbeddedAccount: executing change sets', () => {
     expect(await gateway.describeChangeSet('m', input.changeSetName)).toMatchObject({ status: 'FAILED', statusReason: 'No transform named MyMacro found.' });
   });
 
-  it('takes SAM Globals, says plainly it does not expand Fn::ForEach, and evaluates the other language extensions', async () => {
+  it('takes SAM Globals, expands Fn::ForEach over a parameter, and evaluates the other language extensions', async () => {
     const account = newAccount();
     const gateway = account.gateway();
     const sam = changeSet({
@@ -97,18 +97,28 @@ describe('EmbeddedAccount: executing change sets', () => {
       capabilities: ['CAPABILITY_AUTO_EXPAND'],
       templateBody: template({ Transform: 'AWS::Serverless-2016-10-31', Globals: { Function: { Runtime: 'python3.12' } }, Resources: { T: { Type: 'AWS::Serverless::SimpleTable' } } }),
     });
-    await gateway.createChangeSet(sam);
-    account.settle();
-    expect((await gateway.describeChangeSet('sam', sam.changeSetName))?.status).toBe('CREATE_COMPLETE');
+    await deploy(account, gateway, sam);
+    const samEvents = await gateway.listStackEvents('sam', 100);
+    expect(samEvents.find((e) => e.logicalId === 'T' && e.status === 'CREATE_COMPLETE')?.statusReason).toMatch(/^Kept as written: the simulated account does not run the AWS::Serverless-2016-10-31 transform/);
 
     const loop = changeSet({
       stackName: 'loop',
       capabilities: ['CAPABILITY_AUTO_EXPAND'],
-      templateBody: template({ Transform: 'AWS::LanguageExtensions', Resources: { 'Fn::ForEach::Topics': ['N', ['A', 'B'], { 'Topic${N}': { Type: 'AWS::SNS::Topic' } }] } }),
+      templateBody: template({
+        Transform: 'AWS::LanguageExtensions',
+        Parameters: { Names: { Type: 'CommaDelimitedList', Default: 'orders,pay-ments' } },
+        Resources: {
+          'Fn::ForEach::Topics': ['N', { Ref: 'Names' }, { 'Topic&{N}': { Type: 'AWS::SNS::Topic', Properties: { TopicName: { 'Fn::Sub': '${AWS::StackName}-${N}' } } } }],
+        },
+        Outputs: { 'Fn::ForEach::Arns': ['N', ['orders'], { '${N}Arn': { Value: { Ref: 'Topicorders' } } }] },
+      }),
     });
-    await gateway.createChangeSet(loop);
-    account.settle();
-    expect((await gateway.describeChangeSet('loop', loop.changeSetName))?.statusReason).toMatch(/^Fn::ForEach::Topics: the simulated account does not expand AWS::LanguageExtensions loops/);
+    await deploy(account, gateway, loop);
+    const looped = await gateway.describeStack('loop');
+    expect(looped?.status).toBe('CREATE_COMPLETE');
+    expect(looped?.outputs).toEqual({ ordersArn: 'arn:aws:sns:us-east-1:123456789012:loop-orders' });
+    const events = (await gateway.listStackEvents('loop', 100)).filter((e) => e.status === 'CREATE_COMPLETE').map((e) => e.logicalId);
+    expect(events.sort()).toEqual(['Topicorders', 'Topicpayments', 'loop'].sort());
 
     const extensions = changeSet({
       stackName: 'ext',
