@@ -75,8 +75,9 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
   const ids = Object.keys(manifest.stacks);
   const stacks: DesiredStack[] = [];
   const findings: Problem[] = [];
-  // Stacks may share a template: each file is checked once.
+  // Stacks may share a template: each file is checked once, and its problems name every stack using it.
   const checked = new Set<string>();
+  const usedBy = new Map<string, string[]>();
 
   for (const [tagKey] of Object.entries(defaults.tags ?? {})) checkTagKey(tagKey, 'defaults.tags', at);
 
@@ -86,6 +87,7 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
     const source = loadEntryFiles(entry, where, files, problems);
     if (!source) continue;
     const { templateFile, templateText, fileParameters, fileTags, deploymentFile } = source;
+    usedBy.set(templateFile, [...(usedBy.get(templateFile) ?? []), id]);
     const parsed = parseTemplate(templateText, templateFile);
     if (!parsed.ok) {
       if (!checked.has(templateFile)) problems.push(...located(parsed.problems, templateText, templateFile));
@@ -180,7 +182,12 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
     at(`stacks.${cycle[0]}.dependsOn`, `dependency cycle: ${cycle.join(' → ')}`);
   }
 
-  if (problems.length > 0) return { ok: false, problems: [...problems, ...findings] };
+  const named = (list: Problem[]): Problem[] =>
+    list.map((p) => {
+      const users = p.file === MANIFEST_FILE ? undefined : usedBy.get(p.file);
+      return users ? { ...p, message: `${p.message} (template of stack${users.length === 1 ? '' : 's'} ${users.join(', ')})` } : p;
+    });
+  if (problems.length > 0) return { ok: false, problems: named([...problems, ...findings]) };
   return {
     ok: true,
     value: {
@@ -190,7 +197,7 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
       prune: defaults.prune ?? false,
       pruneMaxShare: defaults.pruneMaxShare ?? DEFAULT_PRUNE_MAX_SHARE,
       protectedTypes: [...new Set([...DEFAULT_PROTECTED_TYPES, ...(defaults.protectedTypes ?? [])])].sort(),
-      findings,
+      findings: named(findings),
     },
   };
 }

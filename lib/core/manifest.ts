@@ -254,7 +254,50 @@ export function parseManifest(text: string, file = MANIFEST_FILE): ParseResult<M
   const strict = parseYamlWith(ManifestSchema, text, file);
   if (strict.ok) return strict;
   const lenient = parseYamlWith(LenientManifestSchema, text, file);
-  return lenient.ok ? { ...strict, partial: lenient.value as Manifest } : strict;
+  if (lenient.ok) return { ...strict, partial: lenient.value as Manifest };
+  const salvaged = salvage(text);
+  return salvaged ? { ...strict, partial: salvaged } : strict;
+}
+
+/**
+ * The rest of a manifest whose problems are already reported: each value a problem points at is
+ * left out (a wrong `version` read as 1), so templates and references further on are still checked
+ * and every problem shows in one run. Undefined when nothing sensible remains.
+ */
+function salvage(text: string): Manifest | undefined {
+  let raw: unknown;
+  try {
+    raw = parseDocument(text, { uniqueKeys: false }).toJS();
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const data = raw as Record<string, unknown>;
+  for (let round = 0; round < 4; round++) {
+    const result = LenientManifestSchema.safeParse(data);
+    if (result.success) return result.data as Manifest;
+    for (const issue of result.error.issues) {
+      const path = issue.path.map(String);
+      if (path.length === 0) return undefined;
+      if (path.length === 1 && path[0] === 'version') data['version'] = 1;
+      else if (!dropAt(data, path)) return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Delete the value at `path` (or, for a problem of a whole stack entry, the entry); false when there is none. */
+function dropAt(root: Record<string, unknown>, path: string[]): boolean {
+  let node: unknown = root;
+  for (const key of path.slice(0, -1)) {
+    if (typeof node !== 'object' || node === null) return false;
+    node = (node as Record<string, unknown>)[key];
+  }
+  if (typeof node !== 'object' || node === null) return false;
+  const last = path[path.length - 1]!;
+  if (Array.isArray(node)) node.splice(Number(last), 1);
+  else delete (node as Record<string, unknown>)[last];
+  return true;
 }
 
 /** Give problems about `file` that lack a line the line of their path in `text`. */

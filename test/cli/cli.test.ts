@@ -89,6 +89,24 @@ describe('CLI: cairn', () => {
     expect(json.problems.map((p: { severity?: string }) => p.severity ?? 'error')).toEqual(['error', 'notice']);
   });
 
+  it('reports problems of every kind in one run, a shared template once with the stacks that use it', () => {
+    const dir = join(work, 'phases');
+    cpSync(EXAMPLE, dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'cairn.yaml'),
+      'version: 2\nsource: phases\nstacks:\n  a: {template: t.yaml, terminationProtection: maybe}\n  b: {template: t.yaml}\n  c: {template: t.yaml, dependsOn: [zz]}\n',
+    );
+    writeFileSync(join(dir, 't.yaml'), 'Resources:\n  Q:\n    Type: AWS::SQS::Queu\n');
+    const r = cairn(['validate', dir]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cairn\.yaml:1: version: expected `version: 1`/);
+    expect(r.stderr).toMatch(/cairn\.yaml:4: stacks\.a\.terminationProtection: expected true or false/);
+    expect(r.stderr).toMatch(/cairn\.yaml:6: stacks\.c\.dependsOn\.0: names unknown stack "zz"/);
+    const template = r.stderr.split('\n').filter((l) => l.includes('t.yaml:3'));
+    expect(template).toHaveLength(1);
+    expect(template[0]).toMatch(/AWS::SQS::Queu; did you mean AWS::SQS::Queue\? \(template of stacks a, b, c\)/);
+  });
+
   it('says plainly when the directory has no cairn.yaml', () => {
     const r = cairn(['plan', work], { env });
     expect(r.status).toBe(1);
