@@ -5,8 +5,10 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
-import { ValidationError } from '../core/errors.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { messageOf, ValidationError } from '../core/errors.js';
+import type { DestinationPolicy } from '../core/policy.js';
+import { findSource, parseDeploymentConfig, RegionSchema, RoleArnSchema, type SourceConfig } from '../core/source-config.js';
 import type { DesiredState } from '../core/model.js';
 import type { GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
 import type { SourceRepo, SourceSnapshot } from '../ports/source-repo.js';
@@ -25,6 +27,58 @@ export interface SourceOptions {
   target?: string;
   region?: string;
   'allow-dirty'?: boolean;
+  'allow-role'?: string[];
+  'allow-region'?: string[];
+  'deploy-config'?: string;
+}
+
+/** A source's destinations as the CLI was given them, for the policy check (region decided later). */
+export type GivenDestinations = Omit<DestinationPolicy, 'source' | 'defaultRegion'>;
+
+/**
+ * The destinations --deploy-config (the source's entry in a cairn.deploy.json) and --allow-role /
+ * --allow-region give for `source`, or undefined when none were given. The flags add to the file's.
+ */
+export function destinationsFor(options: SourceOptions, source: string): GivenDestinations | undefined {
+  const roles = options['allow-role'] ?? [];
+  const regions = options['allow-region'] ?? [];
+  for (const role of roles) {
+    if (!RoleArnSchema.safeParse(role).success) throw new UsageError(`--allow-role: "${role}" is not an IAM role ARN such as arn:aws:iam::123456789012:role/cairn-deployer`);
+  }
+  for (const region of regions) {
+    if (!RegionSchema.safeParse(region).success) throw new UsageError(`--allow-region: "${region}" is not an AWS region such as eu-west-1`);
+  }
+  const file = options['deploy-config'];
+  let configured: SourceConfig | undefined;
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new UsageError(`--deploy-config: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`);
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (error) {
+      throw new UsageError(`--deploy-config: ${file} is not valid JSON: ${messageOf(error)}`);
+    }
+    const config = parseDeploymentConfig({ sources: (data as { sources?: unknown } | null)?.sources }, file);
+    configured = findSource(config, source);
+    if (!configured) {
+      throw new UsageError(`--deploy-config: ${file} has no source named "${source}" (it has ${config.sources.map((s) => s.name).join(', ') || 'none'}); pass --source NAME or add the source to the file`);
+    }
+  }
+  if (!configured && roles.length === 0 && regions.length === 0) return undefined;
+  const fileRoles = configured?.destinations?.roleArns;
+  const fileRegions = configured?.destinations?.regions;
+  const where = [file ? `${file}, source ${source}` : undefined, roles.length ? '--allow-role' : undefined, regions.length ? '--allow-region' : undefined].filter(Boolean).join('; ');
+  return {
+    ...(fileRoles || roles.length ? { roleArns: [...(fileRoles ?? []), ...roles] } : {}),
+    ...(fileRegions || regions.length ? { regions: [...(fileRegions ?? []), ...regions] } : {}),
+    ...(configured?.roleArn ? { defaultRoleArn: configured.roleArn } : {}),
+    configuredIn: where,
+  };
 }
 
 /**
@@ -119,7 +173,16 @@ export async function inspectSource(options: SourceOptions, dir: string | undefi
   let snapshot = await repo.snapshot();
   const read = async (s: SourceSnapshot): Promise<{ desired?: DesiredState; problems?: ValidationError }> => {
     try {
-      return { desired: await loadDesired(s, options.source, { sourceFrom: 'flag' }) };
+      const region = defaultRegion(options.region);
+      return {
+        desired: await loadDesired(s, options.source, {
+          sourceFrom: 'flag',
+          destinations: (name) => {
+            const given = destinationsFor(options, name);
+            return given && { ...given, defaultRegion: region };
+          },
+        }),
+      };
     } catch (error) {
       if (error instanceof ValidationError) return { problems: error };
       throw error;

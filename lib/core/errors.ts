@@ -25,7 +25,9 @@ export type StallReason =
   | 'ChangeSetFailed'
   | 'CapabilityMissing'
   | 'TemplateTooLarge'
-  | 'AccessDenied';
+  | 'AccessDenied'
+  /** cairn.yaml names a role or region outside the source's declared destinations. */
+  | 'PolicyDenied';
 
 export type WaitReason = 'StackBusy' | 'ChangeSetPending' | 'DependencyPending' | 'Throttled';
 
@@ -67,9 +69,21 @@ export class ValidationError extends StalledError {
   override name = 'ValidationError';
   readonly problems: Problem[];
 
-  constructor(problems: Problem[], options?: { cause?: unknown }) {
-    super('ManifestInvalid', formatProblems(problems), options);
+  constructor(problems: Problem[], options?: { cause?: unknown; reason?: 'ManifestInvalid' | 'PolicyDenied' }) {
+    super(options?.reason ?? 'ManifestInvalid', formatProblems(problems), options);
     this.problems = problems;
+  }
+}
+
+/**
+ * cairn.yaml is valid but asks for a role or region its source may not use: every such field at
+ * once, each naming the allowed values. Nothing was called; the commit stalls until it is fixed.
+ */
+export class PolicyDeniedError extends ValidationError {
+  override name = 'PolicyDeniedError';
+
+  constructor(problems: Problem[]) {
+    super(problems, { reason: 'PolicyDenied' });
   }
 }
 

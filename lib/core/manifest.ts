@@ -5,17 +5,13 @@
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import * as z from 'zod';
 import { messageOf, type Problem } from './errors.js';
-import { SourceNameSchema } from './source-config.js';
+import { RegionSchema, RoleArnSchema, SourceNameSchema } from './source-config.js';
 
 export const MANIFEST_FILE = 'cairn.yaml';
 
 const CapabilitySchema = z.enum(['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND']);
 const DriftPolicySchema = z.enum(['alert', 'revert', 'ignore']);
 const TagsSchema = z.record(z.string().min(1).max(128), z.string().max(256));
-const RoleArnSchema = z
-  .string()
-  .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/cairn-deployer');
-const RegionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-1');
 
 export const FromStackSchema = z.strictObject({
   fromStack: z.string().min(1),

@@ -16,7 +16,7 @@ import type { GatewayFactory } from '../ports/stack-gateway.js';
 import type { WorkMessage } from '../ports/work-queue.js';
 import type { AdvanceOptions } from '../reconcile/advance.js';
 import { processBatch } from '../reconcile/process-batch.js';
-import { reconcileSource, type ReconcileOutcome } from '../reconcile/reconcile-source.js';
+import { reconcileSource, type ReconcileContext, type ReconcileOutcome } from '../reconcile/reconcile-source.js';
 import { routeStackEvent } from '../reconcile/route-stack-event.js';
 import { StallMemory } from '../reconcile/stall-memory.js';
 import { sweep, type SweepReport } from '../reconcile/sweep.js';
@@ -38,6 +38,8 @@ export interface LocalSource {
   /** Poll the repository for new commits (local repositories need no webhook). */
   watch: boolean;
   commitStatus?: CommitStatusReporter;
+  /** The roles and regions this source may deploy with, and its default role; absent: any. */
+  destinations?: NonNullable<ReconcileContext['destinations']> & { defaultRoleArn?: string };
 }
 
 export interface RuntimeOptions {
@@ -268,7 +270,15 @@ export class LocalRuntime {
                 sink: this.sink,
                 commitStatus: s.commitStatus ?? noCommitStatus,
                 stalls: this.stalls,
-                step: { pollMs: options.account ? 20 : 2_000, changeSetWaitMs: options.account ? 10_000 : 60_000, ...options.step, remainingMs: () => (this.stopping ? 0 : Number.POSITIVE_INFINITY), verifyTemplates: trigger.kind === 'sweep' ? 25 : 0 },
+                ...(s.destinations ? { destinations: s.destinations } : {}),
+                step: {
+                  pollMs: options.account ? 20 : 2_000,
+                  changeSetWaitMs: options.account ? 10_000 : 60_000,
+                  ...options.step,
+                  ...(s.destinations?.defaultRoleArn ? { defaultRoleArn: s.destinations.defaultRoleArn } : {}),
+                  remainingMs: () => (this.stopping ? 0 : Number.POSITIVE_INFINITY),
+                  verifyTemplates: trigger.kind === 'sweep' ? 25 : 0,
+                },
               },
               trigger,
             );

@@ -7,9 +7,10 @@
  * be another source) or overrides it (the CLI's --source, an explicit choice of the user's).
  */
 import { requiredFiles, resolveDesired, type FileContent } from '../core/desired.js';
-import { ValidationError, type Problem } from '../core/errors.js';
+import { PolicyDeniedError, ValidationError, type Problem } from '../core/errors.js';
 import { MANIFEST_FILE, parseManifest, withLines } from '../core/manifest.js';
 import type { DesiredState } from '../core/model.js';
+import { destinationProblems, type DestinationPolicy } from '../core/policy.js';
 import { PathOutsideRepoError, type SourceSnapshot } from '../ports/source-repo.js';
 
 const decoder = new TextDecoder('utf-8');
@@ -27,6 +28,11 @@ async function read(snapshot: SourceSnapshot, path: string): Promise<FileContent
 export interface LoadOptions {
   /** How a `source` given to loadDesired relates to cairn.yaml's: must agree (default) or overrides it. */
   sourceFrom?: 'deployment' | 'flag';
+  /**
+   * The destinations of the named source (undefined: unrestricted): a valid cairn.yaml asking for
+   * any other role or region throws PolicyDeniedError.
+   */
+  destinations?: (source: string) => Omit<DestinationPolicy, 'source'> | undefined;
 }
 
 export async function loadDesired(snapshot: SourceSnapshot, source: string | undefined, options: LoadOptions = {}): Promise<DesiredState> {
@@ -63,6 +69,11 @@ export async function loadDesired(snapshot: SourceSnapshot, source: string | und
   const desired = resolveDesired({ source: 'name' in naming ? naming.name : '', commit: snapshot.commit, manifest: manifest.value, files: lookup });
   if (!desired.ok || schemaProblems.length > 0) {
     throw new ValidationError(withLines([...schemaProblems, ...(desired.ok ? [] : desired.problems)], manifestFile.text, MANIFEST_FILE));
+  }
+  const destinations = options.destinations?.(desired.value.source);
+  if (destinations) {
+    const denied = destinationProblems(manifest.value, { ...destinations, source: desired.value.source });
+    if (denied.length > 0) throw new PolicyDeniedError(withLines(denied, manifestFile.text, MANIFEST_FILE));
   }
   return desired.value;
 }
