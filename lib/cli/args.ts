@@ -41,6 +41,8 @@ export const SOURCE_OPTIONS = {
   'allow-role': { type: 'string', multiple: true },
   'allow-region': { type: 'string', multiple: true },
   'deploy-config': { type: 'string' },
+  'token-env': { type: 'string' },
+  'token-file': { type: 'string' },
   json: { type: 'boolean' },
 } as const satisfies OptionSpec;
 
@@ -59,6 +61,8 @@ export const SOURCE_HELP = `  [DIR]               the directory holding cairn.ya
                       (cairn.deploy.json: its roleArn, destinations.roleArns, destinations.regions)
   --allow-role ARN    a role cairn.yaml may name (repeatable); any other stalls as PolicyDenied
   --allow-region R    a region stacks may go to (repeatable); any other stalls as PolicyDenied
+  --token-env NAME    for a private https repository: the environment variable holding its token
+  --token-file PATH   the same, from a file (read on every fetch, so rotation applies)
   --json              print JSON instead of text`;
 
 export function parseDuration(text: string, option: string): number {

@@ -30,6 +30,8 @@ export interface SourceOptions {
   'allow-role'?: string[];
   'allow-region'?: string[];
   'deploy-config'?: string;
+  'token-env'?: string;
+  'token-file'?: string;
 }
 
 /** A source's destinations as the CLI was given them, for the policy check (region decided later). */
@@ -104,6 +106,22 @@ export function parseTarget(value: string | undefined): Target {
   return t;
 }
 
+/** The token secret for a private https repository: --token-env names a variable, --token-file a file. */
+async function tokenOptions(options: SourceOptions): Promise<{ tokenSecret: string; secrets: import('../ports/secrets.js').SecretProvider } | Record<string, never>> {
+  const env = options['token-env'];
+  const file = options['token-file'];
+  if (env && file) throw new UsageError('give either --token-env or --token-file, not both');
+  if (!env && !file) return {};
+  if (!options.repo || !/^https?:\/\//i.test(options.repo)) throw new UsageError(`--token-${env ? 'env' : 'file'} is for an https repository given with --repo URL; a repository on disk needs no token`);
+  if (env) {
+    if (!process.env[env]) throw new UsageError(`--token-env: the environment variable ${env} is not set; export it with the token`);
+    const { EnvSecrets } = await import('../adapters/env-secrets.js');
+    return { tokenSecret: env, secrets: new EnvSecrets() };
+  }
+  const { FileSecrets } = await import('../adapters/file-secrets.js');
+  return { tokenSecret: resolve(file!), secrets: new FileSecrets() };
+}
+
 /** A source opened for reading, and, for a Git work tree, the adapter that knows its uncommitted edits. */
 export interface OpenedRepo {
   repo: SourceRepo;
@@ -128,7 +146,12 @@ export async function openRepo(options: SourceOptions, dir: string | undefined):
     }
   }
   const { openSource, LocalGitSource } = await import('../adapters/local-source.js');
-  const repo = openSource({ ...(options.repo ? { repo: options.repo } : { dir: path }), ...(options.ref ? { ref: options.ref } : {}), ...(options.path ? { path: options.path } : {}) });
+  const repo = openSource({
+    ...(options.repo ? { repo: options.repo } : { dir: path }),
+    ...(options.ref ? { ref: options.ref } : {}),
+    ...(options.path ? { path: options.path } : {}),
+    ...(await tokenOptions(options)),
+  });
   return repo instanceof LocalGitSource ? { repo, local: repo } : { repo };
 }
 

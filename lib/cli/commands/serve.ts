@@ -39,6 +39,9 @@ Options:
   --allow-role ARN    a role cairn.yaml may name (repeatable); a commit naming another stalls
                       (PolicyDenied) before any AWS call
   --allow-region R    a region stacks may go to (repeatable); likewise
+  --token-env NAME    a private https repository's token, from this environment variable (the form
+                      each provider expects: README, "Reading repositories and credentials")
+  --token-file PATH   the same, from a file, read again on every fetch (so rotation applies)
   --sweep-every D     how often to sweep for drift and missed pushes, e.g. 10s, 15m (default: 15m; 0: never)
   --watch-every D     how often to look for new commits in a local repository (default: 2s)
   --json              one JSON object per line instead of readable lines
@@ -72,6 +75,8 @@ export async function run(argv: string[]): Promise<number> {
       'allow-role': { type: 'string', multiple: true },
       'allow-region': { type: 'string', multiple: true },
       'deploy-config': { type: 'string' },
+      'token-env': { type: 'string' },
+      'token-file': { type: 'string' },
       'sweep-every': { type: 'string' },
       'watch-every': { type: 'string' },
       json: { type: 'boolean' },
@@ -99,7 +104,14 @@ export async function run(argv: string[]): Promise<number> {
   const policy = { 'allow-role': values['allow-role'], 'allow-region': values['allow-region'], 'deploy-config': values['deploy-config'] };
   for (const path of paths) {
     const loaded = await inspectSource(
-      { repo: location, ...(values.branch || isUrl ? { ref: branch } : {}), ...(path ? { path } : {}), ...(values.source ? { source: values.source } : {}) },
+      {
+        repo: location,
+        ...(values.branch || isUrl ? { ref: branch } : {}),
+        ...(path ? { path } : {}),
+        ...(values.source ? { source: values.source } : {}),
+        ...(values['token-env'] ? { 'token-env': values['token-env'] } : {}),
+        ...(values['token-file'] ? { 'token-file': values['token-file'] } : {}),
+      },
       undefined,
       values['allow-dirty'] ? {} : { refuseUncommitted: { command: 'serve', allowDirty: 'to start anyway (uncommitted edits are still not deployed)' } },
     );
