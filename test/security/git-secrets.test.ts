@@ -16,6 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvSecrets } from '../../lib/adapters/env-secrets.js';
 import { headersForRedirect, scrubber } from '../../lib/adapters/git-credentials.js';
 import { GitSource } from '../../lib/adapters/git-source.js';
+import { writeFile } from 'node:fs/promises';
+import { cairnAsync } from '../helpers/cli.js';
 import { createRepo, startGitServer, type GitServer, type TestRepo } from '../helpers/git-server.js';
 
 const TOKEN = 'gt_S3cr3t/Tok+en=Zq9"x';
@@ -147,6 +149,26 @@ describe('Security: Git credentials never leak', () => {
   });
 });
 
+describe('CLI: a private repository with a token from the environment or a file', () => {
+  it('reads it with --token-env and --token-file, and names the variable when the token is refused', async () => {
+    // A URL on an unknown host sends the token in the generic form, as user `git`.
+    accepted = { user: 'git', password: TOKEN };
+    const args = ['validate', '--repo', repo.url!, '--ref', repo.branch];
+    const ok = await cairnAsync([...args, '--token-env', 'CAIRN_TEST_GIT_TOKEN'], { env: { CAIRN_TEST_GIT_TOKEN: TOKEN } });
+    expect(ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    const file = join(home, 'token');
+    await writeFile(file, `${TOKEN}\n`);
+    expect((await cairnAsync([...args, '--token-file', file])).status).toBe(0);
+    const refused = await cairnAsync([...args, '--token-env', 'CAIRN_TEST_GIT_TOKEN'], { env: { CAIRN_TEST_GIT_TOKEN: 'gt_wrong_token_value' } });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('the token from secret "CAIRN_TEST_GIT_TOKEN" was refused');
+    expect(refused.stderr).not.toContain('gt_wrong_token_value');
+    const unset = await cairnAsync([...args, '--token-env', 'CAIRN_TEST_UNSET_VARIABLE']);
+    expect(unset.stderr).toMatch(/the environment variable CAIRN_TEST_UNSET_VARIABLE is not set/);
+  });
+});
+
 describe('Security: redirect and scrubbing rules', () => {
   const auth = { Authorization: 'Basic eA==', Accept: 'application/x-git-upload-pack-result' };
   it.each([
@@ -154,7 +176,7 @@ describe('Security: redirect and scrubbing rules', () => {
     ['another host', 'https://evil.example/a.git', false],
     ['another port', 'https://git.example:8443/a.git', false],
     ['https to http on the same host', 'http://git.example/a.git', false],
-  ])('a redirect to %s keeps Authorization: %s', (_what, next, kept) => {
+  ])('a redirect to %s (%s) keeps Authorization: %s', (_what, next, kept) => {
     const headers = headersForRedirect(auth, 'https://git.example', new URL(next));
     expect('Authorization' in headers).toBe(kept);
     expect(headers.Accept).toBe(auth.Accept);
