@@ -170,6 +170,49 @@ function applyDelta(delta: Buffer, base: Buffer): Buffer {
   return out;
 }
 
+/** An object larger than a read allowed, found from its header (or while inflating, never past the limit). */
+export class ObjectTooLargeError extends Error {
+  override name = 'ObjectTooLargeError';
+  constructor(
+    readonly oid: string,
+    readonly bytes: number | undefined,
+    readonly maxBytes: number,
+  ) {
+    super(`object ${oid} is ${bytes === undefined ? 'over' : `${bytes} bytes, over`} the limit of ${maxBytes} bytes`);
+  }
+}
+
+/** Delta bases of a limited read may be larger than the object itself, but never beyond this. */
+const MAX_BASE_BYTES = 64 * 1024 * 1024;
+
+/** The base and result sizes a delta starts with. */
+function deltaSizes(delta: Buffer): { base: number; result: number } {
+  let p = 0;
+  const varint = (): number => {
+    let value = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      byte = delta[p++] ?? 0;
+      value += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80 && p < delta.length);
+    return value;
+  };
+  const base = varint();
+  return { base, result: varint() };
+}
+
+/** inflateSync that stops at `max` bytes of output instead of allocating past it. */
+function inflateAtMost(data: Buffer, max: number, tooLarge: () => Error): Buffer {
+  try {
+    return inflateSync(data, Number.isFinite(max) ? { maxOutputLength: Math.max(1, max) } : {});
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw tooLarge();
+    throw err;
+  }
+}
+
 export class ObjectStore {
   private packs: Pack[] | undefined;
   private scanned: Promise<void> | undefined;
@@ -184,18 +227,22 @@ export class ObjectStore {
     this.trees = new Memo(memoBytes / 4);
   }
 
-  async readObject(oid: string): Promise<GitObject> {
+  /** The object `oid`; with `maxBytes`, ObjectTooLargeError for a larger one, found before it is inflated whole. */
+  async readObject(oid: string, maxBytes = Number.POSITIVE_INFINITY): Promise<GitObject> {
     const known = this.objects.get(oid);
-    if (known) return known;
-    const object = (await this.fromPacks(oid)) ?? (await this.fromLoose(oid));
+    if (known) {
+      if (known.data.length > maxBytes) throw new ObjectTooLargeError(oid, known.data.length, maxBytes);
+      return known;
+    }
+    const object = (await this.fromPacks(oid, maxBytes)) ?? (await this.fromLoose(oid, maxBytes));
     if (!object) throw new ObjectNotFoundError(oid);
     this.objects.set(oid, object, object.data.length);
     return object;
   }
 
   /** A blob's bytes: a copy, so a caller that changes them cannot change what is remembered. */
-  async readBlob(oid: string): Promise<Uint8Array> {
-    const { type, data } = await this.readObject(oid);
+  async readBlob(oid: string, maxBytes?: number): Promise<Uint8Array> {
+    const { type, data } = await this.readObject(oid, maxBytes);
     if (type !== 'blob') throw new Error(`object ${oid} is a ${type}, not a blob`);
     return new Uint8Array(data);
   }
@@ -240,14 +287,14 @@ export class ObjectStore {
     return tree;
   }
 
-  private async fromPacks(oid: string): Promise<GitObject | undefined> {
+  private async fromPacks(oid: string, maxBytes: number): Promise<GitObject | undefined> {
     const id = Buffer.from(oid, 'hex');
     for (let attempt = 0; attempt < 2; attempt++) {
       // A second look rescans: a fetch may have added a pack since the last scan.
       if (attempt === 1) this.scanned = undefined;
       for (const pack of await this.listPacks()) {
         const offset = pack.index.offsetOf(id);
-        if (offset !== undefined) return this.readAt(pack, offset);
+        if (offset !== undefined) return this.readAt(pack, offset, oid, maxBytes);
       }
     }
     return undefined;
@@ -282,10 +329,17 @@ export class ObjectStore {
     return [own, ...others];
   }
 
-  /** The object at `offset` in `pack`, resolving its chain of deltas from the nearest known base. */
-  private async readAt(pack: Pack, offset: number): Promise<GitObject> {
+  /**
+   * The object at `offset` in `pack`, resolving its chain of deltas from the nearest known base.
+   * With a finite `maxBytes`, the object's size is read from its header (or its delta's) before
+   * anything of that size is allocated, and no base in the chain may inflate past MAX_BASE_BYTES.
+   */
+  private async readAt(pack: Pack, offset: number, oid = '', maxBytes = Number.POSITIVE_INFINITY): Promise<GitObject> {
     pack.data ??= readFile(`${pack.path}.pack`);
     const data = await pack.data;
+    const limited = Number.isFinite(maxBytes);
+    const tooLarge = (bytes?: number): Error => new ObjectTooLargeError(oid, bytes, maxBytes);
+    const baseLimit = limited ? Math.max(maxBytes, MAX_BASE_BYTES) : Number.POSITIVE_INFINITY;
     // From the object asked for down to its base: each delta and the offset it sits at.
     const chain: Array<{ at: number; delta: Buffer }> = [];
     let base: GitObject | undefined;
@@ -296,24 +350,39 @@ export class ObjectStore {
         base = cached;
         break;
       }
+      const entryAt = at;
       let p = at;
       let byte = data[p++]!;
       const kind = TYPES[(byte >> 4) & 7];
-      while (byte & 0x80) byte = data[p++]!;
-      if (kind === 'ofs_delta') {
+      let size = byte & 0x0f;
+      for (let shift = 4; byte & 0x80; shift += 7) {
         byte = data[p++]!;
-        let back = byte & 0x7f;
-        while (byte & 0x80) {
+        size += (byte & 0x7f) * 2 ** shift;
+      }
+      // Which limit this entry's inflated bytes are held to: the object's own, or a base's.
+      const limit = chain.length === 0 ? maxBytes : baseLimit;
+      if (size > (kind === 'ofs_delta' || kind === 'ref_delta' ? baseLimit : limit)) throw tooLarge(chain.length === 0 ? size : undefined);
+      const inflate = (from: number): Buffer =>
+        limited ? inflateAtMost(data.subarray(from), Math.min(size, baseLimit), () => tooLarge()) : inflateSync(data.subarray(from));
+      if (kind === 'ofs_delta' || kind === 'ref_delta') {
+        let from = p + 20;
+        if (kind === 'ofs_delta') {
           byte = data[p++]!;
-          back = (back + 1) * 128 + (byte & 0x7f);
+          let back = byte & 0x7f;
+          while (byte & 0x80) {
+            byte = data[p++]!;
+            back = (back + 1) * 128 + (byte & 0x7f);
+          }
+          from = p;
+          at -= back;
         }
-        chain.push({ at, delta: inflateSync(data.subarray(p)) });
-        at -= back;
-      } else if (kind === 'ref_delta') {
-        chain.push({ at, delta: inflateSync(data.subarray(p + 20)) });
-        base = await this.readObject(data.toString('hex', p, p + 20));
+        const delta = inflate(from);
+        const sizes = deltaSizes(delta);
+        if (sizes.result > limit || sizes.base > baseLimit) throw tooLarge(chain.length === 0 ? sizes.result : undefined);
+        chain.push({ at: entryAt, delta });
+        if (kind === 'ref_delta') base = await this.readObject(data.toString('hex', p, p + 20), baseLimit);
       } else if (kind) {
-        base = { type: kind, data: inflateSync(data.subarray(p)) };
+        base = { type: kind, data: inflate(p) };
         if (chain.length > 0) this.remember(pack, at, base);
       } else throw new Error(`unknown object type at offset ${at} of ${pack.path}.pack`);
     }
@@ -330,16 +399,25 @@ export class ObjectStore {
     this.objects.set(`${pack.path}@${offset}`, object, object.data.length);
   }
 
-  private async fromLoose(oid: string): Promise<GitObject | undefined> {
+  private async fromLoose(oid: string, maxBytes: number): Promise<GitObject | undefined> {
     for (const dir of await this.objectDirs()) {
+      let file: Buffer;
+      try {
+        file = await readFile(join(dir, oid.slice(0, 2), oid.slice(2)));
+      } catch {
+        continue;
+      }
       let raw: Buffer;
       try {
-        raw = inflateSync(await readFile(join(dir, oid.slice(0, 2), oid.slice(2))));
-      } catch {
+        // The header ("blob 1234\0") is at most a few dozen bytes more than the content.
+        raw = inflateAtMost(file, maxBytes + 64, () => new ObjectTooLargeError(oid, undefined, maxBytes));
+      } catch (err) {
+        if (err instanceof ObjectTooLargeError) throw err;
         continue;
       }
       const nul = raw.indexOf(0);
       const type = raw.toString('latin1', 0, raw.indexOf(0x20)) as ObjectType;
+      if (raw.length - nul - 1 > maxBytes) throw new ObjectTooLargeError(oid, raw.length - nul - 1, maxBytes);
       return { type, data: raw.subarray(nul + 1) };
     }
     return undefined;

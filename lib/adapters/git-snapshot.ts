@@ -5,8 +5,8 @@
  * (a source's `path`): every path is then relative to it and no path, `..` or symbolic link can
  * leave it. Symbolic links are followed only while they stay inside that root.
  */
-import { PathOutsideRepoError, type SourceSnapshot } from '../ports/source-repo.js';
-import { ObjectNotFoundError, type ObjectStore, type TreeEntry } from './git-objects.js';
+import { FileTooLargeError, PathOutsideRepoError, type ReadOptions, type SourceSnapshot } from '../ports/source-repo.js';
+import { ObjectNotFoundError, ObjectTooLargeError, type ObjectStore, type TreeEntry } from './git-objects.js';
 import { SourceInvalidError, SourceUnavailableError, type SourceLocation } from './source-errors.js';
 
 const MAX_SYMLINK_HOPS = 40;
@@ -50,10 +50,15 @@ export class GitCommitSnapshot implements SourceSnapshot {
     this.base = pathSegments(options.root ?? '');
   }
 
-  async readFile(path: string): Promise<Uint8Array | undefined> {
+  async readFile(path: string, options: ReadOptions = {}): Promise<Uint8Array | undefined> {
     const entry = await this.guard(() => this.resolve(path));
     if (!entry || entry.type !== 'blob') return undefined;
-    return this.guard(() => this.options.store.readBlob(entry.oid));
+    try {
+      return await this.guard(() => this.options.store.readBlob(entry.oid, options.maxBytes));
+    } catch (err) {
+      if (err instanceof ObjectTooLargeError) throw new FileTooLargeError(path, err.bytes, err.maxBytes);
+      throw err;
+    }
   }
 
   private async resolve(path: string): Promise<TreeEntry | undefined> {

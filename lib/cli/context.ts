@@ -245,11 +245,15 @@ export function requireSourceName(loaded: LoadedSource): string {
 
 /** cairn.yaml's `source:` when the file parses that far, for commands that go on with an invalid repository. */
 async function declaredSource(snapshot: SourceSnapshot): Promise<string | undefined> {
-  const bytes = await snapshot.readFile('cairn.yaml').catch(() => undefined);
+  const { LIMITS, flowNestsDeeperThan } = await import('../core/limits.js');
+  const bytes = await snapshot.readFile('cairn.yaml', { maxBytes: LIMITS.manifestBytes }).catch(() => undefined);
   if (!bytes) return undefined;
+  const text = new TextDecoder().decode(bytes);
+  // The parser exhausts memory on deeply nested brackets rather than failing.
+  if (flowNestsDeeperThan(text, LIMITS.manifestDepth)) return undefined;
   const { parse } = await import('yaml');
   try {
-    const doc = parse(new TextDecoder().decode(bytes)) as { source?: unknown } | null;
+    const doc = parse(text) as { source?: unknown } | null;
     return typeof doc?.source === 'string' && /^[a-z0-9][a-z0-9-]{0,63}$/.test(doc.source) ? doc.source : undefined;
   } catch {
     return undefined;
