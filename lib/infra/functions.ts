@@ -55,6 +55,8 @@ export interface CairnFunctionProps {
   logRetention: RetentionDays;
   /** Writable /tmp, e.g. for the reconciler's git cache. */
   ephemeralStorage?: Size;
+  /** Concurrency held for this function alone, which is also its ceiling (the deployment's reservedConcurrency). */
+  reservedConcurrency?: number;
 }
 
 export class CairnFunction extends Construct {
@@ -89,6 +91,7 @@ export class CairnFunction extends Construct {
       memorySize: props.memorySize,
       timeout: props.timeout,
       ...(props.ephemeralStorage ? { ephemeralStorageSize: props.ephemeralStorage } : {}),
+      ...(props.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
       role: this.role,
       logGroup: this.logGroup,
       tracing: Tracing.ACTIVE,
