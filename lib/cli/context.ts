@@ -253,7 +253,8 @@ async function declaredSource(snapshot: SourceSnapshot): Promise<string | undefi
   if (flowNestsDeeperThan(text, LIMITS.manifestDepth)) return undefined;
   const { parse } = await import('yaml');
   try {
-    const doc = parse(text) as { source?: unknown } | null;
+    // Without pretty errors: formatting one for pathological input costs more than the parse.
+    const doc = parse(text, { prettyErrors: false }) as { source?: unknown } | null;
     return typeof doc?.source === 'string' && /^[a-z0-9][a-z0-9-]{0,63}$/.test(doc.source) ? doc.source : undefined;
   } catch {
     return undefined;

@@ -39,28 +39,46 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
 
 /**
  * Whether the text opens more than `max` flow collections (`[`, `{`) without closing them, outside
- * quoted strings and comments: checked before YAML parsing, because the parser exhausts memory on
- * tens of thousands of nested brackets instead of reporting them. Brackets inside plain scalars
- * may count too, which only matters for text no template or cairn.yaml contains.
+ * quoted scalars and comments: checked before YAML parsing, because the parser exhausts memory on
+ * tens of thousands of nested brackets, spending seconds and hundreds of megabytes before it
+ * reports them. A quote opens a quoted scalar only where one can start (first on its line, after
+ * `: `, or inside brackets after `[ { ,`) and `#` a comment only after whitespace, as in YAML, so a
+ * stray quote or `#` in a plain scalar does not hide the brackets after it. The check is a fast path,
+ * not the only bound: what it misreads still reaches a parser that fails with an error within the
+ * file size limit.
  */
 export function flowNestsDeeperThan(text: string, max: number): boolean {
   let depth = 0;
   let quote = '';
+  // The last character that was not a space or tab, '\n' at the start of a line.
+  let previous = '\n';
+  let spaced = false;
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
+    const c = text[i]!;
     if (quote) {
       if (c === '\\' && quote === '"') i++;
-      else if (c === quote) quote = '';
+      else if (c === quote) {
+        quote = '';
+        previous = c;
+      }
       continue;
     }
-    if (c === '"' || c === "'") quote = c;
-    else if (c === '#') {
+    if (c === ' ' || c === '\t' || c === '\r') {
+      spaced = true;
+      continue;
+    }
+    const afterSpace = spaced;
+    spaced = false;
+    const canStartScalar = previous === '\n' || (previous === ':' && afterSpace) || (depth > 0 && '[{,'.includes(previous));
+    if ((c === '"' || c === "'") && canStartScalar) quote = c;
+    else if (c === '#' && (i === 0 || /[ \t\r\n]/.test(text[i - 1]!))) {
       const eol = text.indexOf('\n', i);
       if (eol < 0) break;
-      i = eol;
+      i = eol - 1;
     } else if (c === '[' || c === '{') {
       if (++depth > max) return true;
     } else if ((c === ']' || c === '}') && depth > 0) depth--;
+    previous = c;
   }
   return false;
 }

@@ -91,7 +91,6 @@ export async function startHttpFront(options: HttpFrontOptions): Promise<{ serve
     {
       headersTimeout: options.headersTimeoutMs ?? HTTP_FRONT_LIMITS.headersTimeoutMs,
       requestTimeout: options.requestTimeoutMs ?? HTTP_FRONT_LIMITS.requestTimeoutMs,
-      keepAliveTimeout: options.keepAliveTimeoutMs ?? HTTP_FRONT_LIMITS.keepAliveTimeoutMs,
       // How often Node checks the two timeouts above (its default, 30 s, would let them overrun that much).
       connectionsCheckingInterval: 1_000,
     },
@@ -108,6 +107,7 @@ export async function startHttpFront(options: HttpFrontOptions): Promise<{ serve
     },
   );
   server.maxConnections = options.maxConnections ?? HTTP_FRONT_LIMITS.maxConnections;
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? HTTP_FRONT_LIMITS.keepAliveTimeoutMs;
   // Malformed requests and timeouts: answer when the socket still can, count, never throw.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_HEADERS_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;

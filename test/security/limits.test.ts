@@ -80,6 +80,17 @@ describe('Security: sizes are bounded before work', () => {
     expect(error.message).toMatch(expected);
   });
 
+  it.each([
+    ['a stray quote in a plain scalar', "Description: it's mine\nMetadata: "],
+    ['a quote right after a colon', 'Metadata: [a:"'],
+    ['a # inside a plain scalar', 'Metadata: [a#b, '],
+  ])('is not fooled by %s before deep brackets', (_what, prefix) => {
+    const deep = `${prefix}${'['.repeat(600)}${']'.repeat(600)}\n`;
+    const result = parseTemplate(`Resources:\n  T: {Type: AWS::SNS::Topic}\n${deep}`, 't.yaml');
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems[0]!.message).toMatch(/nests brackets more than 500 levels deep/);
+  });
+
   it('still parses brackets inside quoted strings and comments', () => {
     const text = `# ${'['.repeat(600)}\nResources:\n  T: {Type: AWS::SNS::Topic, Metadata: {x: "${'{'.repeat(600)}"}}\n`;
     expect(parseTemplate(text, 't.yaml').ok).toBe(true);

@@ -52,7 +52,7 @@ CAIRN_HOME (where the embedded account lives; default the per-user state directo
 `;
 
 function intakeLine(e: IntakeLogEntry): string {
-  const what = e.outcome === 'queued' ? style.green('queued') : e.statusCode >= 400 ? style.red(`rejected (${e.statusCode})`) : style.dim(e.outcome);
+  const what = e.outcome === 'queued' ? style.green('queued') : e.statusCode >= 400 ? style.red(`${e.outcome} (${e.statusCode})`) : style.dim(e.outcome);
   const ref = e.branch ? ` ${e.branch}${e.commit ? `@${e.commit.slice(0, 7)}` : ''}` : '';
   return `${style.cyan('⇢')} webhook ${e.eventType ?? ''}${ref}${e.deliveryId ? style.dim(` delivery ${e.deliveryId}`) : ''}: ${what}${e.outcome !== 'queued' ? style.dim(` ${e.message}`) : ''}`;
 }
