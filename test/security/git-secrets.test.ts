@@ -167,6 +167,13 @@ describe('CLI: a private repository with a token from the environment or a file'
     const unset = await cairnAsync([...args, '--token-env', 'CAIRN_TEST_UNSET_VARIABLE']);
     expect(unset.stderr).toMatch(/the environment variable CAIRN_TEST_UNSET_VARIABLE is not set/);
   });
+
+  it('refuses to serve a URL carrying a token, pointing at --token-env, without showing it', async () => {
+    const r = await cairnAsync(['serve', '--repo', `http://x-access-token:${encodeURIComponent(TOKEN)}@127.0.0.1:9/platform.git`, '--port', '0']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('--token-env NAME or --token-file PATH');
+    for (const leak of [TOKEN, encodeURIComponent(TOKEN)]) expect(r.stderr + r.stdout).not.toContain(leak);
+  });
 });
 
 describe('Security: redirect and scrubbing rules', () => {

@@ -97,6 +97,9 @@ export async function run(argv: string[]): Promise<number> {
   const region = defaultRegion(values.region);
   const location = values.repo ?? '.';
   const isUrl = /^https?:\/\//i.test(location);
+  if (isUrl && /^https?:\/\/[^/]*@/i.test(location)) {
+    throw new UsageError('--repo: the URL carries credentials, which would show in /status and the output; give the token with --token-env NAME or --token-file PATH instead');
+  }
   const paths: (string | undefined)[] = values.path?.length ? values.path : [undefined];
   if (values.source && paths.length > 1) throw new UsageError('--source names one source; with several --path, each cairn.yaml names its own with `source:`');
   const branch = values.branch ?? (isUrl ? 'main' : 'HEAD');
