@@ -148,6 +148,7 @@ export class CairnStack extends Stack {
       new PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [templates.bucket.arnForObjects('*')] }),
       'Template objects are keyed by stack name and content hash, known only at run time; the bucket holds nothing but these templates.',
     );
+    templates.onlyWrittenBy(this.reconcile.role);
     if (secrets.gitTokenSecretArns.length > 0) {
       this.reconcile.grant(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets.gitTokenSecretArns }));
     }

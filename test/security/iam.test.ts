@@ -2,7 +2,7 @@
  * Security: IAM enforces what the code promises, so a bug in Cairn cannot widen it. The reconciler
  * may delete or unprotect only stacks carrying `cairn:source` (a Null condition, asserted on the
  * synthesised policy: removing it fails here); prune deletes a stack through the role it was
- * deployed with; the sweep is denied the data-plane reads its read-only policies would allow; every
+ * deployed with; the template bucket's policy lets only the reconcile role write; the sweep is denied the data-plane reads its read-only policies would allow; every
  * function has reserved concurrency from the deployment configuration; destination roles are
  * passable. Synthesised without bundling, and on the embedded account for the prune.
  */
@@ -73,6 +73,16 @@ describe('Security: IAM enforces ownership and least privilege', () => {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: DATA_PLANE_READS, Resource: '*' })]) },
     });
     expect(DATA_PLANE_READS).toEqual(expect.arrayContaining(['s3:GetObject', 'dynamodb:Scan', 'secretsmanager:GetSecretValue', 'kms:Decrypt']));
+  });
+
+  it('lets only the reconcile role write templates, in the bucket policy', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:PutObject', Condition: { ArnNotEquals: { 'aws:PrincipalArn': Match.anyValue() } } }),
+        ]),
+      },
+    });
   });
 
   it('reserves concurrency for every function, the webhook\'s small, from the configuration', () => {
