@@ -79,6 +79,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
                 secrets,
                 onError: (e) => sink.emit({ source: name, commit: e.status.commit, type: 'log', level: 'warn', message: e.message }),
               }),
+              destinations: { ...source.destinations, configuredIn: `cairn.deploy.json, source ${name}` },
               step: { defaultRoleArn: source.roleArn, remainingMs: () => context.getRemainingTimeInMillis(), reserveMs: 30_000, verifyTemplates: trigger.kind === 'sweep' ? 25 : 0 },
             },
             trigger,

@@ -405,6 +405,7 @@ function toActualStack(stack: Stack, region: string): ActualStack {
     updatedAt: stack.LastUpdatedTime?.toISOString(),
     driftStatus: stack.DriftInformation?.StackDriftStatus,
     driftCheckedAt: stack.DriftInformation?.LastCheckTimestamp?.toISOString(),
+    ...(stack.RoleARN ? { roleArn: stack.RoleARN } : {}),
   };
 }
 

@@ -122,17 +122,39 @@ export function basicAuthHeader(creds: BasicCredentials): string {
 }
 
 /**
- * A function that replaces every form of the given secrets (plain, URL-encoded, and inside a
- * basic-auth header) with `***`, for text that came from a server or a library.
+ * A function that replaces every form of the given secrets with `***`, for text that came from a
+ * server or a library: each secret as is, URL-encoded and JSON-escaped; and for the credentials
+ * actually sent, the password (or, for a token sent as the user name, the user name), the
+ * `user:password` pair in plain, URL userinfo and base64 (the `Basic` header value) forms.
  */
 export function scrubber(secrets: Array<string | undefined>, creds?: BasicCredentials): (text: string) => string {
   const forms = new Set<string>();
-  for (const s of secrets) {
-    if (!s || s.length < 4) continue;
+  const add = (s: string | undefined): void => {
+    if (!s || s.length < 4) return;
     forms.add(s);
     forms.add(encodeURIComponent(s));
+    forms.add(JSON.stringify(s).slice(1, -1));
+  };
+  for (const s of secrets) add(s);
+  if (creds) {
+    // A user name is a secret only when it carries the token (Gitea and Forgejo's form).
+    add(creds.password || creds.username);
+    const pair = `${creds.username}:${creds.password}`;
+    add(pair);
+    add(`${encodeURIComponent(creds.username)}:${encodeURIComponent(creds.password)}`);
+    forms.add(Buffer.from(pair, 'utf8').toString('base64'));
+    forms.add(Buffer.from(pair, 'utf8').toString('base64url'));
   }
-  if (creds) forms.add(basicAuthHeader(creds).slice('Basic '.length));
-  const list = [...forms].sort((a, b) => b.length - a.length);
+  const list = [...forms].filter((f) => f.length >= 4).sort((a, b) => b.length - a.length);
   return (text) => list.reduce((t, s) => t.split(s).join('***'), text);
+}
+
+/**
+ * Request headers for a redirect to `next` from a request that started at `origin`: unchanged on the
+ * same scheme, host and port; without Authorization and Cookie anywhere else (including https to
+ * http on the same host, or another port), so a credential never follows a redirect off its origin.
+ */
+export function headersForRedirect(headers: Record<string, string> | undefined, origin: string, next: URL): Record<string, string> {
+  if (next.origin === origin) return { ...headers };
+  return Object.fromEntries(Object.entries(headers ?? {}).filter(([name]) => !/^(authorization|cookie|proxy-authorization)$/i.test(name)));
 }

@@ -229,6 +229,43 @@ interface Copy {
 interface Resolution {
   resolving: Set<string>;
   steps: number;
+  /** The object asked for, held to `maxBytes`; its delta bases to `baseBytes`. */
+  top: string;
+  maxBytes: number;
+  baseBytes: number;
+}
+
+/** An object larger than a read allowed, found from its header (or its delta's) before it is inflated whole. */
+export class ObjectTooLargeError extends Error {
+  override name = 'ObjectTooLargeError';
+  constructor(
+    readonly oid: string,
+    readonly bytes: number | undefined,
+    readonly maxBytes: number,
+  ) {
+    super(`object ${oid} is ${bytes === undefined ? 'over' : `${bytes} bytes, over`} the limit of ${maxBytes} bytes`);
+  }
+}
+
+/** Delta bases of a limited read may be larger than the object itself, but never beyond this. */
+const MAX_BASE_BYTES = 64 * 1024 * 1024;
+
+/** The result size a delta starts with (after its base size). */
+function deltaResultSize(delta: Buffer): number {
+  let p = 0;
+  const varint = (): number => {
+    let value = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      byte = delta[p++] ?? 0;
+      value += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80 && p < delta.length);
+    return value;
+  };
+  varint();
+  return varint();
 }
 
 function rankAt(data: Buffer, offset: number): number {
@@ -270,13 +307,19 @@ export class ObjectStore {
    * The object with this id. Throws ObjectNotFoundError when no pack and no loose file has it, and
    * CorruptObjectStoreError when copies exist but none can be read.
    */
-  async readObject(oid: string): Promise<GitObject> {
-    return this.objects.get(oid) ?? this.resolve(oid, { resolving: new Set(), steps: MAX_RESOLVE_STEPS });
+  async readObject(oid: string, maxBytes = Number.POSITIVE_INFINITY): Promise<GitObject> {
+    const known = this.objects.get(oid);
+    if (known && known.data.length > maxBytes) throw new ObjectTooLargeError(oid, known.data.length, maxBytes);
+    const baseBytes = Number.isFinite(maxBytes) ? Math.max(maxBytes, MAX_BASE_BYTES) : maxBytes;
+    return known ?? this.resolve(oid, { resolving: new Set(), steps: MAX_RESOLVE_STEPS, top: oid, maxBytes, baseBytes });
   }
 
-  /** A blob's bytes: a copy, so a caller that changes them cannot change what is remembered. */
-  async readBlob(oid: string): Promise<Uint8Array> {
-    const { type, data } = await this.readObject(oid);
+  /**
+   * A blob's bytes: a copy, so a caller that changes them cannot change what is remembered. With
+   * `maxBytes`, ObjectTooLargeError for a larger blob, known from its header before it is inflated.
+   */
+  async readBlob(oid: string, maxBytes?: number): Promise<Uint8Array> {
+    const { type, data } = await this.readObject(oid, maxBytes);
     if (type !== 'blob') throw new Error(`object ${oid} is a ${type}, not a blob`);
     return new Uint8Array(data);
   }
@@ -331,7 +374,7 @@ export class ObjectStore {
     try {
       for (const { pack, offset } of copies) {
         try {
-          const object = await this.readAt(pack, offset, resolution);
+          const object = await this.readAt(pack, offset, resolution, oid);
           if (sha1Of(object) !== oid) throw new BadBytes(`it resolves to ${sha1Of(object)}`);
           this.objects.set(oid, object, object.data.length);
           return object;
@@ -343,7 +386,7 @@ export class ObjectStore {
     } finally {
       resolution.resolving.delete(oid);
     }
-    const loose = await this.fromLoose(oid);
+    const loose = await this.fromLoose(oid, oid === resolution.top ? resolution.maxBytes : resolution.baseBytes);
     if (loose && sha1Of(loose) === oid) {
       this.objects.set(oid, loose, loose.data.length);
       return loose;
@@ -423,7 +466,7 @@ export class ObjectStore {
    * does not point back, a reference to a base already being resolved (a cycle), a base that is
    * nowhere, or the read's steps used up.
    */
-  private async readAt(pack: Pack, offset: number, resolution: Resolution): Promise<GitObject> {
+  private async readAt(pack: Pack, offset: number, resolution: Resolution, oid: string): Promise<GitObject> {
     const data = await this.packData(pack);
     // From the object asked for down to its base: each delta and the offset it sits at.
     const chain: Array<{ at: number; delta: Buffer }> = [];
@@ -447,6 +490,15 @@ export class ObjectStore {
         byte = data[p++]!;
         size += (byte & 0x7f) * 2 ** shift;
       }
+      // The object asked for is held to its limit, its bases to theirs, before anything is inflated.
+      const top = oid === resolution.top && chain.length === 0;
+      const limit = top ? resolution.maxBytes : resolution.baseBytes;
+      if (size > (kind === 'ofs_delta' || kind === 'ref_delta' ? resolution.baseBytes : limit)) throw new ObjectTooLargeError(oid, top ? size : undefined, resolution.maxBytes);
+      const checkDelta = (delta: Buffer): Buffer => {
+        const result = deltaResultSize(delta);
+        if (result > limit) throw new ObjectTooLargeError(oid, top ? result : undefined, resolution.maxBytes);
+        return delta;
+      };
       if (kind === 'ofs_delta') {
         byte = data[p++]!;
         let back = byte & 0x7f;
@@ -456,12 +508,12 @@ export class ObjectStore {
           back = (back + 1) * 128 + (byte & 0x7f);
         }
         if (back <= 0 || at - back < 12) throw new BadBytes(`the offset delta at ${at} points ${back} bytes back, outside the pack`);
-        chain.push({ at, delta: inflateAt(data, p, size) });
+        chain.push({ at, delta: checkDelta(inflateAt(data, p, size)) });
         at -= back;
       } else if (kind === 'ref_delta') {
         const baseOid = data.toString('hex', p, p + 20);
         if (resolution.resolving.has(baseOid)) throw new BadBytes(`it is a delta of ${baseOid}, which is itself being resolved (a delta cycle)`);
-        chain.push({ at, delta: inflateAt(data, p + 20, size) });
+        chain.push({ at, delta: checkDelta(inflateAt(data, p + 20, size)) });
         try {
           base = await this.resolve(baseOid, resolution);
         } catch (err) {
@@ -486,15 +538,18 @@ export class ObjectStore {
     this.objects.set(`${pack.path}@${offset}`, object, object.data.length);
   }
 
-  private async fromLoose(oid: string): Promise<GitObject | undefined> {
+  private async fromLoose(oid: string, maxBytes = Number.POSITIVE_INFINITY): Promise<GitObject | undefined> {
     for (const dir of await this.objectDirs()) {
       let raw: Buffer;
       try {
-        raw = inflateSync(await readFile(join(dir, oid.slice(0, 2), oid.slice(2))));
-      } catch {
+        // Never inflated past the limit (plus room for the header).
+        raw = inflateSync(await readFile(join(dir, oid.slice(0, 2), oid.slice(2))), Number.isFinite(maxBytes) ? { maxOutputLength: maxBytes + 64 } : {});
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw new ObjectTooLargeError(oid, undefined, maxBytes);
         continue;
       }
       const nul = raw.indexOf(0);
+      if (raw.length - nul - 1 > maxBytes) throw new ObjectTooLargeError(oid, raw.length - nul - 1, maxBytes);
       const type = raw.toString('latin1', 0, raw.indexOf(0x20)) as ObjectType;
       return { type, data: raw.subarray(nul + 1) };
     }

@@ -5,9 +5,9 @@
  * (a source's `path`): every path is then relative to it and no path, `..` or symbolic link can
  * leave it. Symbolic links are followed only while they stay inside that root.
  */
-import { PathOutsideRepoError, type SourceSnapshot } from '../ports/source-repo.js';
+import { FileTooLargeError, PathOutsideRepoError, type ReadOptions, type SourceSnapshot } from '../ports/source-repo.js';
 import { messageOf } from '../core/errors.js';
-import { isBrokenObjectStore, type ObjectStore, type TreeEntry } from './git-objects.js';
+import { isBrokenObjectStore, ObjectTooLargeError, type ObjectStore, type TreeEntry } from './git-objects.js';
 import { SourceInvalidError, SourceUnavailableError, type SourceLocation } from './source-errors.js';
 
 const MAX_SYMLINK_HOPS = 40;
@@ -53,10 +53,15 @@ export class GitCommitSnapshot implements SourceSnapshot {
     this.base = pathSegments(options.root ?? '');
   }
 
-  async readFile(path: string): Promise<Uint8Array | undefined> {
+  async readFile(path: string, options: ReadOptions = {}): Promise<Uint8Array | undefined> {
     const entry = await this.guard(() => this.resolve(path));
     if (!entry || entry.type !== 'blob') return undefined;
-    return this.guard(() => this.options.store.readBlob(entry.oid));
+    try {
+      return await this.guard(() => this.options.store.readBlob(entry.oid, options.maxBytes));
+    } catch (err) {
+      if (err instanceof ObjectTooLargeError) throw new FileTooLargeError(path, err.bytes, err.maxBytes);
+      throw err;
+    }
   }
 
   private async resolve(path: string): Promise<TreeEntry | undefined> {

@@ -24,6 +24,7 @@ import {
   credentialsFromSecret,
   detectProvider,
   parseRemoteUrl,
+  headersForRedirect,
   redactUrl,
   scrubber,
   type BasicCredentials,
@@ -88,6 +89,9 @@ export const GIT_SOURCE_DEFAULTS = {
   timeoutMs: 30_000,
   cacheDir: (): string => join(tmpdir(), 'cairn-git'),
 } as const;
+
+/** As many redirects as git itself follows by default for smart HTTP's first request. */
+const MAX_REDIRECTS = 5;
 
 const NETWORK_ERRORS = new Set([
   'ECONNREFUSED',
@@ -181,7 +185,7 @@ class Exchange {
     if (isAdvertisement && this.advertisement) return { ...this.advertisement, body: replay(this.advertisementBody) };
     this.requests++;
     const body = req.url.endsWith('/git-upload-pack') && Array.isArray(req.body) ? [this.rewriteUploadPack(req.body)] : req.body;
-    const res = await abortable(nodeRequest({ ...req, body: body as GitHttpRequest['body'], signal: this.signal }), this.signal);
+    const res = await this.follow({ ...req, body: body as GitHttpRequest['body'] });
     const guarded = this.guard(res.body, req.url.endsWith('/git-upload-pack'));
     if (isAdvertisement && res.statusCode === 200) {
       for await (const chunk of guarded) this.advertisementBody.push(chunk);
@@ -189,6 +193,32 @@ class Exchange {
       return { ...res, body: replay(this.advertisementBody) };
     }
     return { ...res, body: guarded };
+  }
+
+  /**
+   * Send a request, following up to MAX_REDIRECTS redirects ourselves: the library's client keeps
+   * Authorization on a redirect to the same host name, even on another port or from https to http.
+   * Here credentials go only to the origin the request started at.
+   */
+  private async follow(req: GitHttpRequest): Promise<GitHttpResponse> {
+    const origin = new URL(req.url).origin;
+    let current = req;
+    for (let hops = 0; ; hops++) {
+      const res = await abortable(nodeRequest({ ...current, fetchOptions: { followRedirects: false }, signal: this.signal }), this.signal);
+      const location = res.headers?.['location'];
+      if (res.statusCode < 300 || res.statusCode >= 400 || !location) return res;
+      await res.body?.return?.();
+      if (hops >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+      let next: URL;
+      try {
+        next = new URL(location, current.url);
+      } catch {
+        throw new Error(`HTTP ${res.statusCode} redirected to a location that is not a URL`);
+      }
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new Error(`HTTP ${res.statusCode} redirected to a ${next.protocol} URL`);
+      const toGet = current.method === 'POST' && res.statusCode <= 303;
+      current = { ...current, url: next.toString(), headers: headersForRedirect(current.headers, origin, next), ...(toGet ? { method: 'GET', body: undefined } : {}) };
+    }
   }
 
   /**
@@ -300,9 +330,10 @@ export class GitSource implements SourceRepo {
       this.timeoutMs,
     );
     // Everything that could be a credential, scrubbed from any text a server or library gave back.
-    const secrets = [this.urlCredentials?.username, this.urlCredentials?.password].filter((s): s is string => Boolean(s));
+    const secrets = [this.urlCredentials?.password].filter((s): s is string => Boolean(s));
+    let creds: BasicCredentials | undefined = this.urlCredentials;
     try {
-      const creds = await this.credentials((value) => secrets.push(value));
+      creds = await this.credentials((value) => secrets.push(value));
       const headers = (): Record<string, string> => (creds ? { Authorization: basicAuthHeader(creds) } : {});
       const head = await this.resolveHead(exchange, headers());
       const entry = this.cache.entry(this.url, this.branch);
@@ -315,7 +346,7 @@ export class GitSource implements SourceRepo {
         return await this.readHead(entry, exchange, headers(), head, started);
       }
     } catch (err) {
-      throw this.translate(err, exchange, secrets);
+      throw this.translate(err, exchange, scrubber(secrets, creds));
     } finally {
       exchange.finish();
     }
@@ -454,10 +485,9 @@ export class GitSource implements SourceRepo {
   }
 
   /** Every failure as a source error naming the redacted URL and branch, with no credential in it. */
-  private translate(err: unknown, exchange: Exchange, secrets: string[]): Error {
+  private translate(err: unknown, exchange: Exchange, scrub: (text: string) => string): Error {
     if (err instanceof CairnError) return err;
     if (exchange.failure) return exchange.failure;
-    const scrub = scrubber(secrets);
     if (exchange.timedOut) {
       return new SourceUnavailableError(this.at, `reading the branch head took longer than timeoutMs (${this.timeoutMs} ms)`);
     }

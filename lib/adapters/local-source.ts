@@ -223,8 +223,8 @@ export function recordReads(snapshot: SourceSnapshot): { snapshot: SourceSnapsho
     reads,
     snapshot: {
       commit: snapshot.commit,
-      readFile: async (path) => {
-        const bytes = await snapshot.readFile(path);
+      readFile: async (path, options) => {
+        const bytes = await snapshot.readFile(path, options);
         reads.set(path.replace(/^(\.\/)+/, ''), bytes);
         return bytes;
       },

@@ -4,7 +4,8 @@
  * class decides the retry: unavailable is transient, access denied and invalid wait for a person.
  */
 import { StalledError, TransientError } from '../core/errors.js';
-import type { SourceSnapshot } from '../ports/source-repo.js';
+import { LIMITS } from '../core/limits.js';
+import { FileTooLargeError, type SourceSnapshot } from '../ports/source-repo.js';
 
 /** Where a source error happened: never a URL with credentials in it. */
 export interface SourceLocation {
@@ -65,7 +66,12 @@ export const MANIFEST_FILE = 'cairn.yaml';
 
 /** Fail with SourceInvalidError when the snapshot has no manifest, naming the commit it was read at. */
 export async function requireManifest(snapshot: SourceSnapshot, at: SourceLocation, manifestFile = MANIFEST_FILE): Promise<void> {
-  if ((await snapshot.readFile(manifestFile)) !== undefined) return;
+  // Bounded, so a huge file is not inflated just to learn it exists (loading it reports the size).
+  const found = await snapshot.readFile(manifestFile, { maxBytes: LIMITS.manifestBytes }).catch((error: unknown) => {
+    if (error instanceof FileTooLargeError) return true;
+    throw error;
+  });
+  if (found !== undefined) return;
   const file = at.path ? `${at.path}/${manifestFile}` : manifestFile;
   throw new SourceInvalidError(at, `there is no ${file} at ${snapshot.commit}`, {
     hint: at.path

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { type Dirent } from 'node:fs';
 import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { PathOutsideRepoError, type SourceRepo, type SourceSnapshot } from '../ports/source-repo.js';
+import { FileTooLargeError, PathOutsideRepoError, type ReadOptions, type SourceRepo, type SourceSnapshot } from '../ports/source-repo.js';
 import { pathSegments } from './git-snapshot.js';
 import { MANIFEST_FILE, requireManifest, SourceInvalidError, SourceUnavailableError, type SourceLocation } from './source-errors.js';
 
@@ -116,7 +116,7 @@ class WorkingTreeSnapshot implements SourceSnapshot {
     private readonly at: SourceLocation,
   ) {}
 
-  async readFile(path: string): Promise<Uint8Array | undefined> {
+  async readFile(path: string, options: ReadOptions = {}): Promise<Uint8Array | undefined> {
     const full = join(this.root, ...pathSegments(path));
     let real: string;
     try {
@@ -136,6 +136,8 @@ class WorkingTreeSnapshot implements SourceSnapshot {
     if (expected === undefined) return undefined;
     let bytes: Buffer;
     try {
+      const size = (await stat(real)).size;
+      if (options.maxBytes !== undefined && size > options.maxBytes) throw new FileTooLargeError(path, size, options.maxBytes);
       bytes = await readFile(real);
     } catch (err) {
       if (errno(err) === 'ENOENT') return this.changed(path);

@@ -5,8 +5,10 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
-import { ValidationError } from '../core/errors.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { messageOf, ValidationError } from '../core/errors.js';
+import type { DestinationPolicy } from '../core/policy.js';
+import { findSource, parseDeploymentConfig, RegionSchema, RoleArnSchema, type SourceConfig } from '../core/source-config.js';
 import type { DesiredState } from '../core/model.js';
 import type { GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
 import type { SourceRepo, SourceSnapshot } from '../ports/source-repo.js';
@@ -25,6 +27,60 @@ export interface SourceOptions {
   target?: string;
   region?: string;
   'allow-dirty'?: boolean;
+  'allow-role'?: string[];
+  'allow-region'?: string[];
+  'deploy-config'?: string;
+  'token-env'?: string;
+  'token-file'?: string;
+}
+
+/** A source's destinations as the CLI was given them, for the policy check (region decided later). */
+export type GivenDestinations = Omit<DestinationPolicy, 'source' | 'defaultRegion'>;
+
+/**
+ * The destinations --deploy-config (the source's entry in a cairn.deploy.json) and --allow-role /
+ * --allow-region give for `source`, or undefined when none were given. The flags add to the file's.
+ */
+export function destinationsFor(options: SourceOptions, source: string): GivenDestinations | undefined {
+  const roles = options['allow-role'] ?? [];
+  const regions = options['allow-region'] ?? [];
+  for (const role of roles) {
+    if (!RoleArnSchema.safeParse(role).success) throw new UsageError(`--allow-role: "${role}" is not an IAM role ARN such as arn:aws:iam::123456789012:role/cairn-deployer`);
+  }
+  for (const region of regions) {
+    if (!RegionSchema.safeParse(region).success) throw new UsageError(`--allow-region: "${region}" is not an AWS region such as eu-west-1`);
+  }
+  const file = options['deploy-config'];
+  let configured: SourceConfig | undefined;
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new UsageError(`--deploy-config: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`);
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (error) {
+      throw new UsageError(`--deploy-config: ${file} is not valid JSON: ${messageOf(error)}`);
+    }
+    const config = parseDeploymentConfig({ sources: (data as { sources?: unknown } | null)?.sources }, file);
+    configured = findSource(config, source);
+    if (!configured) {
+      throw new UsageError(`--deploy-config: ${file} has no source named "${source}" (it has ${config.sources.map((s) => s.name).join(', ') || 'none'}); pass --source NAME or add the source to the file`);
+    }
+  }
+  if (!configured && roles.length === 0 && regions.length === 0) return undefined;
+  const fileRoles = configured?.destinations?.roleArns;
+  const fileRegions = configured?.destinations?.regions;
+  const where = [file ? `${file}, source ${source}` : undefined, roles.length ? '--allow-role' : undefined, regions.length ? '--allow-region' : undefined].filter(Boolean).join('; ');
+  return {
+    ...(fileRoles || roles.length ? { roleArns: [...(fileRoles ?? []), ...roles] } : {}),
+    ...(fileRegions || regions.length ? { regions: [...(fileRegions ?? []), ...regions] } : {}),
+    ...(configured?.roleArn ? { defaultRoleArn: configured.roleArn } : {}),
+    configuredIn: where,
+  };
 }
 
 /**
@@ -48,6 +104,22 @@ export function parseTarget(value: string | undefined): Target {
   const t = value ?? process.env['CAIRN_TARGET'] ?? 'embedded';
   if (t !== 'embedded' && t !== 'aws') throw new UsageError(`--target: "${t}" is not a target; use embedded or aws`);
   return t;
+}
+
+/** The token secret for a private https repository: --token-env names a variable, --token-file a file. */
+async function tokenOptions(options: SourceOptions): Promise<{ tokenSecret: string; secrets: import('../ports/secrets.js').SecretProvider } | Record<string, never>> {
+  const env = options['token-env'];
+  const file = options['token-file'];
+  if (env && file) throw new UsageError('give either --token-env or --token-file, not both');
+  if (!env && !file) return {};
+  if (!options.repo || !/^https?:\/\//i.test(options.repo)) throw new UsageError(`--token-${env ? 'env' : 'file'} is for an https repository given with --repo URL; a repository on disk needs no token`);
+  if (env) {
+    if (!process.env[env]) throw new UsageError(`--token-env: the environment variable ${env} is not set; export it with the token`);
+    const { EnvSecrets } = await import('../adapters/env-secrets.js');
+    return { tokenSecret: env, secrets: new EnvSecrets() };
+  }
+  const { FileSecrets } = await import('../adapters/file-secrets.js');
+  return { tokenSecret: resolve(file!), secrets: new FileSecrets() };
 }
 
 /** A source opened for reading, and, for a Git work tree, the adapter that knows its uncommitted edits. */
@@ -74,7 +146,12 @@ export async function openRepo(options: SourceOptions, dir: string | undefined):
     }
   }
   const { openSource, LocalGitSource } = await import('../adapters/local-source.js');
-  const repo = openSource({ ...(options.repo ? { repo: options.repo } : { dir: path }), ...(options.ref ? { ref: options.ref } : {}), ...(options.path ? { path: options.path } : {}) });
+  const repo = openSource({
+    ...(options.repo ? { repo: options.repo } : { dir: path }),
+    ...(options.ref ? { ref: options.ref } : {}),
+    ...(options.path ? { path: options.path } : {}),
+    ...(await tokenOptions(options)),
+  });
   return repo instanceof LocalGitSource ? { repo, local: repo } : { repo };
 }
 
@@ -119,7 +196,16 @@ export async function inspectSource(options: SourceOptions, dir: string | undefi
   let snapshot = await repo.snapshot();
   const read = async (s: SourceSnapshot): Promise<{ desired?: DesiredState; problems?: ValidationError }> => {
     try {
-      return { desired: await loadDesired(s, options.source, { sourceFrom: 'flag' }) };
+      const region = defaultRegion(options.region);
+      return {
+        desired: await loadDesired(s, options.source, {
+          sourceFrom: 'flag',
+          destinations: (name) => {
+            const given = destinationsFor(options, name);
+            return given && { ...given, defaultRegion: region };
+          },
+        }),
+      };
     } catch (error) {
       if (error instanceof ValidationError) return { problems: error };
       throw error;
@@ -159,11 +245,16 @@ export function requireSourceName(loaded: LoadedSource): string {
 
 /** cairn.yaml's `source:` when the file parses that far, for commands that go on with an invalid repository. */
 async function declaredSource(snapshot: SourceSnapshot): Promise<string | undefined> {
-  const bytes = await snapshot.readFile('cairn.yaml').catch(() => undefined);
+  const { LIMITS, flowNestsDeeperThan } = await import('../core/limits.js');
+  const bytes = await snapshot.readFile('cairn.yaml', { maxBytes: LIMITS.manifestBytes }).catch(() => undefined);
   if (!bytes) return undefined;
+  const text = new TextDecoder().decode(bytes);
+  // The parser exhausts memory on deeply nested brackets rather than failing.
+  if (flowNestsDeeperThan(text, LIMITS.manifestDepth)) return undefined;
   const { parse } = await import('yaml');
   try {
-    const doc = parse(new TextDecoder().decode(bytes)) as { source?: unknown } | null;
+    // Without pretty errors: formatting one for pathological input costs more than the parse.
+    const doc = parse(text, { prettyErrors: false }) as { source?: unknown } | null;
     return typeof doc?.source === 'string' && /^[a-z0-9][a-z0-9-]{0,63}$/.test(doc.source) ? doc.source : undefined;
   } catch {
     return undefined;

@@ -18,7 +18,8 @@ export function sortKeys(value: unknown): unknown {
         }),
     );
   }
-  return value;
+  // JSON has no negative zero: the canonical value holds what the canonical text says.
+  return Object.is(value, -0) ? 0 : value;
 }
 
 export function canonicalJson(value: unknown): string {

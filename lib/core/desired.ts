@@ -17,7 +17,9 @@ export type FileContent =
   | { kind: 'file'; text: string }
   | { kind: 'missing' }
   /** A symlink (or similar) that resolves outside the repository. */
-  | { kind: 'outside'; detail: string };
+  | { kind: 'outside'; detail: string }
+  /** Over the size limit of a file (LIMITS.fileBytes) or of the commit (LIMITS.commitBytes); not read. */
+  | { kind: 'too-large'; detail: string };
 
 export type FileLookup = (path: string) => FileContent | undefined;
 
@@ -73,6 +75,8 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
   };
   const defaults = manifest.defaults ?? {};
   const ids = Object.keys(manifest.stacks);
+  // Named in messages; a long list is cut, so reporting stays linear in the number of problems.
+  const declaredList = ids.length > 20 ? `${ids.slice(0, 20).join(', ')} and ${ids.length - 20} more` : ids.join(', ');
   const stacks: DesiredStack[] = [];
   const findings: Problem[] = [];
   // Stacks may share a template: each file is checked once, and its problems name every stack using it.
@@ -118,7 +122,7 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
         const inManifest = entry.parameters && name in entry.parameters;
         at(
           inManifest ? `${where}.parameters.${name}` : 'parameters.' + name,
-          `is not a parameter of ${templateFile}${declared.length ? ` (it declares ${declared.join(', ')})` : ' (it declares none)'}`,
+          `is not a parameter of ${templateFile}${declared.length ? ` (it declares ${declared.length > 20 ? `${declared.slice(0, 20).join(', ')} and ${declared.length - 20} more` : declared.join(', ')})` : ' (it declares none)'}`,
           inManifest ? MANIFEST_FILE : deploymentFile!,
         );
       }
@@ -133,13 +137,13 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
     const isDeclared = (name: string): boolean => Object.hasOwn(manifest.stacks, name);
     const dependsOn = new Set(entry.dependsOn ?? []);
     (entry.dependsOn ?? []).forEach((dep, i) => {
-      if (!isDeclared(dep)) at(`${where}.dependsOn.${i}`, `names unknown stack "${dep}"; declared stacks are ${ids.join(', ')}`);
+      if (!isDeclared(dep)) at(`${where}.dependsOn.${i}`, `names unknown stack "${dep}"; declared stacks are ${declaredList}`);
       if (dep === id) at(`${where}.dependsOn.${i}`, 'a stack cannot depend on itself');
     });
     for (const [name, value] of Object.entries(entry.parameters ?? {})) {
       if (typeof value === 'string') continue;
       if (!isDeclared(value.fromStack)) {
-        at(`${where}.parameters.${name}.fromStack`, `names unknown stack "${value.fromStack}"; declared stacks are ${ids.join(', ')}`);
+        at(`${where}.parameters.${name}.fromStack`, `names unknown stack "${value.fromStack}"; declared stacks are ${declaredList}`);
       } else if (value.fromStack === id) {
         at(`${where}.parameters.${name}.fromStack`, 'a stack cannot take a parameter from its own outputs');
       } else {
@@ -239,6 +243,10 @@ function readFile(
   }
   if (content.kind === 'outside') {
     problems.push({ file, path: where, message: `"${p.path}" ${content.detail}; templates must be inside the repository` });
+    return undefined;
+  }
+  if (content.kind === 'too-large') {
+    problems.push({ file, path: where, message: `"${p.path}" ${content.detail}` });
     return undefined;
   }
   return { path: p.path, text: content.text };

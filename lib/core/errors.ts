@@ -35,7 +35,9 @@ export type StallReason =
   | 'ChangeSetFailed'
   | 'CapabilityMissing'
   | 'TemplateTooLarge'
-  | 'AccessDenied';
+  | 'AccessDenied'
+  /** cairn.yaml names a role or region outside the source's declared destinations. */
+  | 'PolicyDenied';
 
 export type WaitReason = 'StackBusy' | 'ChangeSetPending' | 'DependencyPending' | 'Throttled' | 'ApplyInProgress';
 
@@ -81,15 +83,27 @@ export class ValidationError extends StalledError {
   /** Errors first, then the warnings and notices found alongside them. */
   readonly problems: Problem[];
 
-  constructor(problems: Problem[], options?: { cause?: unknown }) {
+  constructor(problems: Problem[], options?: { cause?: unknown; reason?: 'ManifestInvalid' | 'PolicyDenied' }) {
     const ordered = [...problems.filter(isError), ...problems.filter((p) => !isError(p))];
-    super('ManifestInvalid', formatProblems(ordered.filter(isError).length > 0 ? ordered.filter(isError) : ordered), options);
+    super(options?.reason ?? 'ManifestInvalid', formatProblems(ordered.filter(isError).length > 0 ? ordered.filter(isError) : ordered), options);
     this.problems = ordered;
   }
 
   /** The problems that stop validation. */
   get errors(): Problem[] {
     return this.problems.filter(isError);
+  }
+}
+
+/**
+ * cairn.yaml is valid but asks for a role or region its source may not use: every such field at
+ * once, each naming the allowed values. Nothing was called; the commit stalls until it is fixed.
+ */
+export class PolicyDeniedError extends ValidationError {
+  override name = 'PolicyDeniedError';
+
+  constructor(problems: Problem[]) {
+    super(problems, { reason: 'PolicyDenied' });
   }
 }
 

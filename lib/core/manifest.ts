@@ -2,10 +2,11 @@
  * cairn.yaml, version 1: the zod schema of the file that declares a source's stacks, and its
  * parsing into a typed Manifest with every problem named by file, path and line.
  */
-import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import * as z from 'zod';
 import { messageOf, type Problem } from './errors.js';
-import { SourceNameSchema } from './source-config.js';
+import { flowNestsDeeperThan, LIMITS, nestsDeeperThan } from './limits.js';
+import { RegionSchema, RoleArnSchema, SourceNameSchema } from './source-config.js';
 import { suggest } from './suggest.js';
 
 export const MANIFEST_FILE = 'cairn.yaml';
@@ -13,10 +14,6 @@ export const MANIFEST_FILE = 'cairn.yaml';
 const CapabilitySchema = z.enum(['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND']);
 const DriftPolicySchema = z.enum(['alert', 'revert', 'ignore']);
 const TagsSchema = z.record(z.string().min(1).max(128), z.string().max(256));
-const RoleArnSchema = z
-  .string()
-  .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/cairn-deployer');
-const RegionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-1');
 
 export const FromStackSchema = z.strictObject({
   fromStack: z.string().min(1),
@@ -97,8 +94,18 @@ export type DeploymentFile = z.infer<typeof DeploymentFileSchema>;
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; problems: Problem[]; partial?: T };
 
-/** Parse a YAML (or JSON) document and validate it against a schema; problems carry line numbers. */
-export function parseYamlWith<T>(schema: z.ZodType<T>, text: string, file: string): ParseResult<T> {
+/** A YAML document read into plain data, with what is needed to find the line of any path. */
+interface ReadYaml {
+  ok: true;
+  value: unknown;
+  doc: Document;
+  lineCounter: LineCounter;
+}
+
+/** Read YAML (or JSON) into plain data, or the problems that prevent it; bounded in nesting before parsing. */
+function readYaml(text: string, file: string): ReadYaml | { ok: false; problems: Problem[] } {
+  const tooDeep = { ok: false as const, problems: [{ file, path: '', message: `nests values more than ${LIMITS.manifestDepth} levels deep; cairn.yaml and deployment files need a handful` }] };
+  if (flowNestsDeeperThan(text, LIMITS.manifestDepth)) return tooDeep;
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const invalid = [
@@ -118,6 +125,7 @@ export function parseYamlWith<T>(schema: z.ZodType<T>, text: string, file: strin
     // yaml throws rather than expand an alias bomb (more than 100 aliases) or overflow the stack.
     return { ok: false, problems: [{ file, path: '', message: `is not valid YAML: ${messageOf(error)}` }] };
   }
+  if (nestsDeeperThan(value, LIMITS.manifestDepth)) return tooDeep;
   const reserved = protoKeyPaths(value);
   if (reserved.length > 0) {
     return {
@@ -125,9 +133,19 @@ export function parseYamlWith<T>(schema: z.ZodType<T>, text: string, file: strin
       problems: reserved.map((path) => ({ file, path: path.join('.'), line: lineOf(doc, lineCounter, path), message: 'is not allowed: `__proto__` cannot be used as a key' })),
     };
   }
-  const result = schema.safeParse(value, { reportInput: true });
+  return { ok: true, value, doc, lineCounter };
+}
+
+function validate<T>(schema: z.ZodType<T>, read: ReadYaml, file: string): ParseResult<T> {
+  const result = schema.safeParse(read.value, { reportInput: true });
   if (result.success) return { ok: true, value: result.data };
-  return { ok: false, problems: result.error.issues.flatMap((issue) => issueProblems(issue, doc, lineCounter, file)) };
+  return { ok: false, problems: result.error.issues.flatMap((issue) => issueProblems(issue, read.doc, read.lineCounter, file)) };
+}
+
+/** Parse a YAML (or JSON) document and validate it against a schema; problems carry line numbers. */
+export function parseYamlWith<T>(schema: z.ZodType<T>, text: string, file: string): ParseResult<T> {
+  const read = readYaml(text, file);
+  return read.ok ? validate(schema, read, file) : read;
 }
 
 /** Paths of every `__proto__` key: zod leaves such a key out of a record silently, so it is refused here. */
@@ -231,19 +249,55 @@ export function duplicateKeyProblems(doc: Document, lines: LineCounter, file: st
 
 /** The 1-based line of the node at `path`, or of its nearest existing ancestor. */
 export function lineOf(doc: Document, lines: LineCounter, path: string[]): number | undefined {
+  const index = lineIndex(doc, lines);
   for (let depth = path.length; depth >= 0; depth--) {
-    const sub = path.slice(0, depth);
-    const node = sub.length === 0 ? doc.contents : doc.getIn(sub, true);
-    // A key's line is more useful than its value's when the value is a block below it.
-    const parent = sub.length > 0 ? (sub.length === 1 ? doc.contents : doc.getIn(sub.slice(0, -1), true)) : undefined;
-    if (isMap(parent)) {
-      const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === sub[sub.length - 1]);
-      if (pair && isScalar(pair.key) && pair.key.range) return lines.linePos(pair.key.range[0]).line;
-    }
-    const range = (node as { range?: [number, number, number] } | undefined)?.range;
-    if (range) return lines.linePos(range[0]).line;
+    const line = index.get(path.slice(0, depth).join(PATH_SEPARATOR));
+    if (line !== undefined) return line;
   }
   return undefined;
+}
+
+const PATH_SEPARATOR = '\u0000';
+const lineIndexes = new WeakMap<Document, Map<string, number>>();
+
+/**
+ * Every path of a document and its line (a key's line for a mapping entry, since the value may be a
+ * block below it), built in one walk and kept per document: finding the line of each of 20,000
+ * problems is then a lookup, not a search of the document.
+ */
+function lineIndex(doc: Document, lines: LineCounter): Map<string, number> {
+  const known = lineIndexes.get(doc);
+  if (known) return known;
+  const index = new Map<string, number>();
+  const lineAt = (node: unknown): number | undefined => {
+    const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+    return range ? lines.linePos(range[0]).line : undefined;
+  };
+  const root = lineAt(doc.contents);
+  if (root !== undefined) index.set('', root);
+  const pending: { node: unknown; path: string }[] = [{ node: doc.contents, path: '' }];
+  const join = (path: string, key: string): string => (path === '' ? key : `${path}${PATH_SEPARATOR}${key}`);
+  for (let item = pending.pop(); item; item = pending.pop()) {
+    const { node, path } = item;
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isScalar(pair.key)) continue;
+        const childPath = join(path, String(pair.key.value));
+        const line = lineAt(pair.key) ?? lineAt(pair.value);
+        if (line !== undefined && !index.has(childPath)) index.set(childPath, line);
+        pending.push({ node: pair.value, path: childPath });
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((child, i) => {
+        const childPath = join(path, String(i));
+        const line = lineAt(child);
+        if (line !== undefined && !index.has(childPath)) index.set(childPath, line);
+        pending.push({ node: child, path: childPath });
+      });
+    }
+  }
+  lineIndexes.set(doc, index);
+  return index;
 }
 
 /**
@@ -251,11 +305,22 @@ export function lineOf(doc: Document, lines: LineCounter, path: string[]): numbe
  * `partial` holds that reading, so the rest (files, dependencies) can be checked in the same run.
  */
 export function parseManifest(text: string, file = MANIFEST_FILE): ParseResult<Manifest> {
-  const strict = parseYamlWith(ManifestSchema, text, file);
+  const read = readYaml(text, file);
+  if (!read.ok) return read;
+  // Counted before validating: a file of many thousands of stacks is refused without the work.
+  const stacks = (read.value as { stacks?: unknown }).stacks;
+  const count = stacks !== null && typeof stacks === 'object' ? Object.keys(stacks).length : 0;
+  if (count > LIMITS.stacks) {
+    return {
+      ok: false,
+      problems: [{ file, path: 'stacks', line: lineOf(read.doc, read.lineCounter, ['stacks']), message: `declares ${count} stacks; one source may declare at most ${LIMITS.stacks}. Split it into several sources (each a path with its own cairn.yaml)` }],
+    };
+  }
+  const strict = validate(ManifestSchema, read, file);
   if (strict.ok) return strict;
-  const lenient = parseYamlWith(LenientManifestSchema, text, file);
+  const lenient = validate(LenientManifestSchema, read, file);
   if (lenient.ok) return { ...strict, partial: lenient.value as Manifest };
-  const salvaged = salvage(text);
+  const salvaged = salvage(structuredClone(read.value));
   return salvaged ? { ...strict, partial: salvaged } : strict;
 }
 
@@ -264,13 +329,7 @@ export function parseManifest(text: string, file = MANIFEST_FILE): ParseResult<M
  * left out (a wrong `version` read as 1), so templates and references further on are still checked
  * and every problem shows in one run. Undefined when nothing sensible remains.
  */
-function salvage(text: string): Manifest | undefined {
-  let raw: unknown;
-  try {
-    raw = parseDocument(text, { uniqueKeys: false }).toJS();
-  } catch {
-    return undefined;
-  }
+function salvage(raw: unknown): Manifest | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
   const data = raw as Record<string, unknown>;
   for (let round = 0; round < 4; round++) {

@@ -76,6 +76,8 @@ export interface ActualStack {
   updatedAt: string | undefined;
   driftStatus: string | undefined;
   driftCheckedAt: string | undefined;
+  /** The CloudFormation service role the stack was last deployed with, which its deletion passes too. */
+  roleArn?: string;
 }
 
 export type PlanAction = 'create' | 'update' | 'delete' | 'none' | 'blocked';

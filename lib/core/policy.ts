@@ -1,7 +1,10 @@
 /**
  * Safety policy defaults: which resource types are stateful (their replacement or removal loses
- * data and is blocked unless allowed by logical id), and how much one run may prune.
+ * data and is blocked unless allowed by logical id), how much one run may prune, and which roles
+ * and regions a source may deploy with (its destinations).
  */
+import type { Problem } from './errors.js';
+import type { Manifest } from './manifest.js';
 
 /** Replacing or removing these destroys data; cairn.yaml's `defaults.protectedTypes` adds more. */
 export const DEFAULT_PROTECTED_TYPES: readonly string[] = [
@@ -30,3 +33,62 @@ export const DEFAULT_PROTECTED_TYPES: readonly string[] = [
 export const DEFAULT_PRUNE_MAX_SHARE = 0.5;
 
 export const DEFAULT_DRIFT_POLICY = 'alert' as const;
+
+/** What a source may deploy with, and what its stacks get when cairn.yaml names nothing. */
+export interface DestinationPolicy {
+  source: string;
+  /** Roles cairn.yaml may name besides `defaultRoleArn`; absent with no default role: any role. */
+  roleArns?: readonly string[];
+  /** Regions stacks may go to; absent: any. */
+  regions?: readonly string[];
+  /** The source's deployer role, used for stacks that name none. */
+  defaultRoleArn?: string | undefined;
+  /** The region stacks that name none go to. */
+  defaultRegion: string;
+  /** Where the allowed values are configured, for the message (e.g. `cairn.deploy.json destinations`). */
+  configuredIn: string;
+}
+
+/** The roles a policy allows, or undefined when any role is allowed. */
+export function allowedRoles(policy: DestinationPolicy): string[] | undefined {
+  if (policy.roleArns === undefined && policy.defaultRoleArn === undefined) return undefined;
+  return [...new Set([...(policy.defaultRoleArn ? [policy.defaultRoleArn] : []), ...(policy.roleArns ?? [])])].sort();
+}
+
+/**
+ * Every role and region cairn.yaml asks for that the source's destinations do not allow, each
+ * naming the field that asks (the stack's own, else `defaults`) and the allowed values. A stack
+ * that names no role while roles are restricted and the source has no default would run with
+ * Cairn's own credentials, so it is denied too.
+ */
+export function destinationProblems(manifest: Manifest, policy: DestinationPolicy, file = 'cairn.yaml'): Problem[] {
+  const problems: Problem[] = [];
+  const reported = new Set<string>();
+  const add = (path: string, message: string): void => {
+    if (reported.has(path)) return;
+    reported.add(path);
+    problems.push({ file, path, message });
+  };
+  const roles = allowedRoles(policy);
+  const regions = policy.regions ? [...policy.regions].sort() : undefined;
+  const rolesText = (): string => `allowed roles for source ${policy.source}: ${roles!.length ? roles!.join(', ') : '(none)'} (${policy.configuredIn})`;
+  const regionsText = (): string => `allowed regions for source ${policy.source}: ${regions!.join(', ')} (${policy.configuredIn})`;
+  const defaults = manifest.defaults ?? {};
+  for (const [id, entry] of Object.entries(manifest.stacks)) {
+    if (roles) {
+      const [path, role] = entry.roleArn ? [`stacks.${id}.roleArn`, entry.roleArn] : defaults.roleArn ? ['defaults.roleArn', defaults.roleArn] : [`stacks.${id}`, policy.defaultRoleArn];
+      if (role === undefined) {
+        add(path, `names no roleArn and source ${policy.source} has no default role, so CloudFormation would act with Cairn's own credentials; set roleArn to one of the ${rolesText()}`);
+      } else if (!roles.includes(role)) {
+        add(path, `role ${role} is not a destination of source ${policy.source}; ${rolesText()}`);
+      }
+    }
+    if (regions) {
+      const [path, region, named] = entry.region ? [`stacks.${id}.region`, entry.region, true] : defaults.region ? ['defaults.region', defaults.region, true] : [`stacks.${id}`, policy.defaultRegion, false];
+      if (!regions.includes(region)) {
+        add(path, named ? `region ${region} is not a destination of source ${policy.source}; ${regionsText()}` : `names no region, so it would go to Cairn's region ${region}, which source ${policy.source} may not use; set region to one of the ${regionsText()}`);
+      }
+    }
+  }
+  return problems;
+}

@@ -55,6 +55,27 @@ const SourcePathSchema = z
   })
   .transform((value) => value.split('/').filter((p) => p !== '' && p !== '.').join('/'));
 
+/** An IAM role ARN, as a source's deployer role and cairn.yaml's `roleArn` take it. */
+export const RoleArnSchema = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/cairn-deployer');
+
+export const RegionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-1');
+
+/**
+ * Where a source may deploy, as Argo CD's AppProject declares it: the CloudFormation service roles
+ * its cairn.yaml may name and the regions its stacks may go to. A cairn.yaml naming anything else
+ * stalls its commit (PolicyDenied) before any AWS call.
+ */
+export const DestinationsSchema = z.strictObject({
+  /** Roles cairn.yaml may name, besides the source's own `roleArn`. */
+  roleArns: z.array(RoleArnSchema).max(100, 'at most 100 roles').optional(),
+  /** Regions its stacks may go to; absent means any region. */
+  regions: z.array(RegionSchema).min(1, 'list at least one region, or leave regions out to allow any').max(50, 'at most 50 regions').optional(),
+});
+
+export type Destinations = z.infer<typeof DestinationsSchema>;
+
 export const SourceConfigSchema = z.strictObject({
   name: SourceNameSchema,
   repoUrl: RepoUrlSchema,
@@ -71,11 +92,13 @@ export const SourceConfigSchema = z.strictObject({
   previousWebhookSecretName: SecretNameSchema.optional(),
   /** The secret holding a token for fetching private repositories and reporting commit status. */
   gitTokenSecretName: SecretNameSchema.optional(),
-  /** The CloudFormation service role stacks of this source are deployed with. */
-  roleArn: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/cairn-deployer')
-    .optional(),
+  /**
+   * The CloudFormation service role stacks of this source are deployed with when cairn.yaml names
+   * none; when set, it is also the only role cairn.yaml may name besides `destinations.roleArns`.
+   */
+  roleArn: RoleArnSchema.optional(),
+  /** The roles and regions this source may deploy with; see DestinationsSchema. */
+  destinations: DestinationsSchema.optional(),
   /** The commit status context, e.g. `cairn/prod`; defaults to `cairn/{name}` where it is reported. */
   statusContext: z.string().min(1).max(255).optional(),
 });

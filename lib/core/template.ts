@@ -5,14 +5,15 @@
 import { LineCounter, parseDocument, type ScalarTag, type CollectionTag, type YAMLMap, type YAMLSeq } from 'yaml';
 import { canonicalJson, sha256, sortKeys } from './canonical.js';
 import { messageOf, type Problem } from './errors.js';
+import { flowNestsDeeperThan, LIMITS, nestsDeeperThan } from './limits.js';
 import { duplicateKeyProblems } from './manifest.js';
 
 /** CloudFormation's largest template (passed by S3 URL). */
-export const MAX_TEMPLATE_BYTES = 1_048_576;
+export const MAX_TEMPLATE_BYTES = LIMITS.fileBytes;
 /** CloudFormation's largest inline TemplateBody. */
 export const MAX_INLINE_TEMPLATE_BYTES = 51_200;
 /** Far deeper than any real template, and well within what the recursive canonicalisation can walk. */
-export const MAX_NESTING_DEPTH = 500;
+export const MAX_NESTING_DEPTH = LIMITS.templateDepth;
 
 export interface TemplateParameter {
   type: string;
@@ -112,16 +113,6 @@ function parseYaml(text: string, file: string): { ok: true; value: unknown } | {
   }
 }
 
-/** Whether containers nest more than `max` levels, found without recursion. */
-function nestsDeeperThan(value: unknown, max: number): boolean {
-  const pending: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
-  for (let item = pending.pop(); item; item = pending.pop()) {
-    if (item.value === null || typeof item.value !== 'object') continue;
-    if (item.depth >= max) return true;
-    for (const child of Object.values(item.value)) pending.push({ value: child, depth: item.depth + 1 });
-  }
-  return false;
-}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -141,6 +132,9 @@ export function parseTemplate(content: string | Uint8Array, file: string): Templ
   }
   const text = typeof content === 'string' ? content : Buffer.from(content).toString('utf8');
   if (text.trim() === '') return { ok: false, problems: [{ file, path: '', message: 'is empty; expected a CloudFormation template' }] };
+  if (flowNestsDeeperThan(text, MAX_NESTING_DEPTH)) {
+    return { ok: false, problems: [{ file, path: '', message: `nests brackets more than ${MAX_NESTING_DEPTH} levels deep; no CloudFormation template needs that many` }] };
+  }
   const parsed = parseText(text, file);
   if (!parsed.ok) return parsed;
   const raw = parsed.value;

@@ -7,14 +7,14 @@
 import { CfnOutput, Duration, Size, Stack, type StackProps } from 'aws-cdk-lib';
 import { Match, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ENV } from '../core/environment.js';
 import { CairnAlarms } from './alarms.js';
-import { CloudFormationAccess, LIST_WILDCARD_REASON, STACK_WILDCARD_REASON } from './cloudformation-access.js';
+import { CloudFormationAccess, DATA_PLANE_READS, LIST_WILDCARD_REASON, STACK_WILDCARD_REASON } from './cloudformation-access.js';
 import { CairnDashboard } from './dashboard.js';
 import type { DeployConfig } from './deploy-config.js';
 import { Deployers } from './deployer.js';
@@ -91,6 +91,7 @@ export class CairnStack extends Stack {
       description: 'Cairn: verifies Git provider webhooks and queues a reconcile of the source',
       memorySize: 512,
       timeout: WEBHOOK_TIMEOUT,
+      reservedConcurrency: config.reservedConcurrency.webhook,
       environment,
       logRetention,
     });
@@ -106,6 +107,7 @@ export class CairnStack extends Stack {
       memorySize: 1024,
       timeout: RECONCILE_TIMEOUT,
       ephemeralStorage: RECONCILE_EPHEMERAL_STORAGE,
+      reservedConcurrency: config.reservedConcurrency.reconcile,
       environment: { ...environment, [ENV.templateBucket]: templates.bucket.bucketName, [ENV.deadLetterQueueUrl]: this.work.deadLetterQueue.queueUrl },
       logRetention,
       // Template checks read the resource schemas from beside the bundle.
@@ -129,11 +131,10 @@ export class CairnStack extends Stack {
         'cloudformation:GetTemplate',
         'cloudformation:DescribeStackEvents',
         'cloudformation:DescribeStackResourceDrifts',
-        'cloudformation:DeleteStack',
-        'cloudformation:UpdateTerminationProtection',
       ]),
       STACK_WILDCARD_REASON,
     );
+    this.reconcile.grant(cloudformation.onOwnedStacks(['cloudformation:DeleteStack', 'cloudformation:UpdateTerminationProtection']), STACK_WILDCARD_REASON);
     this.reconcile.grant(
       cloudformation.onChangeSets([
         'cloudformation:ListChangeSets',
@@ -152,6 +153,7 @@ export class CairnStack extends Stack {
       new PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [templates.bucket.arnForObjects('*')] }),
       'Template objects are keyed by stack name and content hash, known only at run time; the bucket holds nothing but these templates.',
     );
+    templates.onlyWrittenBy(this.reconcile.role);
     if (secrets.gitTokenSecretArns.length > 0) {
       this.reconcile.grant(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets.gitTokenSecretArns }));
     }
@@ -161,6 +163,7 @@ export class CairnStack extends Stack {
       description: 'Cairn: detects drift on a paced share of owned stacks and queues a reconcile of every source',
       memorySize: 512,
       timeout: SWEEP_TIMEOUT,
+      reservedConcurrency: config.reservedConcurrency.sweep,
       environment: {
         ...environment,
         [ENV.sweepIntervalMs]: String(config.sweepIntervalMinutes * 60_000),
@@ -186,6 +189,7 @@ export class CairnStack extends Stack {
       'Drift detection reads every resource of a stack with the caller\'s credentials, and the stacks hold whatever the ' +
         'repositories declare; read-only access to them is what detection needs. Narrow it with driftDetectionPolicies (docs/deploy.md).',
     );
+    this.sweep.grant(new PolicyStatement({ effect: Effect.DENY, actions: DATA_PLANE_READS, resources: ['*'] }));
     this.sweep.grant(sendToQueue);
     new Rule(this, 'SweepSchedule', {
       description: `Cairn: sweep every ${config.sweepIntervalMinutes} minutes`,
@@ -199,6 +203,7 @@ export class CairnStack extends Stack {
       description: 'Cairn: queues the owning source when a stack operation Cairn started settles',
       memorySize: 256,
       timeout: Duration.seconds(30),
+      reservedConcurrency: config.reservedConcurrency.stackEvents,
       environment,
       logRetention,
     });

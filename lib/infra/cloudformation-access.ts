@@ -6,12 +6,36 @@
  */
 import { Aws } from 'aws-cdk-lib';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { OWNER_TAGS } from '../core/model.js';
+
+const OWNER_SOURCE_TAG = OWNER_TAGS.source;
 
 /** Why the stack and change set ARNs end in "*", for cdk-nag. */
 export const STACK_WILDCARD_REASON =
   'Stacks are named in the Git repositories and created at run time, so their ARNs are known only as ' +
-  'stack/* and changeSet/* of this account in the configured regions; ownership is enforced by Cairn\'s ' +
-  'cairn:source tags and every change goes through a deployer role.';
+  'stack/* and changeSet/* of this account in the configured regions; deleting and unprotecting require the ' +
+  'cairn:source tag in IAM, and every change goes through a deployer role.';
+
+/**
+ * Data-plane reads drift detection never needs: the sweep's read-only policies are granted for the
+ * resources' configuration, and these would let it read the data itself.
+ */
+export const DATA_PLANE_READS = [
+  's3:GetObject',
+  's3:GetObjectVersion',
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+  'dynamodb:GetRecords',
+  'secretsmanager:GetSecretValue',
+  'kms:Decrypt',
+  'sqs:ReceiveMessage',
+  'kinesis:GetRecords',
+  'logs:GetLogEvents',
+  'logs:FilterLogEvents',
+  'rds-data:ExecuteStatement',
+];
 
 /** Why some actions are granted on "*", for cdk-nag. */
 export const LIST_WILDCARD_REASON =
@@ -52,6 +76,14 @@ export class CloudFormationAccess {
   /** Actions on stacks in the regions. */
   onStacks(actions: string[]): PolicyStatement {
     return new PolicyStatement({ actions, resources: this.stackArns });
+  }
+
+  /**
+   * Actions that delete or unprotect a stack, only on stacks carrying Cairn's `cairn:source` tag:
+   * whatever the code does, IAM refuses them on a stack Cairn does not own.
+   */
+  onOwnedStacks(actions: string[]): PolicyStatement {
+    return new PolicyStatement({ actions, resources: this.stackArns, conditions: { Null: { [`aws:ResourceTag/${OWNER_SOURCE_TAG}`]: 'false' } } });
   }
 
   /** Actions on change sets, which IAM authorises on the stack as well as the change set. */

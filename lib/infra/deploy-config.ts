@@ -63,6 +63,20 @@ const AlarmsSchema = z.strictObject({
     .optional(),
 });
 
+const ConcurrencySchema = z.number().int('expected a whole number').min(1, 'at least 1').max(1000, 'at most 1000');
+
+/**
+ * Reserved concurrency per function: each is held for it and caps it, so a flood of unsigned requests
+ * on the public Function URL cannot take the account's concurrency, nor starve the reconciler.
+ */
+const ReservedConcurrencySchema = z.strictObject({
+  webhook: ConcurrencySchema.default(10),
+  /** Default: reconcileConcurrency, the most the queue's event source runs at once. */
+  reconcile: ConcurrencySchema.optional(),
+  sweep: ConcurrencySchema.default(1),
+  stackEvents: ConcurrencySchema.default(5),
+});
+
 /** Everything in the file besides `sources`; `sources` is left to the shared DeploymentConfigSchema. */
 const StackOptionsSchema = z.strictObject({
   sources: z.unknown(),
@@ -87,6 +101,7 @@ const StackOptionsSchema = z.strictObject({
   deployerPolicies: z.array(PolicySchema).min(1, 'name at least one policy for the default deployer role').default(['AdministratorAccess']),
   driftDetectionPolicies: z.array(PolicySchema).default(['ReadOnlyAccess']),
   deployerRoleArns: z.array(RoleArnSchema).default([]),
+  reservedConcurrency: ReservedConcurrencySchema.prefault({}),
 });
 
 /** The validated deployment: what the CDK app builds. */
@@ -100,6 +115,8 @@ export interface DeployConfig {
   regions: string[];
   /** Most reconcile invocations at once (SQS event source maximum concurrency). */
   reconcileConcurrency: number;
+  /** Concurrency reserved for (and capping) each function. */
+  reservedConcurrency: { webhook: number; reconcile: number; sweep: number; stackEvents: number };
   logRetentionDays: number;
   /** Create each source's webhook secret with a random value, instead of referencing an existing one. */
   createWebhookSecrets: boolean;
@@ -140,6 +157,14 @@ export function parseDeployConfig(data: unknown, where: string): DeployConfig {
   if (problems.length > 0 || !options.success) throw new ValidationError(problems);
 
   const o = options.data;
+  const reservedReconcile = o.reservedConcurrency.reconcile;
+  if (reservedReconcile !== undefined && reservedReconcile < o.reconcileConcurrency) {
+    problems.push({
+      file: where,
+      path: 'reservedConcurrency.reconcile',
+      message: `is ${reservedReconcile}, below reconcileConcurrency (${o.reconcileConcurrency}): the queue would start invocations Lambda then throttles; give at least ${o.reconcileConcurrency}`,
+    });
+  }
   if (o.createWebhookSecrets) {
     sources.forEach((source, index) => {
       if (source.webhookSecretName.startsWith('arn:')) {
@@ -176,6 +201,7 @@ export function parseDeployConfig(data: unknown, where: string): DeployConfig {
     deployerPolicies: o.deployerPolicies,
     driftDetectionPolicies: o.driftDetectionPolicies,
     deployerRoleArns: o.deployerRoleArns,
+    reservedConcurrency: { ...o.reservedConcurrency, reconcile: o.reservedConcurrency.reconcile ?? o.reconcileConcurrency },
   };
 }
 

@@ -42,7 +42,7 @@ export class Deployers extends Construct {
     }
     const defaultArn = this.defaultRole?.roleArn;
     this.sources = props.sources.map((s) => (s.roleArn || !defaultArn ? s : { ...s, roleArn: defaultArn }));
-    this.roleArns = [...new Set([...this.sources.flatMap((s) => (s.roleArn ? [s.roleArn] : [])), ...props.extraRoleArns])];
+    this.roleArns = [...new Set([...this.sources.flatMap((s) => [...(s.roleArn ? [s.roleArn] : []), ...(s.destinations?.roleArns ?? [])]), ...props.extraRoleArns])];
   }
 
   /**

@@ -57,6 +57,8 @@ export interface CairnFunctionProps {
   ephemeralStorage?: Size;
   /** Repository-relative files the handler reads from beside its bundle, copied there after bundling. */
   files?: string[];
+  /** Concurrency held for this function alone, which is also its ceiling (the deployment's reservedConcurrency). */
+  reservedConcurrency?: number;
 }
 
 export class CairnFunction extends Construct {
@@ -91,6 +93,7 @@ export class CairnFunction extends Construct {
       memorySize: props.memorySize,
       timeout: props.timeout,
       ...(props.ephemeralStorage ? { ephemeralStorageSize: props.ephemeralStorage } : {}),
+      ...(props.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
       role: this.role,
       logGroup: this.logGroup,
       tracing: Tracing.ACTIVE,

@@ -4,6 +4,7 @@
  * what is in Git and expire once no change set can still need them.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AnyPrincipal, Effect, PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag.js';
@@ -29,8 +30,24 @@ export class TemplateBucket extends Construct {
     acknowledge(
       this,
       'S1',
-      'Holds only copies of templates already in Git, written by the reconcile role alone and expired after 30 days; ' +
+      'Holds only copies of templates already in Git, written by the reconcile role alone (the bucket policy denies anyone else) and expired after 30 days; ' +
         'CloudTrail records the API calls, and a second bucket for access logs would guard nothing the repository does not already keep.',
+    );
+  }
+
+  /**
+   * Enforce "written by the reconcile role alone" in the bucket policy: any other principal of the
+   * account, whatever its own policies allow, is denied writing a template CloudFormation would run.
+   */
+  onlyWrittenBy(role: IRole): void {
+    this.bucket.addToResourcePolicy(
+      new PolicyStatement({
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects('*')],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': role.roleArn } },
+      }),
     );
   }
 }

@@ -58,6 +58,12 @@ export interface GitServerOptions {
   auth?: AuthCheck;
   /** Directory of bare repositories to serve; a new temp directory when omitted. */
   root?: string;
+  /**
+   * Echo the credentials a request sent (the Authorization header, the decoded `user:password` and
+   * the password) in the reason phrase and body of every error answer, as careless servers do, so
+   * tests can prove Cairn never repeats them.
+   */
+  echoCredentials?: boolean;
 }
 
 export interface GitServer {
@@ -76,6 +82,8 @@ export interface GitServer {
   failWith(status: number | undefined): void;
   /** Hold every response this many milliseconds before answering (for timeout tests); 0 restores. */
   delay(ms: number): void;
+  /** Answer requests with `handler` instead (it returns false to serve the request normally); undefined restores. */
+  intercept(handler: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -150,6 +158,17 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
   const requests: RecordedRequest[] = [];
   let failure: number | undefined;
   let delayMs = 0;
+  let interceptor: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  /** An error answer, echoing the request's credentials when asked to. */
+  const refuse = (req: IncomingMessage, res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void => {
+    const creds = basicCredentials(req.headers.authorization);
+    const echo = options.echoCredentials && req.headers.authorization ? ` (you sent ${req.headers.authorization}, that is ${creds?.username}:${creds?.password}; password ${creds?.password})` : '';
+    // A reason phrase is latin1 without control characters; anything else would make Node refuse it.
+    const reason = `${text}${echo}`.replace(/[^\x20-\x7e]/g, '?');
+    if (echo) res.writeHead(status, reason, { 'content-type': 'text/plain', ...headers });
+    else res.writeHead(status, { 'content-type': 'text/plain', ...headers });
+    res.end(`${text}${echo}\n`);
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -161,17 +180,21 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
     const started = performance.now();
     res.on('close', () => (record.durationMs = performance.now() - started));
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    if (interceptor?.(req, res)) {
+      record.status = res.statusCode;
+      return;
+    }
 
     if (failure !== undefined) {
       req.resume();
       record.status = failure;
-      res.writeHead(failure, { 'content-type': 'text/plain' }).end(`failing with ${failure}\n`);
+      refuse(req, res, failure, `failing with ${failure}`);
       return;
     }
     if (options.auth && !authorised(options.auth, creds)) {
       req.resume();
       record.status = 401;
-      res.writeHead(401, { 'www-authenticate': 'Basic realm="cairn"', 'content-type': 'text/plain' }).end('unauthorised\n');
+      refuse(req, res, 401, 'unauthorised', { 'www-authenticate': 'Basic realm="cairn"' });
       return;
     }
 
@@ -261,6 +284,9 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
     },
     delay: (ms) => {
       delayMs = ms;
+    },
+    intercept: (handler) => {
+      interceptor = handler;
     },
     stop: async () => {
       server.closeAllConnections();

@@ -16,7 +16,7 @@ import type { GatewayFactory } from '../ports/stack-gateway.js';
 import type { WorkMessage } from '../ports/work-queue.js';
 import type { AdvanceOptions } from '../reconcile/advance.js';
 import { processBatch } from '../reconcile/process-batch.js';
-import { reconcileSource, type ReconcileOutcome } from '../reconcile/reconcile-source.js';
+import { reconcileSource, type ReconcileContext, type ReconcileOutcome } from '../reconcile/reconcile-source.js';
 import { routeStackEvent } from '../reconcile/route-stack-event.js';
 import { StallMemory } from '../reconcile/stall-memory.js';
 import { sweep, type SweepReport } from '../reconcile/sweep.js';
@@ -38,6 +38,8 @@ export interface LocalSource {
   /** Poll the repository for new commits (local repositories need no webhook). */
   watch: boolean;
   commitStatus?: CommitStatusReporter;
+  /** The roles and regions this source may deploy with, and its default role; absent: any. */
+  destinations?: NonNullable<ReconcileContext['destinations']> & { defaultRoleArn?: string };
 }
 
 export interface RuntimeOptions {
@@ -57,8 +59,14 @@ export interface RuntimeOptions {
   step?: Omit<AdvanceOptions, 'gateways' | 'sink' | 'receivedAt'>;
   /** Upper bound on "come back later" delays, so a local runtime stays responsive. */
   maxRetryDelayMs?: number;
-  /** Intake log entries (push received, ignored, rejected), for the readable output. */
+  /**
+   * Intake log entries (push received, ignored, failed), for the readable output. Rejected
+   * deliveries are not passed one by one: they are counted in /status and summarised in one log
+   * line per `rejectionSummaryMs`, so a flood of bad requests cannot flood the output.
+   */
   onIntake?: (entry: IntakeLogEntry) => void;
+  /** How often a line summarises the rejected requests since the last one (default 60 s). */
+  rejectionSummaryMs?: number;
   /** Reconcile every source once at start (default true). */
   reconcileOnStart?: boolean;
 }
@@ -88,6 +96,8 @@ export class LocalRuntime {
   private consumer: Promise<void> | undefined;
   private sweeping: Promise<SweepReport> | undefined;
   private stopping = false;
+  /** Requests refused (by the HTTP front or the intake), by status code: since start, and since the last summary. */
+  private readonly rejections = { total: new Map<number, number>(), recent: new Map<number, number>() };
   url = '';
 
   constructor(private readonly options: RuntimeOptions) {
@@ -143,9 +153,11 @@ export class LocalRuntime {
           secrets: { get: async (name) => (name === WEBHOOK_SECRET_NAME ? secret : Promise.reject(new Error(`no secret named ${name}`))) },
           queue: this.queue,
           now: () => new Date(),
-          ...(options.onIntake ? { log: options.onIntake } : {}),
+          log: (entry) => (entry.outcome === 'rejected' ? this.countRejection(entry.statusCode) : options.onIntake?.(entry)),
         }),
       status: () => this.status(),
+      onRejected: (statusCode) => this.countRejection(statusCode),
+      onError: (error) => this.sink.emit({ source: 'runtime', type: 'log', level: 'error', message: `the HTTP endpoint failed answering a request: ${error instanceof Error ? error.message : String(error)}` }),
     });
     this.server = front.server;
     this.url = front.url;
@@ -171,6 +183,8 @@ export class LocalRuntime {
       this.every(options.watchEveryMs ?? 2_000, () => this.watch());
     }
     if (options.sweepEveryMs) this.every(options.sweepEveryMs, () => this.sweepNow().then(() => undefined));
+    const summaryMs = options.rejectionSummaryMs ?? 60_000;
+    this.every(summaryMs, async () => this.summariseRejections(summaryMs));
     this.consumer = this.consume();
     return { url: this.url };
   }
@@ -210,10 +224,25 @@ export class LocalRuntime {
       url: this.url,
       sources: [...this.states.values()].map((s) => ({ ...s, stalled: this.stalls.get(s.name) ?? null })),
       queue: this.queue.depth(),
+      rejected: { total: sum(this.rejections.total), byStatus: Object.fromEntries(this.rejections.total) },
       stacks: stacks
         .filter((s) => this.states.has(s.tags['cairn:source'] ?? ''))
         .map((s) => ({ source: s.tags['cairn:source'], id: s.tags['cairn:stack'], stackName: s.stackName, status: s.status, commit: s.tags['cairn:commit'], drift: s.driftStatus ?? null })),
     };
+  }
+
+  private countRejection(statusCode: number): void {
+    for (const counts of [this.rejections.total, this.rejections.recent]) counts.set(statusCode, (counts.get(statusCode) ?? 0) + 1);
+  }
+
+  /** One line for every request refused since the last one, if any. */
+  private summariseRejections(periodMs: number): void {
+    const recent = this.rejections.recent;
+    if (recent.size === 0) return;
+    const byStatus = [...recent].sort(([a], [b]) => a - b).map(([status, n]) => `${n} × ${status}`).join(', ');
+    const n = sum(recent);
+    recent.clear();
+    this.sink.emit({ source: 'runtime', type: 'log', level: 'warn', message: `refused ${n} request${n === 1 ? '' : 's'} in the last ${periodMs < 1000 ? `${periodMs} ms` : `${Math.round(periodMs / 1000)} s`} (${byStatus}); totals in GET /status` });
   }
 
   private every(ms: number, fn: () => Promise<void>): void {
@@ -271,7 +300,15 @@ export class LocalRuntime {
                 sink: this.sink,
                 commitStatus: s.commitStatus ?? noCommitStatus,
                 stalls: this.stalls,
-                step: { pollMs: options.account ? 20 : 2_000, changeSetWaitMs: options.account ? 10_000 : 60_000, ...options.step, remainingMs: () => (this.stopping ? 0 : Number.POSITIVE_INFINITY), verifyTemplates: trigger.kind === 'sweep' ? 25 : 0 },
+                ...(s.destinations ? { destinations: s.destinations } : {}),
+                step: {
+                  pollMs: options.account ? 20 : 2_000,
+                  changeSetWaitMs: options.account ? 10_000 : 60_000,
+                  ...options.step,
+                  ...(s.destinations?.defaultRoleArn ? { defaultRoleArn: s.destinations.defaultRoleArn } : {}),
+                  remainingMs: () => (this.stopping ? 0 : Number.POSITIVE_INFINITY),
+                  verifyTemplates: trigger.kind === 'sweep' ? 25 : 0,
+                },
               },
               trigger,
             );
@@ -304,4 +341,10 @@ export class LocalRuntime {
       for (const m of batch) if (!failed.has(m.messageId)) this.queue.delete(m.receipt);
     }
   }
+}
+
+function sum(counts: Map<number, number>): number {
+  let n = 0;
+  for (const v of counts.values()) n += v;
+  return n;
 }

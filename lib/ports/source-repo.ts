@@ -9,9 +9,15 @@ export interface SourceSnapshot {
   readonly commit: string;
   /**
    * A file's bytes at that commit, or undefined when there is no such file. Paths are
-   * repository-relative with `/`. Throws PathOutsideRepoError for a symlink that leaves the repository.
+   * repository-relative with `/`. Throws PathOutsideRepoError for a symlink that leaves the repository,
+   * and FileTooLargeError for a file over `maxBytes`, found before its content is inflated or read.
    */
-  readFile(path: string): Promise<Uint8Array | undefined>;
+  readFile(path: string, options?: ReadOptions): Promise<Uint8Array | undefined>;
+}
+
+export interface ReadOptions {
+  /** Refuse a file larger than this many bytes (as stored, decoded) before reading it whole. */
+  maxBytes?: number;
 }
 
 export interface SourceRepo {
@@ -28,5 +34,17 @@ export class PathOutsideRepoError extends Error {
     detail: string,
   ) {
     super(`${path} ${detail}`);
+  }
+}
+
+/** A file over the size asked for; `bytes` is its size when known before reading it. */
+export class FileTooLargeError extends Error {
+  override name = 'FileTooLargeError';
+  constructor(
+    readonly path: string,
+    readonly bytes: number | undefined,
+    readonly maxBytes: number,
+  ) {
+    super(`${path} is ${bytes === undefined ? 'over' : `${bytes} bytes, over`} the limit of ${maxBytes} bytes`);
   }
 }

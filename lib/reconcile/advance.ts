@@ -166,7 +166,9 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
       const a = actualOf(next)!;
       if (next.waiting) waitingOn.push(next.id);
       else {
-        await sp.gatewayFor(next.region).deleteStack(next.stackName, { clientToken: requestToken(`cairn-delete-${sha256(a.stackId).slice(0, 24)}`, desired.source), roleArn: undefined });
+        // Deleted through the role it was deployed with, as CloudFormation deletes resources with the
+        // caller's credentials otherwise (and the reconciler has no rights of its own on them).
+        await sp.gatewayFor(next.region).deleteStack(next.stackName, { clientToken: requestToken(`cairn-delete-${sha256(a.stackId).slice(0, 24)}`, desired.source), roleArn: a.roleArn });
         sink.emit({ ...base, type: 'stack.action', stack: next.id, stackName: next.stackName, action: 'delete', summary: next.reason });
         started.push(next.id);
         deleting.push(next.id);
@@ -425,7 +427,7 @@ async function cleanUpReview(gateway: StackGateway, stackName: string): Promise<
   const a = await gateway.describeStack(stackName);
   if (a?.status === 'REVIEW_IN_PROGRESS') {
     const others = await gateway.listChangeSets(stackName);
-    if (others.length === 0) await gateway.deleteStack(stackName, { clientToken: requestToken(`cairn-cleanup-${sha256(a.stackId).slice(0, 24)}`, a.tags[OWNER_TAGS.source] ?? ''), roleArn: undefined });
+    if (others.length === 0) await gateway.deleteStack(stackName, { clientToken: requestToken(`cairn-cleanup-${sha256(a.stackId).slice(0, 24)}`, a.tags[OWNER_TAGS.source] ?? ''), roleArn: a.roleArn });
   }
 }
 

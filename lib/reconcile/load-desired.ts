@@ -7,19 +7,41 @@
  * be another source) or overrides it (the CLI's --source, an explicit choice of the user's).
  */
 import { requiredFiles, resolveDesired, type FileContent } from '../core/desired.js';
-import { ValidationError, type Problem } from '../core/errors.js';
+import { PolicyDeniedError, ValidationError, type Problem } from '../core/errors.js';
 import { MANIFEST_FILE, parseManifest, withLines } from '../core/manifest.js';
 import type { DesiredState } from '../core/model.js';
-import { PathOutsideRepoError, type SourceSnapshot } from '../ports/source-repo.js';
+import { destinationProblems, type DestinationPolicy } from '../core/policy.js';
+import { formatBytes, LIMITS } from '../core/limits.js';
+import { FileTooLargeError, PathOutsideRepoError, type SourceSnapshot } from '../ports/source-repo.js';
 
 const decoder = new TextDecoder('utf-8');
 
-async function read(snapshot: SourceSnapshot, path: string): Promise<FileContent> {
+/** The bytes one commit has left to read; every file is refused past it, before it is read. */
+class ReadBudget {
+  used = 0;
+  constructor(readonly total: number) {}
+}
+
+async function read(snapshot: SourceSnapshot, path: string, budget: ReadBudget, maxBytes: number, what: string): Promise<FileContent> {
+  const left = budget.total - budget.used;
+  const limit = Math.min(maxBytes, left);
   try {
-    const bytes = await snapshot.readFile(path);
-    return bytes ? { kind: 'file', text: decoder.decode(bytes) } : { kind: 'missing' };
+    const bytes = await snapshot.readFile(path, { maxBytes: limit });
+    if (!bytes) return { kind: 'missing' };
+    budget.used += bytes.byteLength;
+    return { kind: 'file', text: decoder.decode(bytes) };
   } catch (error) {
     if (error instanceof PathOutsideRepoError) return { kind: 'outside', detail: 'is a symbolic link that points outside the repository' };
+    if (error instanceof FileTooLargeError) {
+      const size = error.bytes === undefined ? 'is larger than' : `is ${error.bytes} bytes, over`;
+      return {
+        kind: 'too-large',
+        detail:
+          limit === maxBytes
+            ? `${size} the limit of ${formatBytes(maxBytes)} for ${what}; not read`
+            : `would take the files this commit reads past ${formatBytes(budget.total)} in all (${budget.used} bytes read before it); not read. Split the source, or make its templates smaller`,
+      };
+    }
     throw error;
   }
 }
@@ -27,10 +49,16 @@ async function read(snapshot: SourceSnapshot, path: string): Promise<FileContent
 export interface LoadOptions {
   /** How a `source` given to loadDesired relates to cairn.yaml's: must agree (default) or overrides it. */
   sourceFrom?: 'deployment' | 'flag';
+  /**
+   * The destinations of the named source (undefined: unrestricted): a valid cairn.yaml asking for
+   * any other role or region throws PolicyDeniedError.
+   */
+  destinations?: (source: string) => Omit<DestinationPolicy, 'source'> | undefined;
 }
 
 export async function loadDesired(snapshot: SourceSnapshot, source: string | undefined, options: LoadOptions = {}): Promise<DesiredState> {
-  const manifestFile = await read(snapshot, MANIFEST_FILE);
+  const budget = new ReadBudget(LIMITS.commitBytes);
+  const manifestFile = await read(snapshot, MANIFEST_FILE, budget, LIMITS.manifestBytes, 'cairn.yaml');
   if (manifestFile.kind !== 'file') {
     throw new ValidationError([
       {
@@ -57,12 +85,17 @@ export async function loadDesired(snapshot: SourceSnapshot, source: string | und
   for (let round = 0; round < 2; round++) {
     const wanted = requiredFiles(manifest.value, lookup).filter((p) => !files.has(p));
     if (wanted.length === 0) break;
-    const contents = await Promise.all(wanted.map((p) => read(snapshot, p)));
-    wanted.forEach((p, i) => files.set(p, contents[i]!));
+    // One at a time, so the commit's byte budget is checked before each read.
+    for (const p of wanted) files.set(p, await read(snapshot, p, budget, LIMITS.fileBytes, 'a template or deployment file'));
   }
   const desired = resolveDesired({ source: 'name' in naming ? naming.name : '', commit: snapshot.commit, manifest: manifest.value, files: lookup });
   if (!desired.ok || schemaProblems.length > 0) {
     throw new ValidationError(withLines([...schemaProblems, ...(desired.ok ? [] : desired.problems)], manifestFile.text, MANIFEST_FILE));
+  }
+  const destinations = options.destinations?.(desired.value.source);
+  if (destinations) {
+    const denied = destinationProblems(manifest.value, { ...destinations, source: desired.value.source });
+    if (denied.length > 0) throw new PolicyDeniedError(withLines(denied, manifestFile.text, MANIFEST_FILE));
   }
   return desired.value;
 }

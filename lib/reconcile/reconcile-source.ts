@@ -24,6 +24,11 @@ export interface ReconcileContext {
   sink: EventSink;
   commitStatus: CommitStatusReporter;
   stalls: StallMemory;
+  /**
+   * The roles and regions this source may use (besides `step.defaultRoleArn`); checked on every
+   * commit before any AWS call. Absent, with no default role: any.
+   */
+  destinations?: { roleArns?: readonly string[]; regions?: readonly string[]; configuredIn: string };
   /** Step tuning (change-set wait and poll, parallelism, time budget). */
   step?: Omit<AdvanceOptions, 'gateways' | 'sink' | 'receivedAt'>;
 }
@@ -64,7 +69,7 @@ export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): 
     ctx.stalls.set(ctx.source, { commit, reason: error.reason, message: error.message, at: new Date().toISOString() });
     const description =
       error instanceof ValidationError
-        ? `${error.errors.length} problem${error.errors.length === 1 ? '' : 's'}: ${formatProblem(error.errors[0] ?? error.problems[0]!)}`
+        ? `${error.reason === 'PolicyDenied' ? 'PolicyDenied: ' : ''}${error.errors.length} problem${error.errors.length === 1 ? '' : 's'}: ${formatProblem(error.errors[0] ?? error.problems[0]!)}`
         : `${error.stackId ? `${error.stackId}: ` : ''}${error.reason}: ${error.message.replace(/^stack [^:]+: /, '')}`;
     if (commit) await ctx.commitStatus.report({ commit, state: 'failure', description, context: ctx.statusContext });
     return finish({ outcome: 'stalled', commit, summary: error.message, error }, { reason: error.reason });
@@ -93,7 +98,14 @@ export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): 
 
   let desired;
   try {
-    desired = await loadDesired(snapshot, ctx.source);
+    desired = await loadDesired(snapshot, ctx.source, {
+      destinations: () => ({
+        ...ctx.destinations,
+        configuredIn: ctx.destinations?.configuredIn ?? 'the source configuration',
+        defaultRoleArn: ctx.step?.defaultRoleArn,
+        defaultRegion: ctx.gateways(undefined).region,
+      }),
+    });
   } catch (error) {
     if (error instanceof StalledError) return stalled(commit, error);
     throw error;

@@ -66,9 +66,10 @@ export const gitlab: WebhookProvider = {
   async verify(rawBody: Buffer, headers: WebhookHeaders, secrets: readonly string[], now: Date): Promise<Verification> {
     const signature = headers['webhook-signature'];
     const keys = signingKeys(secrets);
-    // A signature is checked whenever Cairn holds a signing token: a bad one is not rescued by the
-    // token header, which travels in clear and proves less.
-    if (signature && keys.length > 0) return verifySignature(rawBody, headers, signature, keys, now);
+    // Once Cairn holds a signing token, only a signature counts, even while a plain token is still
+    // configured for a rotation: the token header travels in clear, proves less, and has no replay
+    // window, so accepting it would let an old or replayed delivery bypass the signature.
+    if (keys.length > 0) return signature ? verifySignature(rawBody, headers, signature, keys, now) : 'missing';
     const token = headers['x-gitlab-token'];
     if (!token) return 'missing';
     let valid = false;

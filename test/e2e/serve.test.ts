@@ -67,7 +67,10 @@ describe('End to end: cairn serve', () => {
     });
     expect(done.stacks.map((s) => s.id).sort()).toEqual(['app', 'data', 'network', 'observability']);
     expect(output).toMatch(/webhook push main@[0-9a-f]{7}.*: queued/);
-    expect(output).toMatch(/rejected \(401\)/);
+    // The refusal is counted in /status (and summarised once a minute), not printed on its own line.
+    expect(output).not.toMatch(/rejected \(401\)/);
+    const served = (await (await fetch(`${url}/status`)).json()) as { rejected: { total: number; byStatus: Record<string, number> } };
+    expect(served.rejected).toEqual({ total: 1, byStatus: { 401: 1 } });
   });
 });
 

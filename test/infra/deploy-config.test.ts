@@ -58,6 +58,7 @@ describe('Infra: deployment configuration', () => {
       deployerPolicies: ['AdministratorAccess'],
       driftDetectionPolicies: ['ReadOnlyAccess'],
       deployerRoleArns: [],
+      reservedConcurrency: { webhook: 10, reconcile: 5, sweep: 1, stackEvents: 5 },
     });
   });
 

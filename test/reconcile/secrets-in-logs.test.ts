@@ -4,8 +4,9 @@
  * commit-status API with its own token, with every output captured: EventSink events, the
  * PowertoolsSink's JSON lines on stdout/stderr, console output, returned outcomes and thrown errors.
  * Four paths: stacks created, cairn.yaml invalid (stalled), a wrong Git token (AccessDenied), and a
- * status API that answers 401 echoing the Authorization header it received. Neither token, nor its
- * URL-encoded or base64 (basic-auth) form, nor any credential header may appear in what was captured.
+ * status API that answers 401 echoing the Authorization header it received (the Git server echoes
+ * credentials in its errors too). Neither token, nor its URL-encoded or base64 (basic-auth) form,
+ * nor any credential header may appear in what was captured.
  */
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -100,7 +101,8 @@ let events: MemorySink;
 let powertools: PowertoolsSink;
 
 beforeAll(async () => {
-  git = await startGitServer({ auth: { username: 'x-access-token', password: GIT_TOKEN } });
+  // The server repeats the credentials it received in every error it answers, as careless servers do.
+  git = await startGitServer({ auth: { username: 'x-access-token', password: GIT_TOKEN }, echoCredentials: true });
   repo = await createRepo(git, 'platform', { 'cairn.yaml': MANIFEST, 'stacks/network.yaml': NETWORK, 'stacks/app.yaml': APP });
   github = await startFakeGitHub();
   home = await mkdtemp(join(tmpdir(), 'cairn-secrets-'));

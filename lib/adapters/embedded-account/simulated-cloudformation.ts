@@ -726,6 +726,7 @@ export class SimulatedCloudFormation {
       updatedAt: state.updatedAt === undefined ? undefined : iso(state.updatedAt),
       driftStatus: detection?.stackDriftStatus ?? 'NOT_CHECKED',
       driftCheckedAt: detection ? iso(detection.endsAt) : undefined,
+      ...(state.roleArn ? { roleArn: state.roleArn } : {}),
     };
   }
 }

@@ -4,7 +4,7 @@ import { PROVIDERS, type Provider } from '../../core/source-config.js';
 import { LocalRuntime } from '../../local/runtime.js';
 import type { IntakeLogEntry } from '../../webhooks/intake.js';
 import { parse, parseDuration, UsageError } from '../args.js';
-import { cairnHome, defaultRegion, inspectSource, parseTarget, requireSourceName } from '../context.js';
+import { cairnHome, defaultRegion, destinationsFor, inspectSource, parseTarget, requireSourceName, type GivenDestinations } from '../context.js';
 import { PrinterSink } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
 import { style } from '../style.js';
@@ -34,6 +34,14 @@ Options:
   --provider P        signature scheme of incoming webhooks: ${PROVIDERS.join(', ')} (default: github)
   --target T          embedded (default; simulated account under $CAIRN_HOME) or aws
   --region R          region for stacks that name none (default: AWS_REGION, else us-east-1)
+  --deploy-config F   take each source's destinations (roleArn, destinations.roleArns and .regions)
+                      from its entry in the deployment file F (cairn.deploy.json)
+  --allow-role ARN    a role cairn.yaml may name (repeatable); a commit naming another stalls
+                      (PolicyDenied) before any AWS call
+  --allow-region R    a region stacks may go to (repeatable); likewise
+  --token-env NAME    a private https repository's token, from this environment variable (the form
+                      each provider expects: README, "Reading repositories and credentials")
+  --token-file PATH   the same, from a file, read again on every fetch (so rotation applies)
   --sweep-every D     how often to sweep for drift and missed pushes, e.g. 10s, 15m (default: 15m; 0: never)
   --watch-every D     how often to look for new commits in a local repository (default: 2s)
   --json              one JSON object per line instead of readable lines
@@ -44,7 +52,7 @@ CAIRN_HOME (where the embedded account lives; default the per-user state directo
 `;
 
 function intakeLine(e: IntakeLogEntry): string {
-  const what = e.outcome === 'queued' ? style.green('queued') : e.statusCode >= 400 ? style.red(`rejected (${e.statusCode})`) : style.dim(e.outcome);
+  const what = e.outcome === 'queued' ? style.green('queued') : e.statusCode >= 400 ? style.red(`${e.outcome} (${e.statusCode})`) : style.dim(e.outcome);
   const ref = e.branch ? ` ${e.branch}${e.commit ? `@${e.commit.slice(0, 7)}` : ''}` : '';
   return `${style.cyan('⇢')} webhook ${e.eventType ?? ''}${ref}${e.deliveryId ? style.dim(` delivery ${e.deliveryId}`) : ''}: ${what}${e.outcome !== 'queued' ? style.dim(` ${e.message}`) : ''}`;
 }
@@ -64,6 +72,11 @@ export async function run(argv: string[]): Promise<number> {
       provider: { type: 'string' },
       target: { type: 'string' },
       region: { type: 'string' },
+      'allow-role': { type: 'string', multiple: true },
+      'allow-region': { type: 'string', multiple: true },
+      'deploy-config': { type: 'string' },
+      'token-env': { type: 'string' },
+      'token-file': { type: 'string' },
       'sweep-every': { type: 'string' },
       'watch-every': { type: 'string' },
       json: { type: 'boolean' },
@@ -84,20 +97,31 @@ export async function run(argv: string[]): Promise<number> {
   const region = defaultRegion(values.region);
   const location = values.repo ?? '.';
   const isUrl = /^https?:\/\//i.test(location);
+  if (isUrl && /^https?:\/\/[^/]*@/i.test(location)) {
+    throw new UsageError('--repo: the URL carries credentials, which would show in /status and the output; give the token with --token-env NAME or --token-file PATH instead');
+  }
   const paths: (string | undefined)[] = values.path?.length ? values.path : [undefined];
   if (values.source && paths.length > 1) throw new UsageError('--source names one source; with several --path, each cairn.yaml names its own with `source:`');
   const branch = values.branch ?? (isUrl ? 'main' : 'HEAD');
-  const followed: { name: string; repo: SourceRepo; path: string | undefined }[] = [];
+  const followed: { name: string; repo: SourceRepo; path: string | undefined; destinations: GivenDestinations | undefined }[] = [];
+  const policy = { 'allow-role': values['allow-role'], 'allow-region': values['allow-region'], 'deploy-config': values['deploy-config'] };
   for (const path of paths) {
     const loaded = await inspectSource(
-      { repo: location, ...(values.branch || isUrl ? { ref: branch } : {}), ...(path ? { path } : {}), ...(values.source ? { source: values.source } : {}) },
+      {
+        repo: location,
+        ...(values.branch || isUrl ? { ref: branch } : {}),
+        ...(path ? { path } : {}),
+        ...(values.source ? { source: values.source } : {}),
+        ...(values['token-env'] ? { 'token-env': values['token-env'] } : {}),
+        ...(values['token-file'] ? { 'token-file': values['token-file'] } : {}),
+      },
       undefined,
       values['allow-dirty'] ? {} : { refuseUncommitted: { command: 'serve', allowDirty: 'to start anyway (uncommitted edits are still not deployed)' } },
     );
     const name = requireSourceName(loaded);
     const twin = followed.find((f) => f.name === name);
     if (twin) throw new UsageError(`--path ${path ?? '.'} and --path ${twin.path ?? '.'} both name source "${name}"; each source needs its own name (\`source:\` in its cairn.yaml)`);
-    followed.push({ name, repo: loaded.repo, path });
+    followed.push({ name, repo: loaded.repo, path, destinations: destinationsFor(policy, name) });
   }
   const json = values.json === true;
   const out = process.stdout;
@@ -136,7 +160,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const runtime = new LocalRuntime({
-    sources: followed.map(({ name, repo, path }) => ({ name, repo, provider, branch, location, ...(path ? { path } : {}), watch: !isUrl })),
+    sources: followed.map(({ name, repo, path, destinations }) => ({ name, repo, provider, branch, location, ...(path ? { path } : {}), ...(destinations ? { destinations } : {}), watch: !isUrl })),
     webhookSecret: secret,
     gateways,
     ...(account ? { account } : {}),
