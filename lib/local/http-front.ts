@@ -10,14 +10,15 @@ import type { AddressInfo, Socket } from 'node:net';
 import { DEFAULT_MAX_BODY_BYTES } from '../core/environment.js';
 import type { WebhookRequest, WebhookResponse } from '../webhooks/intake.js';
 
-/** The bounds every connection lives within; options may lower or raise each. */
+/**
+ * The bounds every connection lives within; options may lower or raise each. Idle keep-alive
+ * connections close after Node's own 5 s.
+ */
 export const HTTP_FRONT_LIMITS = {
   /** Request line and headers must arrive within this (Node's default is 60 s). */
   headersTimeoutMs: 10_000,
   /** The whole request, body included, must arrive within this (Node's default is 300 s). */
   requestTimeoutMs: 30_000,
-  /** An idle keep-alive connection is closed after this. */
-  keepAliveTimeoutMs: 5_000,
   /** Open connections at most; further ones are closed at once. With 1 MiB bodies: 64 MiB of bodies at most. */
   maxConnections: 64,
 } as const;
@@ -28,7 +29,6 @@ export interface HttpFrontOptions {
   maxBodyBytes?: number;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
-  keepAliveTimeoutMs?: number;
   maxConnections?: number;
   webhook(request: WebhookRequest): Promise<WebhookResponse>;
   status(): Promise<unknown>;
@@ -107,7 +107,6 @@ export async function startHttpFront(options: HttpFrontOptions): Promise<{ serve
     },
   );
   server.maxConnections = options.maxConnections ?? HTTP_FRONT_LIMITS.maxConnections;
-  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? HTTP_FRONT_LIMITS.keepAliveTimeoutMs;
   // Malformed requests and timeouts: answer when the socket still can, count, never throw.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_HEADERS_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
