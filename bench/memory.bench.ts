@@ -12,13 +12,14 @@ export const memoryBench: BenchModule = {
   async run(ctx) {
     const baseline = median([1, 2, 3].map(() => rss(['-e', 'console.log(JSON.stringify({ maxRssMB: process.resourceUsage().maxRSS / 1024 }))'])));
     ctx.add({ group: 'memory', name: 'empty Node process (for comparison)', value: round(baseline, 1), unit: 'MB', detail: 'median of 3' });
-    const work: [string, string][] = [
-      ['webhook', 'webhook: twenty 1 MB signed pushes'],
-      ['reconcile', 'reconcile: cold git read and apply of 50 stacks'],
-      ['sweep', 'sweep: drift detection of 1,000 stacks'],
+    const work: [string[], string][] = [
+      [['webhook'], 'webhook: twenty 1 MB signed pushes'],
+      [['reconcile'], 'reconcile: cold git read and apply of 50 stacks'],
+      [['reconcile', '300'], 'reconcile: cold git read and apply of 300 stacks'],
+      [['sweep'], 'sweep: drift detection of 1,000 stacks'],
     ];
-    for (const [name, label] of work) {
-      const value = median([1, 2, 3].map(() => rss([WORKLOADS, name])));
+    for (const [args, label] of work) {
+      const value = median([1, 2, 3].map(() => rss([WORKLOADS, ...args])));
       ctx.add({ group: 'memory', name: `peak memory, ${label}`, value: round(value, 1), unit: 'MB', detail: 'max RSS, median of 3 processes' });
     }
   },

@@ -1,7 +1,7 @@
 /**
  * One function's work per process, for measuring its peak memory from outside:
  * `node dist/bench/workloads.js webhook|reconcile|sweep` prints {"maxRssMB": N}.
- * webhook: twenty 1 MB signed pushes through the intake; reconcile: a cold git read of a 50-stack
+ * webhook: twenty 1 MB signed pushes through the intake; reconcile [N]: a cold git read of an N-stack (default 50)
  * repository plus its whole apply; sweep: drift detection over 1,000 owned stacks.
  */
 import { createHmac, randomUUID } from 'node:crypto';
@@ -44,7 +44,8 @@ const WORKLOADS: Record<string, (dir: string) => Promise<void>> = {
   async reconcile(dir) {
     const server = await startGitServer({ root: join(dir, 'git') });
     try {
-      const repo = await createRepo(server, 'r', manyStacks(50));
+      // The stack count may follow the name (`reconcile 300`); 50 by default.
+      const repo = await createRepo(server, 'r', manyStacks(Number(process.argv[3] ?? 50)));
       const source = new GitSource({ url: repo.url!, branch: 'main', cacheDir: join(dir, 'cache') });
       const desired = await loadDesired(await source.snapshot(), 'bench');
       const { account, sleep } = simulated(join(dir, 'home'));
