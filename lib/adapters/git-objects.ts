@@ -179,8 +179,8 @@ interface Pack {
 /** Bytes that are not a valid pack entry or delta; says what was wrong, for CorruptObjectStoreError. */
 class BadBytes extends Error {}
 
-/** Apply a git delta to its base. */
-function applyDelta(delta: Buffer, base: Buffer): Buffer {
+/** The base and result sizes a git delta starts with, and where its instructions begin. */
+function deltaHeader(delta: Buffer): { base: number; result: number; start: number } {
   let p = 0;
   const varint = (): number => {
     let value = 0;
@@ -194,8 +194,16 @@ function applyDelta(delta: Buffer, base: Buffer): Buffer {
     } while (byte & 0x80);
     return value;
   };
-  if (varint() !== base.length) throw new BadBytes('delta does not apply: base size differs');
-  const out = Buffer.allocUnsafe(varint());
+  const base = varint();
+  return { base, result: varint(), start: p };
+}
+
+/** Apply a git delta to its base. */
+function applyDelta(delta: Buffer, base: Buffer): Buffer {
+  const header = deltaHeader(delta);
+  if (header.base !== base.length) throw new BadBytes('delta does not apply: base size differs');
+  const out = Buffer.allocUnsafe(header.result);
+  let p = header.start;
   let o = 0;
   while (p < delta.length) {
     const cmd = delta[p++]!;
@@ -250,23 +258,6 @@ export class ObjectTooLargeError extends Error {
 /** Delta bases of a limited read may be larger than the object itself, but never beyond this. */
 const MAX_BASE_BYTES = 64 * 1024 * 1024;
 
-/** The result size a delta starts with (after its base size). */
-function deltaResultSize(delta: Buffer): number {
-  let p = 0;
-  const varint = (): number => {
-    let value = 0;
-    let shift = 0;
-    let byte: number;
-    do {
-      byte = delta[p++] ?? 0;
-      value += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (byte & 0x80 && p < delta.length);
-    return value;
-  };
-  varint();
-  return varint();
-}
 
 function rankAt(data: Buffer, offset: number): number {
   const kind = offset >= 12 && offset < data.length ? TYPES[(data[offset]! >> 4) & 7] : undefined;
@@ -495,7 +486,7 @@ export class ObjectStore {
       const limit = top ? resolution.maxBytes : resolution.baseBytes;
       if (size > (kind === 'ofs_delta' || kind === 'ref_delta' ? resolution.baseBytes : limit)) throw new ObjectTooLargeError(oid, top ? size : undefined, resolution.maxBytes);
       const checkDelta = (delta: Buffer): Buffer => {
-        const result = deltaResultSize(delta);
+        const result = deltaHeader(delta).result;
         if (result > limit) throw new ObjectTooLargeError(oid, top ? result : undefined, resolution.maxBytes);
         return delta;
       };
