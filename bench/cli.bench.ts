@@ -16,7 +16,7 @@ const CLI = fileURLToPath(new URL('../bin/cairn.js', import.meta.url));
 /** A repository of `n` stacks (every tenth depends on the one before it), as files by path. */
 export function manyStacks(n: number, timeout = 30): Record<string, string> {
   const files: Record<string, string> = {};
-  const lines = ['version: 1', 'stacks:'];
+  const lines = ['version: 1', 'source: bench', 'stacks:'];
   for (let i = 0; i < n; i++) {
     const id = `svc-${String(i).padStart(3, '0')}`;
     files[`stacks/${id}.yaml`] =
