@@ -73,7 +73,9 @@ export async function requireManifest(snapshot: SourceSnapshot, at: SourceLocati
   });
   if (found !== undefined) return;
   const file = at.path ? `${at.path}/${manifestFile}` : manifestFile;
-  throw new SourceInvalidError(at, `there is no ${file} at ${snapshot.commit}`, {
+  // A person reads the short form; the full SHA travels in `commit`.
+  const short = snapshot.commit.startsWith('sha256:') ? `~${snapshot.commit.slice(7, 14)}` : snapshot.commit.slice(0, 12);
+  throw new SourceInvalidError(at, `there is no ${file} at ${short}`, {
     hint: at.path
       ? `Commit ${file}, or give the path of the directory that holds ${manifestFile} (--path, or \`path\` in the deployment configuration).`
       : `Add ${manifestFile} at the root of the repository (or give --path for a sub-directory), or point Cairn at the branch that has it.`,
