@@ -3,6 +3,7 @@ import { planSource } from '../../reconcile/plan-source.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
 import { loadSource, openAccount, previewTiming } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import type { PlanOutput } from '../json-output.js';
 import { countActions } from '../../core/plan.js';
 import { describeCommit, renderPlan, renderProblems } from '../render.js';
 
@@ -53,7 +54,8 @@ export async function run(argv: string[]): Promise<number> {
         ...(s.preview ? { preview: s.preview } : {}),
         parameters: s.parameters,
       }));
-      process.stdout.write(`${JSON.stringify({ source, commit: snapshot.commit, target: account.target, changes: plan.changes, counts, uncommitted, stacks }, null, 2)}\n`);
+      const output: PlanOutput = { source, commit: snapshot.commit, target: account.target, changes: plan.changes, counts, uncommitted, stacks };
+      process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
     } else {
       process.stdout.write(`${renderPlan(plan, `Plan for source "${source}" at ${describeCommit(snapshot.commit)} against the ${account.description}`)}\n`);
     }

@@ -6,6 +6,7 @@ import { planSource } from '../../reconcile/plan-source.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
 import { inspectSource, openAccount, requireSourceName } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import type { StatusOutput } from '../json-output.js';
 import { describeCommit, renderProblems, shortSha } from '../render.js';
 import { pad, style } from '../style.js';
 
@@ -95,7 +96,8 @@ export async function run(argv: string[]): Promise<number> {
     const attention = Boolean(problems) || rows.some((r) => r.problem !== null || r.drift === 'DRIFTED');
     const exit = attention ? EXIT.attention : rows.some((r) => r.inSync === false) ? EXIT.changes : EXIT.ok;
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ source, commit: snapshot.commit, target: account.target, valid: !problems, uncommitted: loaded.uncommitted, stacks: rows, ...(problems ? { problems: problems.problems } : {}) }, null, 2)}\n`);
+      const output: StatusOutput = { source, commit: snapshot.commit, target: account.target, valid: !problems, uncommitted: loaded.uncommitted, stacks: rows, ...(problems ? { problems: problems.problems } : {}) };
+      process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
       return exit;
     }
     process.stdout.write(`${style.bold(`Source "${source}" at ${describeCommit(snapshot.commit)} on the ${account.description}`)}\n\n`);
