@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { messageOf, ValidationError } from '../core/errors.js';
 import type { DestinationPolicy } from '../core/policy.js';
-import { findSource, parseDeploymentConfig, RegionSchema, RoleArnSchema, type SourceConfig } from '../core/source-config.js';
+import { findSource, parseDeploymentConfig, RegionSchema, RoleArnSchema, SourceNameSchema, type SourceConfig } from '../core/source-config.js';
 import type { DesiredState } from '../core/model.js';
 import type { GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
 import type { SourceRepo, SourceSnapshot } from '../ports/source-repo.js';
@@ -130,7 +130,7 @@ export interface OpenedRepo {
 
 export async function openRepo(options: SourceOptions, dir: string | undefined): Promise<OpenedRepo> {
   if (options.repo && dir) throw new UsageError(`give either a directory or --repo, not both`);
-  if (options.source !== undefined && !/^[a-z0-9][a-z0-9-]{0,63}$/.test(options.source)) {
+  if (options.source !== undefined && !SourceNameSchema.safeParse(options.source).success) {
     throw new UsageError(`--source: "${options.source}" is not a valid source name; use lower-case letters, digits and hyphens, starting with a letter or digit`);
   }
   const path = resolve(dir ?? '.');
@@ -255,7 +255,7 @@ async function declaredSource(snapshot: SourceSnapshot): Promise<string | undefi
   try {
     // Without pretty errors: formatting one for pathological input costs more than the parse.
     const doc = parse(text, { prettyErrors: false }) as { source?: unknown } | null;
-    return typeof doc?.source === 'string' && /^[a-z0-9][a-z0-9-]{0,63}$/.test(doc.source) ? doc.source : undefined;
+    return typeof doc?.source === 'string' && SourceNameSchema.safeParse(doc.source).success ? doc.source : undefined;
   } catch {
     return undefined;
   }
@@ -325,7 +325,7 @@ export async function openAccount(targetOption: string | undefined, regionOption
   };
 }
 
-/** How long to let CloudFormation compute a preview change set, and how often to look. */
-export function previewTiming(target: Target): { waitMs: number; pollMs: number } {
+/** How long to let CloudFormation compute a change set (a preview or one to apply), and how often to look. */
+export function changeSetTiming(target: Target): { waitMs: number; pollMs: number } {
   return target === 'embedded' ? { waitMs: 10_000, pollMs: 20 } : { waitMs: 60_000, pollMs: 2_000 };
 }

@@ -68,6 +68,18 @@ export function resolveParameters(
   return { values, pending, missing };
 }
 
+/**
+ * Parameters as a change set made now would get them: literals, and wired values from the
+ * dependencies' outputs as they are (what applies and previews both send).
+ */
+export function parametersNow(stack: DesiredStack, desiredById: ReadonlyMap<string, DesiredStack>, actualOf: (dep: DesiredStack) => ActualStack | undefined): ResolvedParameters {
+  return resolveParameters(stack, (id) => {
+    const dep = desiredById.get(id);
+    const a = dep && actualOf(dep);
+    return a ? { outputs: a.outputs, settled: true } : undefined;
+  });
+}
+
 /** The content hash that decides "in sync": template, resolved parameters, tags, capabilities, role, protection. */
 export function desiredHash(stack: DesiredStack, parameters: Record<string, string>): string {
   return contentHash({

@@ -9,7 +9,7 @@ import { StalledError, WaitingError, type StallReason } from '../core/errors.js'
 import { conditionOf } from '../core/health.js';
 import type { ActualStack, DesiredStack, DesiredState, Plan, StackPlan } from '../core/model.js';
 import { OWNER_TAGS } from '../core/model.js';
-import { resolveParameters, stackKey } from '../core/plan.js';
+import { parametersNow, stackKey } from '../core/plan.js';
 import { requestToken } from '../core/request-token.js';
 import { describeDestructive, destructiveChanges, summariseChanges } from '../core/protection.js';
 import type { EventSink } from '../ports/events.js';
@@ -90,12 +90,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
     return p !== undefined && p.action === 'none' && !p.waiting;
   };
   /** Parameters wired from the dependencies' current outputs (they are settled when a stack is started). */
-  const resolveNow = (d: DesiredStack) =>
-    resolveParameters(d, (id) => {
-      const dep = desiredById.get(id);
-      const da = dep && actualOf(dep);
-      return da ? { outputs: da.outputs, settled: true } : undefined;
-    });
+  const resolveNow = (d: DesiredStack) => parametersNow(d, desiredById, actualOf);
   const timeLeft = (): boolean => !options.remainingMs || options.remainingMs() > (options.reserveMs ?? 20_000);
 
   for (const s of plan.stacks) {

@@ -6,7 +6,7 @@
  * replacements and old → new values, and destructive changes blocked as an apply would block them.
  */
 import type { ActualStack, DesiredState, Plan, StackPlan } from '../core/model.js';
-import { plan, resolveParameters, stackKey } from '../core/plan.js';
+import { parametersNow, plan, stackKey } from '../core/plan.js';
 import { describeDestructive, destructiveChanges } from '../core/protection.js';
 import { parseTemplate } from '../core/template.js';
 import type { GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
@@ -91,11 +91,7 @@ async function addPreviews(
       .map(async (s) => {
         const d = desiredById.get(s.id)!;
         // Wired parameters take the dependencies' outputs as they are now; "known after apply" says when they may change.
-        const resolved = resolveParameters(d, (id) => {
-          const dep = desiredById.get(id);
-          const a = dep && byKey.get(stackKey(dep.region, dep.stackName, defaultRegion));
-          return a ? { outputs: a.outputs, settled: true } : undefined;
-        });
+        const resolved = parametersNow(d, desiredById, (dep) => byKey.get(stackKey(dep.region, dep.stackName, defaultRegion)));
         const found = await previewChangeSet({
           gateway: gatewayFor(s.region),
           input: changeSetInput(desired, d, { stackName: s.stackName, changeSetName: 'preview', changeSetType: 'UPDATE', parameters: resolved.values, hash: s.desiredHash!, defaultRoleArn: options.defaultRoleArn }),

@@ -6,7 +6,7 @@ import { converge } from '../../reconcile/converge.js';
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, parseDuration, SOURCE_HELP, SOURCE_OPTIONS, UsageError } from '../args.js';
 import { acquireApplyLock } from '../apply-lock.js';
-import { cairnHome, loadSource, openAccount, previewTiming } from '../context.js';
+import { cairnHome, loadSource, openAccount, changeSetTiming } from '../context.js';
 import { PrinterSink } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
 import { countActions } from '../../core/plan.js';
@@ -59,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
     // One retry per stack in this run: a second failure of the same content stops as usual.
     const retry = values.retry ? new Set(desired.stacks.map((s) => s.id)) : undefined;
     // The same preview `cairn plan` shows: CloudFormation's own answer for every update.
-    const { plan } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, preview: previewTiming(account.target), ...(retry ? { retry } : {}) });
+    const { plan } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, preview: changeSetTiming(account.target), ...(retry ? { retry } : {}) });
     if (!json) process.stdout.write(`${renderPlan(plan, `Apply source "${source}" at ${describeCommit(snapshot.commit)} to the ${account.description}`)}\n\n`);
     if (plan.changes && !values.yes) {
       if (!process.stdin.isTTY) throw new UsageError('cairn apply: not on a terminal, so nothing was applied; pass --yes to apply without asking');
@@ -89,7 +89,7 @@ export async function run(argv: string[]): Promise<number> {
         sink: { emit: (e) => (events.push(e), printer.emit(e)) },
         pollMs,
         stepIntervalMs: account.target === 'embedded' ? 50 : 5_000,
-        changeSetWaitMs: account.target === 'embedded' ? 10_000 : 60_000,
+        changeSetWaitMs: changeSetTiming(account.target).waitMs,
         timeoutMs,
         signal: controller.signal,
         ...(retry ? { retry } : {}),

@@ -1,7 +1,7 @@
 /** `cairn plan [DIR]`: what would change in the account, in apply order. Exit 0 nothing, 2 changes, 1 error or blocked. */
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
-import { loadSource, openAccount, previewTiming } from '../context.js';
+import { loadSource, openAccount, changeSetTiming } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import type { PlanOutput } from '../json-output.js';
 import { countActions } from '../../core/plan.js';
@@ -37,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.json && warnings.length > 0) process.stderr.write(`${renderProblems(warnings)}\n\n`);
   const account = await openAccount(values.target, values.region);
   try {
-    const { plan, defaultRegion } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, ...(values.offline ? {} : { preview: previewTiming(account.target) }) });
+    const { plan, defaultRegion } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, ...(values.offline ? {} : { preview: changeSetTiming(account.target) }) });
     const counts = countActions(plan);
     if (values.json) {
       const stacks = plan.stacks.map((s) => ({
