@@ -31,13 +31,13 @@ export const PlanOutputSchema = z.strictObject({
   commit: Commit,
   target: Target,
   changes: z.boolean(),
-  counts: z.strictObject({ create: z.number(), update: z.number(), delete: z.number(), none: z.number(), blocked: z.number() }),
+  counts: z.strictObject({ create: z.number(), update: z.number(), delete: z.number(), revert: z.number(), none: z.number(), blocked: z.number() }),
   uncommitted: Uncommitted,
   stacks: z.array(
     z.strictObject({
       id: z.string(),
       stackName: z.string(),
-      action: z.enum(['create', 'update', 'delete', 'none', 'blocked']),
+      action: z.enum(['create', 'update', 'delete', 'revert', 'none', 'blocked']).describe('revert: in sync, but drifted and `drift: revert` puts it back'),
       wave: z.number().int().min(1).describe('numbered from 1, as the text shows'),
       region: z.string(),
       reason: z.string(),

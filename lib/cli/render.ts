@@ -13,10 +13,11 @@ export function renderProblems(problems: Problem[]): string {
   return problems.map((p) => `  ${mark(p)} ${formatProblem(p)}`).join('\n');
 }
 
-const SYMBOL: Record<PlanAction, string> = { create: '+', update: '~', delete: '-', none: '=', blocked: '!' };
+const SYMBOL: Record<PlanAction, string> = { create: '+', update: '~', delete: '-', revert: '↺', none: '=', blocked: '!' };
 const COLOUR: Record<PlanAction, (s: string) => string> = {
   create: style.green,
   update: style.yellow,
+  revert: style.yellow,
   delete: style.red,
   none: style.dim,
   blocked: style.red,
@@ -24,7 +25,7 @@ const COLOUR: Record<PlanAction, (s: string) => string> = {
 
 export function summaryLine(plan: Plan): string {
   const c = countActions(plan);
-  const parts = [`${c.create} to create`, `${c.update} to update`, `${c.delete} to delete`, `${c.none} unchanged`];
+  const parts = [`${c.create} to create`, `${c.update} to update`, ...(c.revert ? [`${c.revert} to revert`] : []), `${c.delete} to delete`, `${c.none} unchanged`];
   if (c.blocked) parts.push(style.red(`${c.blocked} blocked`));
   return parts.join(', ');
 }

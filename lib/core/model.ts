@@ -80,7 +80,8 @@ export interface ActualStack {
   roleArn?: string;
 }
 
-export type PlanAction = 'create' | 'update' | 'delete' | 'none' | 'blocked';
+/** `revert`: the content is in sync but the stack drifted, and its drift policy reverts drift (a drift-aware change set). */
+export type PlanAction = 'create' | 'update' | 'delete' | 'revert' | 'none' | 'blocked';
 
 export interface ResourceChange {
   logicalId: string;

@@ -9,12 +9,12 @@ import { StalledError, WaitingError, type StallReason } from '../core/errors.js'
 import { conditionOf } from '../core/health.js';
 import type { ActualStack, DesiredStack, DesiredState, Plan, StackPlan } from '../core/model.js';
 import { OWNER_TAGS } from '../core/model.js';
-import { parametersNow, stackKey } from '../core/plan.js';
+import { hasChanges, parametersNow, stackKey } from '../core/plan.js';
 import { requestToken } from '../core/request-token.js';
 import { describeDestructive, destructiveChanges, summariseChanges } from '../core/protection.js';
 import type { EventSink } from '../ports/events.js';
 import { InsufficientCapabilitiesError, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
-import { CHANGE_SET_PREFIX, changeSetInput, changeSetName, ensureChangeSet } from './change-set.js';
+import { CHANGE_SET_PREFIX, changeSetInput, changeSetName, ensureChangeSet, revertInput } from './change-set.js';
 import { planSource } from './plan-source.js';
 
 export interface AdvanceOptions {
@@ -79,6 +79,16 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
   const actualByKey = new Map(sp.actual.map((a) => [stackKey(a.region, a.stackName, sp.defaultRegion), a]));
   const actualOf = (s: { region: string | undefined; stackName: string }): ActualStack | undefined =>
     actualByKey.get(stackKey(s.region, s.stackName, sp.defaultRegion));
+  // A revert this process already tried, which CloudFormation could not carry out, is not tried
+  // again until the next detection: the stack stays reported as drifted, with nothing to do.
+  for (const s of plan.stacks) {
+    const a = actualOf(s);
+    if (s.action === 'revert' && a && options.revertsTried?.has(revertName(s, a))) {
+      s.action = 'none';
+      s.reason = 'drifted; CloudFormation could not revert it with a drift-aware change set, so it stays reported as drift';
+    }
+  }
+  plan.changes = hasChanges(plan.stacks);
   const planById = new Map(plan.stacks.filter((s) => s.action !== 'delete').map((s) => [s.id, s]));
 
   const stalls: StalledError[] = [];
@@ -139,21 +149,25 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
   };
   await inParallel(ready, options.maxParallel ?? 4, work);
 
-  const drifted = plan.stacks.filter((s) => {
-    const d = desiredById.get(s.id);
-    const a = actualOf(s);
-    return s.action === 'none' && !s.waiting && d?.drift === 'revert' && a !== undefined && needsRevert(a) && !options.revertsTried?.has(revertName(s, a));
-  });
+  const drifted = plan.stacks.filter((s) => s.action === 'revert' && actualOf(s) !== undefined);
   await inParallel(drifted, options.maxParallel ?? 4, async (s) => {
     if (!timeLeft()) return;
     try {
-      if ((await revertDrift(s, desiredById.get(s.id)!, actualOf(s)!, sp.gatewayFor(s.region))) === 'started') started.push(s.id);
+      const r = await revertDrift(s, desiredById.get(s.id)!, actualOf(s)!, sp.gatewayFor(s.region));
+      if (r === 'started') started.push(s.id);
+      else if (r === 'waiting') waitingOn.push(s.id);
+      else {
+        // Nothing CloudFormation can revert: the drift stays reported, and the step has nothing left to do for it.
+        s.action = 'none';
+        s.reason = 'drifted; CloudFormation could not revert it with a drift-aware change set, so it stays reported as drift';
+      }
     } catch (error) {
       if (error instanceof StalledError) stalls.push(error);
       else throw error;
     }
   });
 
+  plan.changes = hasChanges(plan.stacks);
   const pendingApply = plan.stacks.some((s) => s.action !== 'delete' && s.action !== 'blocked' && (s.action !== 'none' || s.waiting));
   if (!pendingApply && stalls.length === 0 && timeLeft()) {
     const next = plan.stacks.find((s) => s.action === 'delete');
@@ -204,19 +218,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
       waitMs: options.changeSetWaitMs ?? 30_000,
       pollMs: options.pollMs ?? 1_000,
       sleep: options.sleep ?? defaultSleep,
-      input: {
-        stackName: s.stackName,
-        changeSetName: name,
-        changeSetType: 'UPDATE',
-        templateBody: d.templateBody,
-        parameters: Object.entries(resolved.values).map(([key, value]) => ({ key, value })),
-        tags: actual.tags,
-        capabilities: d.capabilities,
-        roleArn: d.roleArn ?? options.defaultRoleArn,
-        clientToken: name,
-        deploymentMode: 'REVERT_DRIFT',
-        description: `Cairn: revert drift found at ${actual.driftCheckedAt}`,
-      },
+      input: revertInput(d, actual, { changeSetName: name, parameters: resolved.values, defaultRoleArn: options.defaultRoleArn }),
     });
     const cannot = (reverted: Set<string>): void => {
       for (const r of drifts.filter((x) => !reverted.has(x.logicalId))) {
@@ -359,12 +361,6 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
       }
     }
   }
-}
-
-/** Detection found drift after the stack's last update, so the drift is current. */
-function needsRevert(a: ActualStack): boolean {
-  if (a.driftStatus !== 'DRIFTED' || !a.driftCheckedAt) return false;
-  return Date.parse(a.driftCheckedAt) > Date.parse(a.updatedAt ?? a.createdAt);
 }
 
 /** One revert per detection: the name carries the detection's time. */

@@ -4,7 +4,7 @@
  * CloudFormation to compute it, and says whether it is ready, still pending, empty, failed or
  * already executing.
  */
-import { OWNER_TAGS, type DesiredStack, type DesiredState } from '../core/model.js';
+import { OWNER_TAGS, type ActualStack, type DesiredStack, type DesiredState } from '../core/model.js';
 import type { ChangeSetDescription, ChangeSetInput, ChangeSetType, StackGateway } from '../ports/stack-gateway.js';
 import { GatewayError } from '../ports/stack-gateway.js';
 
@@ -109,5 +109,30 @@ export function changeSetInput(
     roleArn: d.roleArn ?? options.defaultRoleArn,
     clientToken: options.changeSetName,
     description: `Cairn: ${desired.source}@${desired.commit.slice(0, 12)} ${d.templateFile}`,
+  };
+}
+
+/**
+ * What CloudFormation is asked for to put a drifted stack back to its template: the same template
+ * and parameters, the stack's own tags (its content did not change), and the drift-aware
+ * deployment mode. Reverts and their previews ask the same.
+ */
+export function revertInput(
+  d: DesiredStack,
+  actual: ActualStack,
+  options: { changeSetName: string; parameters: Record<string, string>; defaultRoleArn: string | undefined },
+): ChangeSetInput {
+  return {
+    stackName: actual.stackName,
+    changeSetName: options.changeSetName,
+    changeSetType: 'UPDATE',
+    templateBody: d.templateBody,
+    parameters: Object.entries(options.parameters).map(([key, value]) => ({ key, value })),
+    tags: actual.tags,
+    capabilities: d.capabilities,
+    roleArn: d.roleArn ?? options.defaultRoleArn,
+    clientToken: options.changeSetName,
+    deploymentMode: 'REVERT_DRIFT',
+    description: `Cairn: revert drift found at ${actual.driftCheckedAt}`,
   };
 }

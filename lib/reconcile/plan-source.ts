@@ -6,11 +6,11 @@
  * replacements and old → new values, and destructive changes blocked as an apply would block them.
  */
 import type { ActualStack, DesiredState, Plan, StackPlan } from '../core/model.js';
-import { parametersNow, plan, stackKey } from '../core/plan.js';
+import { hasChanges, parametersNow, plan, stackKey } from '../core/plan.js';
 import { describeDestructive, destructiveChanges } from '../core/protection.js';
 import { parseTemplate } from '../core/template.js';
 import type { GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
-import { changeSetInput } from './change-set.js';
+import { changeSetInput, revertInput } from './change-set.js';
 import { previewChangeSet } from './preview.js';
 
 export interface PlanSourceOptions {
@@ -87,14 +87,19 @@ async function addPreviews(
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   await Promise.all(
     result.stacks
-      .filter((s) => s.action === 'update' && !s.waiting)
+      .filter((s) => (s.action === 'update' || s.action === 'revert') && !s.waiting)
       .map(async (s) => {
         const d = desiredById.get(s.id)!;
         // Wired parameters take the dependencies' outputs as they are now; "known after apply" says when they may change.
         const resolved = parametersNow(d, desiredById, (dep) => byKey.get(stackKey(dep.region, dep.stackName, defaultRegion)));
+        const actualStack = byKey.get(stackKey(s.region, s.stackName, defaultRegion));
+        const input =
+          s.action === 'revert' && actualStack
+            ? revertInput(d, actualStack, { changeSetName: 'preview', parameters: resolved.values, defaultRoleArn: options.defaultRoleArn })
+            : changeSetInput(desired, d, { stackName: s.stackName, changeSetName: 'preview', changeSetType: 'UPDATE', parameters: resolved.values, hash: s.desiredHash!, defaultRoleArn: options.defaultRoleArn });
         const found = await previewChangeSet({
           gateway: gatewayFor(s.region),
-          input: changeSetInput(desired, d, { stackName: s.stackName, changeSetName: 'preview', changeSetType: 'UPDATE', parameters: resolved.values, hash: s.desiredHash!, defaultRoleArn: options.defaultRoleArn }),
+          input,
           waitMs: options.waitMs,
           pollMs: options.pollMs,
           sleep,
@@ -102,7 +107,7 @@ async function addPreviews(
         applyPreview(s, found, desired, d.allowDestructive);
       }),
   );
-  result.changes = result.stacks.some((s) => s.action !== 'none');
+  result.changes = hasChanges(result.stacks);
 }
 
 function applyPreview(s: StackPlan, found: Awaited<ReturnType<typeof previewChangeSet>>, desired: DesiredState, allowDestructive: string[]): void {
@@ -112,11 +117,20 @@ function applyPreview(s: StackPlan, found: Awaited<ReturnType<typeof previewChan
       const destructive = destructiveChanges(found.changes, desired.protectedTypes, allowDestructive);
       if (destructive.length > 0) {
         const { message, hint } = describeDestructive(s.id, s.stackName, destructive);
-        block(s, 'DestructiveChangeBlocked', `${message.replace(/^stack [^:]+: /, '')}; ${hint}`);
+        const what = s.action === 'revert' ? message.replace('destructive change blocked', 'drift revert blocked') : message;
+        block(s, 'DestructiveChangeBlocked', `${what.replace(/^stack [^:]+: /, '')}; ${hint}`);
       }
       return;
     }
     case 'empty':
+      if (s.action === 'revert') {
+        // As apply finds it: nothing CloudFormation can revert, so the drift stays reported and nothing runs.
+        s.action = 'none';
+        s.reason = 'drifted; CloudFormation could not revert it with a drift-aware change set, so it stays reported as drift';
+        return;
+      }
+      s.preview = { state: found.state, changes: [] };
+      return;
     case 'pending':
       s.preview = { state: found.state, changes: [] };
       return;
