@@ -45,7 +45,8 @@ function shortValue(v: string | undefined, absent: string): string {
   return v.length > 60 ? `${v.slice(0, 57)}...` : v;
 }
 
-function renderPreview(changes: ChangeSetChange[]): string[] {
+/** CloudFormation's change set, a line per resource and per changed property (old → new). */
+export function renderPreview(changes: ChangeSetChange[]): string[] {
   const lines: string[] = [];
   for (const c of changes) {
     const verb = changeVerb(c);

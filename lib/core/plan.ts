@@ -314,8 +314,9 @@ function planStack(
   }
   p.waiting = condition === 'busy';
   const outside = p.actualHash === hash && owner !== undefined ? changedOutside(stack, current, resolved, currentTemplate) : undefined;
+  const after = [...new Set(resolved.pending.map((k) => (stack.parameters[k] as { fromStack: string }).fromStack))];
+  if (after.length) p.mayChangeAfter = after;
   if (p.actualHash === hash && owner !== undefined && !outside) {
-    const after = [...new Set(resolved.pending.map((k) => (stack.parameters[k] as { fromStack: string }).fromStack))];
     if (!p.waiting && stack.drift === 'revert' && driftIsCurrent(current)) {
       p.action = 'revert';
       p.reason = `drifted outside Cairn (found ${current.driftCheckedAt}); drift: revert puts the drifted resources back to the template`;

@@ -41,6 +41,8 @@ export interface EnsureOptions {
   waitMs: number;
   pollMs: number;
   sleep: (ms: number) => Promise<void>;
+  /** Read it with its properties' old and new values (it must have been made with includePropertyValues). */
+  describeValues?: boolean;
 }
 
 function stateOf(d: ChangeSetDescription): ChangeSetState | undefined {
@@ -71,7 +73,7 @@ export async function ensureChangeSet(options: EnsureOptions): Promise<ChangeSet
   }
   const deadline = Date.now() + options.waitMs;
   for (;;) {
-    const d = await gateway.describeChangeSet(input.stackName, input.changeSetName);
+    const d = await gateway.describeChangeSet(input.stackName, input.changeSetName, options.describeValues ? { includePropertyValues: true } : undefined);
     if (d) {
       const state = stateOf(d);
       if (state) return state;
