@@ -1,21 +1,24 @@
 /**
  * Advance a source one step toward its desired state, then return: start the change sets whose
- * dependencies are settled (independent stacks in parallel, within a bound), prune when everything
- * else is in sync, and report what is under way. Never waits for a stack operation to finish, so
- * a crash between any two calls is repaired by the next step (names and tokens derive from content).
+ * dependencies are settled (independent stacks in parallel, within a bound), revert drift, prune
+ * when everything else is in sync, and report what is under way. A step is a chain of sub-steps
+ * with one signature over one shared state; every change set goes through the one runner
+ * (run-change-set.ts). Never waits for a stack operation to finish, so a crash between any two
+ * calls is repaired by the next step (names and tokens derive from content).
  */
 import { sha256 } from '../core/canonical.js';
-import { StalledError, WaitingError, type StallReason } from '../core/errors.js';
+import { StalledError, type StallReason } from '../core/errors.js';
 import { conditionOf } from '../core/health.js';
 import type { ActualStack, DesiredStack, DesiredState, Plan, StackPlan } from '../core/model.js';
 import { OWNER_TAGS } from '../core/model.js';
 import { hasChanges, parametersNow, stackKey } from '../core/plan.js';
 import { requestToken } from '../core/request-token.js';
-import { describeDestructive, destructiveChanges, summariseChanges } from '../core/protection.js';
+import { summariseChanges } from '../core/protection.js';
 import type { EventSink } from '../ports/events.js';
 import { InsufficientCapabilitiesError, type ChangeSetChange, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
-import { CHANGE_SET_PREFIX, changeSetInput, changeSetName, ensureChangeSet, revertInput } from './change-set.js';
-import { planSource } from './plan-source.js';
+import { CHANGE_SET_PREFIX, changeSetInput, changeSetName, revertInput } from './change-set.js';
+import { planSource, type SourcePlan } from './plan-source.js';
+import { runChangeSet, type ChangeSetRun, type OpResult } from './run-change-set.js';
 
 export interface AdvanceOptions {
   gateways: GatewayFactory;
@@ -123,322 +126,337 @@ export type StepResult =
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-type OpResult = 'started' | 'unchanged' | 'waiting' | 'declined';
+/**
+ * What one step knows and has done so far; each sub-step reads it and adds to it. The sub-steps run
+ * in a fixed order (a chain, as Flux's reconcilers are built), each with the same signature.
+ */
+interface Step {
+  desired: DesiredState;
+  options: AdvanceOptions;
+  sp: SourcePlan;
+  plan: Plan;
+  base: { source: string; commit: string };
+  desiredById: Map<string, DesiredStack>;
+  actualOf(s: { region: string | undefined; stackName: string }): ActualStack | undefined;
+  stalls: StalledError[];
+  started: string[];
+  deleting: string[];
+  waitingOn: string[];
+  declined: string | undefined;
+  /** Whether new work may start: time is left and nothing was declined. */
+  timeLeft(): boolean;
+  /** Whether the operation may start; a no remembers the stack and stops all further work of this step. */
+  confirmed(request: ConfirmRequest): Promise<boolean>;
+}
+
+type SubStep = (step: Step) => Promise<void>;
+
+/** The sub-steps of one step, in order. */
+const SUB_STEPS: readonly SubStep[] = [forgetTriedReverts, reportBlockedAndBusy, keepTerminationProtection, startReadyStacks, revertDriftedStacks, pruneNext, removeLeftoverChangeSets];
 
 export async function advance(desired: DesiredState, options: AdvanceOptions): Promise<StepResult> {
-  const sink = options.sink;
-  const base = { source: desired.source, commit: desired.commit };
   const sp = await planSource(desired, { gateways: options.gateways, verifyTemplates: options.verifyTemplates ?? 0, ...(options.retry ? { retry: options.retry } : {}) });
-  const { plan } = sp;
-  const desiredById = new Map(desired.stacks.map((s) => [s.id, s]));
   const actualByKey = new Map(sp.actual.map((a) => [stackKey(a.region, a.stackName, sp.defaultRegion), a]));
-  const actualOf = (s: { region: string | undefined; stackName: string }): ActualStack | undefined =>
-    actualByKey.get(stackKey(s.region, s.stackName, sp.defaultRegion));
-  // A revert this process already tried, which CloudFormation could not carry out, is not tried
-  // again until the next detection: the stack stays reported as drifted, with nothing to do.
-  for (const s of plan.stacks) {
-    const a = actualOf(s);
-    if (s.action === 'revert' && a && options.revertsTried?.has(revertName(s, a))) {
-      s.action = 'none';
-      s.reason = 'drifted; CloudFormation could not revert it with a drift-aware change set, so it stays reported as drift';
-    }
-  }
-  plan.changes = hasChanges(plan.stacks);
-  const planById = new Map(plan.stacks.filter((s) => s.action !== 'delete').map((s) => [s.id, s]));
-
-  const stalls: StalledError[] = [];
-  const started: string[] = [];
-  const deleting: string[] = [];
-  const waitingOn: string[] = [];
-  const settled = (id: string): boolean => {
-    const p = planById.get(id);
-    return p !== undefined && p.action === 'none' && !p.waiting;
+  const step: Step = {
+    desired,
+    options,
+    sp,
+    plan: sp.plan,
+    base: { source: desired.source, commit: desired.commit },
+    desiredById: new Map(desired.stacks.map((s) => [s.id, s])),
+    actualOf: (s) => actualByKey.get(stackKey(s.region, s.stackName, sp.defaultRegion)),
+    stalls: [],
+    started: [],
+    deleting: [],
+    waitingOn: [],
+    declined: undefined,
+    timeLeft: () => step.declined === undefined && (!options.remainingMs || options.remainingMs() > (options.reserveMs ?? 20_000)),
+    confirmed: async (request) => {
+      if (!options.confirm || (await options.confirm(request))) return true;
+      step.declined ??= request.stack;
+      return false;
+    },
   };
-  /** Parameters wired from the dependencies' current outputs (they are settled when a stack is started). */
-  const resolveNow = (d: DesiredStack) => parametersNow(d, desiredById, actualOf);
-  let declined: string | undefined;
-  const timeLeft = (): boolean => declined === undefined && (!options.remainingMs || options.remainingMs() > (options.reserveMs ?? 20_000));
-  /** Whether the operation may start; a no remembers the stack and stops all further work of this step. */
-  const confirmed = async (request: ConfirmRequest): Promise<boolean> => {
-    if (!options.confirm || (await options.confirm(request))) return true;
-    declined ??= request.stack;
-    return false;
-  };
+  for (const sub of SUB_STEPS) await sub(step);
+  return outcomeOf(step);
+}
 
-  for (const s of plan.stacks) {
-    if (s.action === 'blocked') {
-      const a = actualOf(s);
-      if (s.blockedBy === 'StackFailed' && a && conditionOf(a.status) === 'recreate') {
-        // A failed create of this content: name the resource that failed and why, from the stack's events.
-        const why = await failureReason(sp.gatewayFor(s.region), s.stackName);
-        stalls.push(
-          new StalledError('StackFailed', `stack ${s.id}: creating it with this content failed and CloudFormation rolled it back (${a.status}): ${why}`, {
-            stackId: s.id,
-            hint: 'fix the template or parameters and push a new commit, or retry this commit with `cairn apply --retry` once the cause outside the template is fixed',
-          }),
-        );
-      } else stalls.push(new StalledError(stallReasonOf(s), `stack ${s.id}: ${s.reason}`, { stackId: s.id }));
-    }
-    if (s.waiting) {
-      waitingOn.push(s.id);
-      sink.emit({ ...base, type: 'stack.waiting', stack: s.id, stackName: s.stackName, status: actualOf(s)?.status ?? 'unknown' });
-    }
-  }
-
-  // Keep termination protection as declared for stacks whose content is already in sync.
-  for (const s of plan.stacks) {
-    const d = desiredById.get(s.id);
-    const a = actualOf(s);
-    if (s.action === 'none' && d && a && !s.waiting && conditionOf(a.status) === 'stable' && a.terminationProtection !== d.terminationProtection && a.tags[OWNER_TAGS.source]) {
-      await sp.gatewayFor(s.region).updateTerminationProtection(s.stackName, d.terminationProtection);
-    }
-  }
-
-  const ready = plan.stacks.filter(
-    (s) => (s.action === 'create' || s.action === 'update') && !s.waiting && desiredById.get(s.id)!.dependsOn.every(settled),
-  );
-  const work = async (s: StackPlan): Promise<void> => {
-    if (!timeLeft()) return;
-    try {
-      const r = await startStack(s, desiredById.get(s.id)!, actualOf(s), sp.gatewayFor(s.region));
-      if (r === 'started') started.push(s.id);
-      else if (r === 'waiting') waitingOn.push(s.id);
-    } catch (error) {
-      if (error instanceof StalledError) stalls.push(error);
-      else if (error instanceof WaitingError) waitingOn.push(s.id);
-      else throw error;
-    }
-  };
-  await inParallel(ready, options.maxParallel ?? 4, work);
-
-  const drifted = plan.stacks.filter((s) => s.action === 'revert' && actualOf(s) !== undefined);
-  await inParallel(drifted, options.maxParallel ?? 4, async (s) => {
-    if (!timeLeft()) return;
-    try {
-      const r = await revertDrift(s, desiredById.get(s.id)!, actualOf(s)!, sp.gatewayFor(s.region));
-      if (r === 'started') started.push(s.id);
-      else if (r === 'waiting') waitingOn.push(s.id);
-      else {
-        // Nothing CloudFormation can revert: the drift stays reported, and the step has nothing left to do for it.
-        s.action = 'none';
-        s.reason = 'drifted; CloudFormation could not revert it with a drift-aware change set, so it stays reported as drift';
-      }
-    } catch (error) {
-      if (error instanceof StalledError) stalls.push(error);
-      else throw error;
-    }
-  });
-
-  plan.changes = hasChanges(plan.stacks);
-  const pendingApply = plan.stacks.some((s) => s.action !== 'delete' && s.action !== 'blocked' && (s.action !== 'none' || s.waiting));
-  if (!pendingApply && stalls.length === 0 && timeLeft()) {
-    const next = plan.stacks.find((s) => s.action === 'delete');
-    if (next) {
-      const a = actualOf(next)!;
-      if (next.waiting) waitingOn.push(next.id);
-      else {
-        // Deleted through the role it was deployed with, as CloudFormation deletes resources with the
-        // caller's credentials otherwise (and the reconciler has no rights of its own on them).
-        if (await confirmed({ stack: next.id, stackName: next.stackName, region: next.region, action: 'delete' })) {
-        await sp.gatewayFor(next.region).deleteStack(next.stackName, { clientToken: requestToken(`cairn-delete-${sha256(a.stackId).slice(0, 24)}`, desired.source), roleArn: a.roleArn });
-        sink.emit({ ...base, type: 'stack.action', stack: next.id, stackName: next.stackName, action: 'delete', summary: next.reason });
-        started.push(next.id);
-        deleting.push(next.id);
-        }
-      }
-    }
-  }
-
-  // A commit applied or stalled: nothing of it is left to run, so no change set of this source should be
-  // left to execute. Looking costs a call per owned stack, so it is done when a step stalls and on the
-  // sweep's deeper checks, never on the ordinary path where an unchanged source costs one listing.
-  const deepCheck = (options.verifyTemplates ?? 0) > 0;
-  if ((stalls.length > 0 || (deepCheck && started.length === 0 && waitingOn.length === 0 && !plan.changes)) && timeLeft()) {
-    const owned = sp.actual.filter((a) => a.tags[OWNER_TAGS.source] === desired.source);
-    const declared = new Set(desired.stacks.map((d) => stackKey(d.region, d.stackName, sp.defaultRegion)));
-    await inParallel(owned, options.maxParallel ?? 4, (a) => removeOrphanedChangeSets(sp.gatewayFor(a.region), a, declared.has(stackKey(a.region, a.stackName, sp.defaultRegion))));
-  }
-
-  if (declined !== undefined) throw new DeclinedError(declined);
+/** What the step came to: stalled, progressing (work under way or still to start), or succeeded. */
+function outcomeOf(step: Step): StepResult {
+  const { plan, desired, sp, stalls, started, waitingOn } = step;
+  if (step.declined !== undefined) throw new DeclinedError(step.declined);
   const summary = summarise(plan, desired, sp.actual, started, waitingOn, stalls);
-  const statuses = Object.fromEntries(plan.stacks.map((s) => [s.id, actualOf(s)?.status ?? 'NOT_DEPLOYED']));
+  const statuses = Object.fromEntries(plan.stacks.map((s) => [s.id, step.actualOf(s)?.status ?? 'NOT_DEPLOYED']));
   if (stalls.length > 0) {
     const error = stalls.length === 1 ? stalls[0]! : new StalledError(stalls[0]!.reason as StallReason, stalls.map((e) => e.message).join('; '), { stackId: stalls[0]!.stackId, hint: stalls[0]!.hint });
     return { outcome: 'stalled', plan, statuses, started, error, stalls, summary };
   }
   if (started.length > 0 || waitingOn.length > 0 || plan.changes) {
-    return { outcome: 'progressing', plan, statuses, started, deleting, waitingOn, retryAfterSeconds: 10, summary };
+    return { outcome: 'progressing', plan, statuses, started, deleting: step.deleting, waitingOn, retryAfterSeconds: 10, summary };
   }
   return { outcome: 'succeeded', plan, statuses, counts: countApplied(desired, sp.actual, plan), summary };
+}
 
-  async function revertDrift(s: StackPlan, d: DesiredStack, actual: ActualStack, gateway: StackGateway): Promise<OpResult> {
-    const name = revertName(s, actual);
-    options.revertsTried?.add(name);
-    const drifts = await gateway.listResourceDrifts(s.stackName);
-    if (drifts.length === 0) return 'unchanged';
-    const resolved = resolveNow(d);
-    const state = await ensureChangeSet({
-      gateway,
-      stackExists: true,
-      waitMs: options.changeSetWaitMs ?? 30_000,
-      pollMs: options.pollMs ?? 1_000,
-      sleep: options.sleep ?? defaultSleep,
-      input: revertInput(d, actual, { changeSetName: name, parameters: resolved.values, defaultRoleArn: options.defaultRoleArn }),
-    });
-    const cannot = (reverted: Set<string>): void => {
-      for (const r of drifts.filter((x) => !reverted.has(x.logicalId))) {
-        sink.emit({
-          ...base,
-          type: 'log',
-          level: 'warn',
-          stack: s.id,
-          message: `${r.logicalId} (${r.resourceType}) drifted (${r.status}) but CloudFormation cannot revert it with a drift-aware change set; it stays reported as drift: change it back by hand or re-create it through the template`,
-        });
-      }
-    };
-    switch (state.state) {
-      case 'pending':
-        return 'waiting';
-      case 'executing':
-        return 'started';
-      case 'empty':
-        await gateway.deleteChangeSet(s.stackName, name);
-        cannot(new Set());
-        return 'unchanged';
-      case 'failed':
-        await gateway.deleteChangeSet(s.stackName, name);
-        throw new StalledError('ChangeSetFailed', `stack ${s.id}: CloudFormation refused to revert its drift: ${state.reason}`, {
-          stackId: s.id,
-          hint: 'put the drifted resources back by hand, or set `drift: alert` for this stack in cairn.yaml',
-        });
-      case 'ready': {
-        const changes = state.description.changes;
-        const destructive = destructiveChanges(changes, desired.protectedTypes, d.allowDestructive);
-        if (destructive.length > 0) {
-          await gateway.deleteChangeSet(s.stackName, name);
-          const { message, hint } = describeDestructive(s.id, s.stackName, destructive);
-          const text = message.replace('destructive change blocked', 'drift revert blocked');
-          sink.emit({ ...base, type: 'stack.blocked', stack: s.id, stackName: s.stackName, reason: 'DestructiveChangeBlocked', message: text });
-          throw new StalledError('DestructiveChangeBlocked', text, { stackId: s.id, hint: `${hint}; or set \`drift: alert\` for this stack and repair the drift by hand` });
-        }
-        cannot(new Set(changes.map((c) => c.logicalId)));
-        sink.emit({ ...base, type: 'changeset.created', stack: s.id, stackName: s.stackName, changeSetName: name, changes });
-        if (!(await confirmed({ stack: s.id, stackName: s.stackName, region: s.region, action: 'revert-drift', changeSetName: name, changes }))) {
-          await gateway.deleteChangeSet(s.stackName, name);
-          return 'declined';
-        }
-        await gateway.executeChangeSet(s.stackName, name, requestToken(name, desired.source));
-        sink.emit({
-          ...base,
-          type: 'stack.action',
-          stack: s.id,
-          stackName: s.stackName,
-          action: 'revert-drift',
-          summary: `reverting ${changes.length} drifted resource${changes.length === 1 ? '' : 's'} (${changes.map((c) => c.logicalId).join(', ')})`,
-        });
-        return 'started';
-      }
+/**
+ * A revert this process already tried, which CloudFormation could not carry out, is not tried
+ * again until the next detection: the stack stays reported as drifted, with nothing to do.
+ */
+async function forgetTriedReverts(step: Step): Promise<void> {
+  for (const s of step.plan.stacks) {
+    const a = step.actualOf(s);
+    if (s.action === 'revert' && a && step.options.revertsTried?.has(revertName(s, a))) nothingToRevert(s);
+  }
+  step.plan.changes = hasChanges(step.plan.stacks);
+}
+
+function nothingToRevert(s: StackPlan): void {
+  s.action = 'none';
+  s.reason = 'drifted; CloudFormation could not revert it with a drift-aware change set, so it stays reported as drift';
+}
+
+/** Blocked stacks become stalls (a failed create names the resource that failed); busy ones are waited on. */
+async function reportBlockedAndBusy(step: Step): Promise<void> {
+  for (const s of step.plan.stacks) {
+    if (s.action === 'blocked') {
+      const a = step.actualOf(s);
+      if (s.blockedBy === 'StackFailed' && a && conditionOf(a.status) === 'recreate') {
+        const why = await failureReason(step.sp.gatewayFor(s.region), s.stackName);
+        step.stalls.push(
+          new StalledError('StackFailed', `stack ${s.id}: creating it with this content failed and CloudFormation rolled it back (${a.status}): ${why}`, {
+            stackId: s.id,
+            hint: RETRY_HINT,
+          }),
+        );
+      } else step.stalls.push(new StalledError(stallReasonOf(s), `stack ${s.id}: ${s.reason}`, { stackId: s.id }));
+    }
+    if (s.waiting) {
+      step.waitingOn.push(s.id);
+      step.options.sink.emit({ ...step.base, type: 'stack.waiting', stack: s.id, stackName: s.stackName, status: step.actualOf(s)?.status ?? 'unknown' });
     }
   }
+}
 
-  async function startStack(s: StackPlan, d: DesiredStack, actual: ActualStack | undefined, gateway: StackGateway): Promise<OpResult> {
-    const hash = s.desiredHash!;
-    const exists = actual !== undefined && conditionOf(actual.status) !== 'gone';
-    const inReview = exists && conditionOf(actual!.status) === 'review';
-    const name = changeSetName(hash, exists && !inReview ? (actual!.updatedAt ?? actual!.createdAt) : undefined);
-    if (s.recreate && actual) {
-      // The planner blocks a failed create of this same content unless it may be retried; this is that retry.
-      if (!(await confirmed({ stack: s.id, stackName: s.stackName, region: s.region, action: 'recreate' }))) return 'declined';
-      options.retry?.delete(s.id);
-      await gateway.deleteStack(s.stackName, { clientToken: requestToken(`cairn-recreate-${sha256(actual.stackId).slice(0, 24)}`, desired.source), roleArn: d.roleArn ?? options.defaultRoleArn });
-      sink.emit({ ...base, type: 'stack.action', stack: s.id, stackName: s.stackName, action: 'recreate', summary: `deleting the empty stack a failed create left in ${actual.status}; it is created again next` });
-      return 'started';
+const RETRY_HINT = 'fix the template or parameters and push a new commit, or retry this commit with `cairn apply --retry` once the cause outside the template is fixed';
+
+/** Keep termination protection as declared for stacks whose content is already in sync. */
+async function keepTerminationProtection(step: Step): Promise<void> {
+  for (const s of step.plan.stacks) {
+    const d = step.desiredById.get(s.id);
+    const a = step.actualOf(s);
+    if (s.action === 'none' && d && a && !s.waiting && conditionOf(a.status) === 'stable' && a.terminationProtection !== d.terminationProtection && a.tags[OWNER_TAGS.source]) {
+      await step.sp.gatewayFor(s.region).updateTerminationProtection(s.stackName, d.terminationProtection);
     }
-    if (actual && actual.status === 'UPDATE_ROLLBACK_COMPLETE') {
-      const failed = await lastFailedAttempt(gateway, s.stackName);
-      if (failed?.token?.startsWith(`${CHANGE_SET_PREFIX}${hash.slice(0, 24)}-`) && !options.retry?.delete(s.id)) {
-        throw new StalledError('StackFailed', `stack ${s.id}: updating it to this content failed and CloudFormation rolled it back: ${failed.reason}`, {
-          stackId: s.id,
-          hint: 'fix the template or parameters and push a new commit, or retry this commit with `cairn apply --retry` once the cause outside the template is fixed',
-        });
-      }
-    }
-    const resolved = resolveNow(d);
-    if (exists) await removeStaleChangeSets(gateway, s.stackName, name);
-    const changeSetType = exists && !inReview ? 'UPDATE' : 'CREATE';
-    let state;
+  }
+}
+
+/** Start every create and update whose dependencies are settled, a bounded number at a time. */
+async function startReadyStacks(step: Step): Promise<void> {
+  const planById = new Map(step.plan.stacks.filter((s) => s.action !== 'delete').map((s) => [s.id, s]));
+  const settled = (id: string): boolean => {
+    const p = planById.get(id);
+    return p !== undefined && p.action === 'none' && !p.waiting;
+  };
+  const ready = step.plan.stacks.filter((s) => (s.action === 'create' || s.action === 'update') && !s.waiting && step.desiredById.get(s.id)!.dependsOn.every(settled));
+  await inParallel(ready, step.options.maxParallel ?? 4, async (s) => {
+    if (!step.timeLeft()) return;
     try {
-      state = await ensureChangeSet({
-        gateway,
-        stackExists: exists,
-        waitMs: options.changeSetWaitMs ?? 30_000,
-        pollMs: options.pollMs ?? 1_000,
-        sleep: options.sleep ?? defaultSleep,
-        input: {
-          ...changeSetInput(desired, d, { stackName: s.stackName, changeSetName: name, changeSetType, parameters: resolved.values, hash, defaultRoleArn: options.defaultRoleArn }),
-          ...(options.propertyValues ? { includePropertyValues: true } : {}),
-        },
-        ...(options.propertyValues ? { describeValues: true } : {}),
-      });
+      const r = await startStack(step, s, step.desiredById.get(s.id)!, step.actualOf(s), step.sp.gatewayFor(s.region));
+      if (r === 'started') step.started.push(s.id);
+      else if (r === 'waiting') step.waitingOn.push(s.id);
     } catch (error) {
-      if (error instanceof InsufficientCapabilitiesError) {
-        const caps = error.capabilities.length ? error.capabilities : ['CAPABILITY_IAM'];
-        throw new StalledError('CapabilityMissing', `stack ${s.id}: its template needs ${caps.join(' and ')}, which cairn.yaml does not acknowledge`, {
-          stackId: s.id,
-          hint: `add \`capabilities: [${[...new Set([...d.capabilities, ...caps])].join(', ')}]\` to stacks.${s.id} (or to defaults) in cairn.yaml`,
-          cause: error,
-        });
-      }
-      throw error;
+      if (error instanceof StalledError) step.stalls.push(error);
+      else throw error;
     }
-    switch (state.state) {
-      case 'pending':
-        return 'waiting';
-      case 'executing':
-        return 'started';
-      case 'empty':
-        await gateway.deleteChangeSet(s.stackName, name);
-        sink.emit({ ...base, type: 'changeset.empty', stack: s.id, stackName: s.stackName });
-        return 'unchanged';
-      case 'failed':
-        await gateway.deleteChangeSet(s.stackName, name);
-        if (changeSetType === 'CREATE') await cleanUpReview(gateway, s.stackName);
-        throw new StalledError('ChangeSetFailed', `stack ${s.id}: CloudFormation refused the change set: ${state.reason}`, {
+  });
+}
+
+/** Revert the drift of stacks planned as reverts; one CloudFormation cannot revert stays reported as drift. */
+async function revertDriftedStacks(step: Step): Promise<void> {
+  const drifted = step.plan.stacks.filter((s) => s.action === 'revert' && step.actualOf(s) !== undefined);
+  await inParallel(drifted, step.options.maxParallel ?? 4, async (s) => {
+    if (!step.timeLeft()) return;
+    try {
+      const r = await revertDrift(step, s, step.desiredById.get(s.id)!, step.actualOf(s)!, step.sp.gatewayFor(s.region));
+      if (r === 'started') step.started.push(s.id);
+      else if (r === 'waiting') step.waitingOn.push(s.id);
+      else nothingToRevert(s);
+    } catch (error) {
+      if (error instanceof StalledError) step.stalls.push(error);
+      else throw error;
+    }
+  });
+  step.plan.changes = hasChanges(step.plan.stacks);
+}
+
+/** Once everything else is in sync, delete the next removed stack (one per step, newest first). */
+async function pruneNext(step: Step): Promise<void> {
+  const { plan } = step;
+  const pendingApply = plan.stacks.some((s) => s.action !== 'delete' && s.action !== 'blocked' && (s.action !== 'none' || s.waiting));
+  if (pendingApply || step.stalls.length > 0 || !step.timeLeft()) return;
+  const next = plan.stacks.find((s) => s.action === 'delete');
+  if (!next) return;
+  if (next.waiting) {
+    step.waitingOn.push(next.id);
+    return;
+  }
+  const a = step.actualOf(next)!;
+  if (!(await step.confirmed({ stack: next.id, stackName: next.stackName, region: next.region, action: 'delete' }))) return;
+  // Deleted through the role it was deployed with, as CloudFormation deletes resources with the
+  // caller's credentials otherwise (and the reconciler has no rights of its own on them).
+  await step.sp.gatewayFor(next.region).deleteStack(next.stackName, { clientToken: requestToken(`cairn-delete-${sha256(a.stackId).slice(0, 24)}`, step.desired.source), roleArn: a.roleArn });
+  step.options.sink.emit({ ...step.base, type: 'stack.action', stack: next.id, stackName: next.stackName, action: 'delete', summary: next.reason });
+  step.started.push(next.id);
+  step.deleting.push(next.id);
+}
+
+/**
+ * A commit applied or stalled: nothing of it is left to run, so no change set of this source should be
+ * left to execute. Looking costs a call per owned stack, so it is done when a step stalls and on the
+ * sweep's deeper checks, never on the ordinary path where an unchanged source costs one listing.
+ */
+async function removeLeftoverChangeSets(step: Step): Promise<void> {
+  const { sp, desired, options } = step;
+  const deepCheck = (options.verifyTemplates ?? 0) > 0;
+  if (!((step.stalls.length > 0 || (deepCheck && step.started.length === 0 && step.waitingOn.length === 0 && !step.plan.changes)) && step.timeLeft())) return;
+  const owned = sp.actual.filter((a) => a.tags[OWNER_TAGS.source] === desired.source);
+  const declared = new Set(desired.stacks.map((d) => stackKey(d.region, d.stackName, sp.defaultRegion)));
+  await inParallel(owned, options.maxParallel ?? 4, (a) => removeOrphanedChangeSets(sp.gatewayFor(a.region), a, declared.has(stackKey(a.region, a.stackName, sp.defaultRegion))));
+}
+
+function runTiming(options: AdvanceOptions): ChangeSetRun['timing'] {
+  return {
+    waitMs: options.changeSetWaitMs ?? 30_000,
+    pollMs: options.pollMs ?? 1_000,
+    sleep: options.sleep ?? defaultSleep,
+    ...(options.propertyValues ? { describeValues: true } : {}),
+  };
+}
+
+async function revertDrift(step: Step, s: StackPlan, d: DesiredStack, actual: ActualStack, gateway: StackGateway): Promise<OpResult> {
+  const { options, desired, base } = step;
+  const name = revertName(s, actual);
+  options.revertsTried?.add(name);
+  const drifts = await gateway.listResourceDrifts(s.stackName);
+  if (drifts.length === 0) return 'unchanged';
+  const cannot = (reverted: Set<string>): void => {
+    for (const r of drifts.filter((x) => !reverted.has(x.logicalId))) {
+      options.sink.emit({
+        ...base,
+        type: 'log',
+        level: 'warn',
+        stack: s.id,
+        message: `${r.logicalId} (${r.resourceType}) drifted (${r.status}) but CloudFormation cannot revert it with a drift-aware change set; it stays reported as drift: change it back by hand or re-create it through the template`,
+      });
+    }
+  };
+  return runChangeSet({
+    stack: s.id,
+    stackName: s.stackName,
+    gateway,
+    input: {
+      ...revertInput(d, actual, { changeSetName: name, parameters: parametersNow(d, step.desiredById, step.actualOf).values, defaultRoleArn: options.defaultRoleArn }),
+      ...(options.propertyValues ? { includePropertyValues: true } : {}),
+    },
+    stackExists: true,
+    protectedTypes: desired.protectedTypes,
+    allowDestructive: d.allowDestructive,
+    refused: (reason) =>
+      new StalledError('ChangeSetFailed', `stack ${s.id}: CloudFormation refused to revert its drift: ${reason}`, {
+        stackId: s.id,
+        hint: 'put the drifted resources back by hand, or set `drift: alert` for this stack in cairn.yaml',
+      }),
+    blockedWording: (message, hint) => ({
+      message: message.replace('destructive change blocked', 'drift revert blocked'),
+      hint: `${hint}; or set \`drift: alert\` for this stack and repair the drift by hand`,
+    }),
+    onEmpty: () => cannot(new Set()),
+    onReady: (changes) => cannot(new Set(changes.map((c) => c.logicalId))),
+    confirm: (changes) => step.confirmed({ stack: s.id, stackName: s.stackName, region: s.region, action: 'revert-drift', changeSetName: name, changes }),
+    startedEvent: (changes) => ({
+      ...base,
+      type: 'stack.action',
+      stack: s.id,
+      stackName: s.stackName,
+      action: 'revert-drift',
+      summary: `reverting ${changes.length} drifted resource${changes.length === 1 ? '' : 's'} (${changes.map((c) => c.logicalId).join(', ')})`,
+    }),
+    base,
+    sink: options.sink,
+    timing: runTiming(options),
+  });
+}
+
+async function startStack(step: Step, s: StackPlan, d: DesiredStack, actual: ActualStack | undefined, gateway: StackGateway): Promise<OpResult> {
+  const { options, desired, base } = step;
+  const hash = s.desiredHash!;
+  const exists = actual !== undefined && conditionOf(actual.status) !== 'gone';
+  const inReview = exists && conditionOf(actual!.status) === 'review';
+  const name = changeSetName(hash, exists && !inReview ? (actual!.updatedAt ?? actual!.createdAt) : undefined);
+  if (s.recreate && actual) {
+    // The planner blocks a failed create of this same content unless it may be retried; this is that retry.
+    if (!(await step.confirmed({ stack: s.id, stackName: s.stackName, region: s.region, action: 'recreate' }))) return 'declined';
+    options.retry?.delete(s.id);
+    await gateway.deleteStack(s.stackName, { clientToken: requestToken(`cairn-recreate-${sha256(actual.stackId).slice(0, 24)}`, desired.source), roleArn: d.roleArn ?? options.defaultRoleArn });
+    options.sink.emit({ ...base, type: 'stack.action', stack: s.id, stackName: s.stackName, action: 'recreate', summary: `deleting the empty stack a failed create left in ${actual.status}; it is created again next` });
+    return 'started';
+  }
+  if (actual && actual.status === 'UPDATE_ROLLBACK_COMPLETE') {
+    const failed = await lastFailedAttempt(gateway, s.stackName);
+    if (failed?.token?.startsWith(`${CHANGE_SET_PREFIX}${hash.slice(0, 24)}-`) && !options.retry?.delete(s.id)) {
+      throw new StalledError('StackFailed', `stack ${s.id}: updating it to this content failed and CloudFormation rolled it back: ${failed.reason}`, { stackId: s.id, hint: RETRY_HINT });
+    }
+  }
+  if (exists) await removeStaleChangeSets(gateway, s.stackName, name);
+  const changeSetType = exists && !inReview ? 'UPDATE' : 'CREATE';
+  const action = changeSetType === 'CREATE' ? 'create' : actual?.tags[OWNER_TAGS.source] ? 'update' : 'adopt';
+  try {
+    return await runChangeSet({
+      stack: s.id,
+      stackName: s.stackName,
+      gateway,
+      input: {
+        ...changeSetInput(desired, d, { stackName: s.stackName, changeSetName: name, changeSetType, parameters: parametersNow(d, step.desiredById, step.actualOf).values, hash, defaultRoleArn: options.defaultRoleArn }),
+        ...(options.propertyValues ? { includePropertyValues: true } : {}),
+      },
+      stackExists: exists,
+      protectedTypes: desired.protectedTypes,
+      allowDestructive: d.allowDestructive,
+      refused: (reason) =>
+        new StalledError('ChangeSetFailed', `stack ${s.id}: CloudFormation refused the change set: ${reason}`, {
           stackId: s.id,
           hint: `fix ${d.templateFile} or the parameters in cairn.yaml and push a new commit`,
-        });
-      case 'ready': {
-        const changes = state.description.changes;
-        const destructive = destructiveChanges(changes, desired.protectedTypes, d.allowDestructive);
-        if (destructive.length > 0) {
-          await gateway.deleteChangeSet(s.stackName, name);
-          if (changeSetType === 'CREATE') await cleanUpReview(gateway, s.stackName);
-          const { message, hint } = describeDestructive(s.id, s.stackName, destructive);
-          sink.emit({ ...base, type: 'stack.blocked', stack: s.id, stackName: s.stackName, reason: 'DestructiveChangeBlocked', message });
-          throw new StalledError('DestructiveChangeBlocked', message, { stackId: s.id, hint });
-        }
-        sink.emit({ ...base, type: 'changeset.created', stack: s.id, stackName: s.stackName, changeSetName: name, changes });
-        const action = changeSetType === 'CREATE' ? 'create' : actual?.tags[OWNER_TAGS.source] ? 'update' : 'adopt';
-        if (!(await confirmed({ stack: s.id, stackName: s.stackName, region: s.region, action, changeSetName: name, changes }))) {
-          await gateway.deleteChangeSet(s.stackName, name);
-          if (changeSetType === 'CREATE') await cleanUpReview(gateway, s.stackName);
-          return 'declined';
-        }
+        }),
+      // A refused or blocked CREATE leaves an empty stack in REVIEW_IN_PROGRESS: remove it so nothing half-made remains.
+      ...(changeSetType === 'CREATE' ? { afterDiscard: () => cleanUpReview(gateway, s.stackName) } : {}),
+      emptyEvent: { ...base, type: 'changeset.empty', stack: s.id, stackName: s.stackName },
+      confirm: (changes) => step.confirmed({ stack: s.id, stackName: s.stackName, region: s.region, action, changeSetName: name, changes }),
+      beforeExecute: async () => {
         if (changeSetType === 'CREATE' && d.terminationProtection) await gateway.updateTerminationProtection(s.stackName, true);
         else if (exists && actual!.terminationProtection !== d.terminationProtection) await gateway.updateTerminationProtection(s.stackName, d.terminationProtection);
-        await gateway.executeChangeSet(s.stackName, name, requestToken(name, desired.source));
-        sink.emit({
-          ...base,
-          type: 'stack.action',
-          stack: s.id,
-          stackName: s.stackName,
-          action,
-          summary: summariseChanges(changes),
-          ...(options.receivedAt ? { pushToApplyMs: Math.max(0, Date.now() - Date.parse(options.receivedAt)) } : {}),
-        });
-        return 'started';
-      }
+      },
+      startedEvent: (changes) => ({
+        ...base,
+        type: 'stack.action',
+        stack: s.id,
+        stackName: s.stackName,
+        action,
+        summary: summariseChanges(changes),
+        ...(options.receivedAt ? { pushToApplyMs: Math.max(0, Date.now() - Date.parse(options.receivedAt)) } : {}),
+      }),
+      base,
+      sink: options.sink,
+      timing: runTiming(options),
+    });
+  } catch (error) {
+    if (error instanceof InsufficientCapabilitiesError) {
+      const caps = error.capabilities.length ? error.capabilities : ['CAPABILITY_IAM'];
+      throw new StalledError('CapabilityMissing', `stack ${s.id}: its template needs ${caps.join(' and ')}, which cairn.yaml does not acknowledge`, {
+        stackId: s.id,
+        hint: `add \`capabilities: [${[...new Set([...d.capabilities, ...caps])].join(', ')}]\` to stacks.${s.id} (or to defaults) in cairn.yaml`,
+        cause: error,
+      });
     }
+    throw error;
   }
 }
 
