@@ -45,6 +45,10 @@ export const PlanOutputSchema = z.strictObject({
       waiting: z.boolean(),
       resources: z.array(z.strictObject({ logicalId: z.string(), type: z.string(), change: z.enum(['add', 'modify', 'remove']), properties: z.array(z.string()) })),
       preview: z.strictObject({ state: z.enum(['ready', 'empty', 'pending']), changes: z.array(ChangeSchema) }).optional().describe("CloudFormation's own preview of an update; absent offline and for creates"),
+      held: z
+        .strictObject({ window: z.string(), until: z.string().optional(), message: z.string() })
+        .optional()
+        .describe('a change window holds this action now: planned, not applied, until `until` (when known)'),
       mayChangeAfter: z.array(z.string()).optional().describe("stacks applied in this run whose outputs this one's parameters take: it may change once they are known"),
       parameters: z.array(z.string()),
     }),

@@ -27,6 +27,8 @@ export function summaryLine(plan: Plan): string {
   const c = countActions(plan);
   const parts = [`${c.create} to create`, `${c.update} to update`, ...(c.revert ? [`${c.revert} to revert`] : []), `${c.delete} to delete`, `${c.none} unchanged`];
   if (c.blocked) parts.push(style.red(`${c.blocked} blocked`));
+  const held = plan.stacks.filter((s) => s.held).length;
+  if (held) parts.push(style.yellow(`${held} held by change windows`));
   return parts.join(', ');
 }
 
@@ -66,7 +68,7 @@ export function renderPreview(changes: ChangeSetChange[]): string[] {
 function renderStack(s: StackPlan): string[] {
   const colour = COLOUR[s.action];
   const verb = s.action === 'none' ? 'no change' : s.recreate ? 'recreate' : s.action;
-  const waiting = s.waiting ? style.yellow(' [waiting: stack busy]') : '';
+  const waiting = (s.waiting ? style.yellow(' [waiting: stack busy]') : '') + (s.held ? style.yellow(` [${s.held.message}]`) : '');
   const lines = [`  ${colour(SYMBOL[s.action])} ${pad(stackLabel(s), 28)}${colour(pad(verb, 10))}${style.dim(s.action === 'none' && s.reason === 'in sync' ? '' : s.reason)}${waiting}`];
   if (s.preview?.state === 'ready') lines.push(...renderPreview(s.preview.changes));
   else if (s.preview?.state === 'empty') lines.push(`      ${style.dim('CloudFormation reports no resource changes (only stack tags or parameters without effect differ)')}`);

@@ -3,6 +3,7 @@
  * the repository, deployment files read, templates canonicalised, parameters checked against each
  * template, dependencies and stack names validated. Pure: files arrive through a lookup function.
  */
+import { toWindow } from './windows.js';
 import { posix } from 'node:path';
 import { isError, type Problem } from './errors.js';
 import { findCycles } from './graph.js';
@@ -170,6 +171,7 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
       drift: entry.drift ?? defaults.drift ?? DEFAULT_DRIFT_POLICY,
       adopt: entry.adopt ?? false,
       allowDestructive: [...new Set(entry.allowDestructive ?? [])].sort(),
+      windows: (entry.windows ?? defaults.windows ?? []).map(toWindow),
     });
   }
 
@@ -201,6 +203,7 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
       prune: defaults.prune ?? false,
       pruneMaxShare: defaults.pruneMaxShare ?? DEFAULT_PRUNE_MAX_SHARE,
       protectedTypes: [...new Set([...DEFAULT_PROTECTED_TYPES, ...(defaults.protectedTypes ?? [])])].sort(),
+      windows: (defaults.windows ?? []).map(toWindow),
       findings: named(findings),
     },
   };

@@ -8,6 +8,7 @@ import { messageOf, type Problem } from './errors.js';
 import { flowNestsDeeperThan, LIMITS, nestsDeeperThan } from './limits.js';
 import { RegionSchema, RoleArnSchema, SourceNameSchema } from './source-config.js';
 import { suggest } from './suggest.js';
+import { WindowSchema } from './windows.js';
 
 export const MANIFEST_FILE = 'cairn.yaml';
 
@@ -46,6 +47,8 @@ function schemas(strict: boolean) {
     drift: DriftPolicySchema.optional(),
     adopt: z.boolean().optional(),
     allowDestructive: z.array(z.string().min(1)).optional(),
+    /** Change windows for this stack; they replace the defaults' windows. */
+    windows: z.array(WindowSchema).max(20).optional(),
   }).superRefine((entry, ctx) => {
     if (!entry.template === !entry.deploymentFile) {
       ctx.addIssue({ code: 'custom', message: 'needs exactly one of `template` or `deploymentFile`' });
@@ -60,6 +63,7 @@ function schemas(strict: boolean) {
     pruneMaxShare: z.number().gt(0).max(1).optional(),
     drift: DriftPolicySchema.optional(),
     protectedTypes: z.array(z.string().regex(/^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$/, 'expected a resource type such as AWS::S3::Bucket')).optional(),
+    windows: z.array(WindowSchema).max(20).optional(),
   });
   const Manifest = obj({
     version: z.literal(1, { error: 'expected `version: 1`' }),
@@ -205,7 +209,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 const KNOWN_KEYS: Record<string, string[]> = {
   '': Object.keys(ManifestSchema.shape),
   defaults: Object.keys(DefaultsSchema.shape),
-  stack: ['template', 'deploymentFile', 'stackName', 'parameters', 'tags', 'dependsOn', 'capabilities', 'region', 'roleArn', 'terminationProtection', 'drift', 'adopt', 'allowDestructive'],
+  stack: ['template', 'deploymentFile', 'stackName', 'parameters', 'tags', 'dependsOn', 'capabilities', 'region', 'roleArn', 'terminationProtection', 'drift', 'adopt', 'allowDestructive', 'windows'],
   fromStack: ['fromStack', 'output'],
   deploymentFile: Object.keys(DeploymentFileSchema.shape),
 };

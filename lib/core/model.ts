@@ -4,6 +4,7 @@
  */
 import type { ChangeSetChange } from '../ports/stack-gateway.js';
 import type { Problem } from './errors.js';
+import type { ChangeWindow } from './windows.js';
 
 export type DriftPolicy = 'alert' | 'revert' | 'ignore';
 
@@ -47,6 +48,8 @@ export interface DesiredStack {
   adopt: boolean;
   /** Logical ids whose replacement or removal is allowed despite destructive-change protection. */
   allowDestructive: string[];
+  /** Change windows that allow or deny applies to this stack (its own, else the defaults'). */
+  windows: ChangeWindow[];
 }
 
 export interface DesiredState {
@@ -58,6 +61,8 @@ export interface DesiredState {
   pruneMaxShare: number;
   /** Resource types whose replacement or removal is blocked unless allowed per logical id. */
   protectedTypes: string[];
+  /** The defaults' change windows: they hold prunes (and every stack that declares none of its own). */
+  windows: ChangeWindow[];
   /** What the templates' checks found that does not stop a deploy: warnings and notices. */
   findings: Problem[];
 }
@@ -125,6 +130,8 @@ export interface StackPlan {
   changeSetName?: string;
   /** Stacks whose outputs, once they are applied in this run, may change this one ("known after apply"). */
   mayChangeAfter?: string[];
+  /** A change window holds this stack's action now: it is planned and reported, not applied. */
+  held?: { window: string; until: string | undefined; message: string };
 }
 
 export interface Plan {

@@ -7,6 +7,7 @@ import { canonicalJson, contentHash } from './canonical.js';
 import { waves } from './graph.js';
 import { conditionOf, stuckHint } from './health.js';
 import type { ActualStack, DesiredStack, DesiredState, Plan, PlanAction, ResourceChange, StackPlan } from './model.js';
+import { describeHold, windowVerdict } from './windows.js';
 import { OWNER_TAGS } from './model.js';
 
 export interface PlanInput {
@@ -212,6 +213,22 @@ export function plan({ desired, actual, defaultRegion, templates, retry }: PlanI
     stacks,
     changes: hasChanges(stacks),
   };
+}
+
+/**
+ * Mark each action a change window holds now (planned and reported, not applied): a stack's own
+ * windows, or the defaults'; a prune by the defaults'. Unchanged and blocked stacks are not held.
+ */
+export function holdByWindows(result: Plan, desired: DesiredState, now: Date): void {
+  const byId = new Map(desired.stacks.map((d) => [d.id, d]));
+  for (const s of result.stacks) {
+    if (s.action === 'none' || s.action === 'blocked') continue;
+    const windows = s.action === 'delete' ? desired.windows : (byId.get(s.id)?.windows ?? desired.windows);
+    if (windows.length === 0) continue;
+    const verdict = windowVerdict(windows, now);
+    if (verdict.open) continue;
+    s.held = { window: verdict.window, until: verdict.until?.toISOString(), message: describeHold(verdict, now) };
+  }
 }
 
 /** Whether any stack would be created, updated, reverted or deleted (blocked and unchanged ones change nothing). */

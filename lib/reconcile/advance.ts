@@ -57,6 +57,10 @@ export interface AdvanceOptions {
   confirm?: (request: ConfirmRequest) => Promise<boolean>;
   /** Make and read change sets with property values (old → new), for showing them. */
   propertyValues?: boolean;
+  /** An emergency: apply even what a change window holds (each override is logged as a warning). */
+  overrideWindows?: boolean;
+  /** The time change windows are judged at (default: the clock). */
+  now?: () => number;
 }
 
 /** One operation about to start, as `AdvanceOptions.confirm` is asked about it. */
@@ -121,7 +125,15 @@ interface StepBase {
 
 export type StepResult =
   | (StepBase & { outcome: 'succeeded'; counts: StepCounts })
-  | (StepBase & { outcome: 'progressing'; started: string[]; deleting: string[]; waitingOn: string[]; retryAfterSeconds: number })
+  | (StepBase & {
+      outcome: 'progressing';
+      started: string[];
+      deleting: string[];
+      waitingOn: string[];
+      /** Stacks a change window holds: planned and reported, applied once the window allows. */
+      held: string[];
+      retryAfterSeconds: number;
+    })
   | (StepBase & { outcome: 'stalled'; started: string[]; error: StalledError; stalls: StalledError[] });
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -142,6 +154,7 @@ interface Step {
   started: string[];
   deleting: string[];
   waitingOn: string[];
+  held: string[];
   declined: string | undefined;
   /** Whether new work may start: time is left and nothing was declined. */
   timeLeft(): boolean;
@@ -152,10 +165,15 @@ interface Step {
 type SubStep = (step: Step) => Promise<void>;
 
 /** The sub-steps of one step, in order. */
-const SUB_STEPS: readonly SubStep[] = [forgetTriedReverts, reportBlockedAndBusy, keepTerminationProtection, startReadyStacks, revertDriftedStacks, pruneNext, removeLeftoverChangeSets];
+const SUB_STEPS: readonly SubStep[] = [forgetTriedReverts, holdForWindows, reportBlockedAndBusy, keepTerminationProtection, startReadyStacks, revertDriftedStacks, pruneNext, removeLeftoverChangeSets];
 
 export async function advance(desired: DesiredState, options: AdvanceOptions): Promise<StepResult> {
-  const sp = await planSource(desired, { gateways: options.gateways, verifyTemplates: options.verifyTemplates ?? 0, ...(options.retry ? { retry: options.retry } : {}) });
+  const sp = await planSource(desired, {
+    gateways: options.gateways,
+    verifyTemplates: options.verifyTemplates ?? 0,
+    windowsAt: options.now?.() ?? Date.now(),
+    ...(options.retry ? { retry: options.retry } : {}),
+  });
   const actualByKey = new Map(sp.actual.map((a) => [stackKey(a.region, a.stackName, sp.defaultRegion), a]));
   const step: Step = {
     desired,
@@ -169,6 +187,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
     started: [],
     deleting: [],
     waitingOn: [],
+    held: [],
     declined: undefined,
     timeLeft: () => step.declined === undefined && (!options.remainingMs || options.remainingMs() > (options.reserveMs ?? 20_000)),
     confirmed: async (request) => {
@@ -185,14 +204,19 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
 function outcomeOf(step: Step): StepResult {
   const { plan, desired, sp, stalls, started, waitingOn } = step;
   if (step.declined !== undefined) throw new DeclinedError(step.declined);
-  const summary = summarise(plan, desired, sp.actual, started, waitingOn, stalls);
+  const summary = summarise(plan, desired, sp.actual, started, waitingOn, stalls, step.held);
   const statuses = Object.fromEntries(plan.stacks.map((s) => [s.id, step.actualOf(s)?.status ?? 'NOT_DEPLOYED']));
   if (stalls.length > 0) {
     const error = stalls.length === 1 ? stalls[0]! : new StalledError(stalls[0]!.reason as StallReason, stalls.map((e) => e.message).join('; '), { stackId: stalls[0]!.stackId, hint: stalls[0]!.hint });
     return { outcome: 'stalled', plan, statuses, started, error, stalls, summary };
   }
   if (started.length > 0 || waitingOn.length > 0 || plan.changes) {
-    return { outcome: 'progressing', plan, statuses, started, deleting: step.deleting, waitingOn, retryAfterSeconds: 10, summary };
+    // Held and nothing else under way: come back when the first window ends (within the queue's bound).
+    const ends = plan.stacks.flatMap((s) => (s.held?.until ? [Date.parse(s.held.until)] : []));
+    const now = step.options.now?.() ?? Date.now();
+    const retryAfterSeconds =
+      started.length === 0 && waitingOn.length === 0 && step.held.length > 0 ? Math.min(300, Math.max(10, Math.ceil(((ends.length ? Math.min(...ends) : now + 300_000) - now) / 1000))) : 10;
+    return { outcome: 'progressing', plan, statuses, started, deleting: step.deleting, waitingOn, held: step.held, retryAfterSeconds, summary };
   }
   return { outcome: 'succeeded', plan, statuses, counts: countApplied(desired, sp.actual, plan), summary };
 }
@@ -212,6 +236,23 @@ async function forgetTriedReverts(step: Step): Promise<void> {
 function nothingToRevert(s: StackPlan): void {
   s.action = 'none';
   s.reason = 'drifted; CloudFormation could not revert it with a drift-aware change set, so it stays reported as drift';
+}
+
+/**
+ * What a change window holds now is planned and reported, not started; with the override it runs,
+ * and each override is logged.
+ */
+async function holdForWindows(step: Step): Promise<void> {
+  for (const s of step.plan.stacks) {
+    if (!s.held) continue;
+    if (step.options.overrideWindows) {
+      step.options.sink.emit({ ...step.base, type: 'log', level: 'warn', stack: s.id, message: `change window overridden: ${s.held.message}, applied anyway (--override)` });
+      delete s.held;
+      continue;
+    }
+    step.held.push(s.id);
+    step.options.sink.emit({ ...step.base, type: 'log', level: 'info', stack: s.id, message: `${s.action === 'delete' ? 'prune' : s.action} ${s.held.message}` });
+  }
 }
 
 /** Blocked stacks become stalls (a failed create names the resource that failed); busy ones are waited on. */
@@ -256,7 +297,7 @@ async function startReadyStacks(step: Step): Promise<void> {
     const p = planById.get(id);
     return p !== undefined && p.action === 'none' && !p.waiting;
   };
-  const ready = step.plan.stacks.filter((s) => (s.action === 'create' || s.action === 'update') && !s.waiting && step.desiredById.get(s.id)!.dependsOn.every(settled));
+  const ready = step.plan.stacks.filter((s) => (s.action === 'create' || s.action === 'update') && !s.waiting && !s.held && step.desiredById.get(s.id)!.dependsOn.every(settled));
   await inParallel(ready, step.options.maxParallel ?? 4, async (s) => {
     if (!step.timeLeft()) return;
     try {
@@ -272,7 +313,7 @@ async function startReadyStacks(step: Step): Promise<void> {
 
 /** Revert the drift of stacks planned as reverts; one CloudFormation cannot revert stays reported as drift. */
 async function revertDriftedStacks(step: Step): Promise<void> {
-  const drifted = step.plan.stacks.filter((s) => s.action === 'revert' && step.actualOf(s) !== undefined);
+  const drifted = step.plan.stacks.filter((s) => s.action === 'revert' && !s.held && step.actualOf(s) !== undefined);
   await inParallel(drifted, step.options.maxParallel ?? 4, async (s) => {
     if (!step.timeLeft()) return;
     try {
@@ -294,7 +335,7 @@ async function pruneNext(step: Step): Promise<void> {
   const pendingApply = plan.stacks.some((s) => s.action !== 'delete' && s.action !== 'blocked' && (s.action !== 'none' || s.waiting));
   if (pendingApply || step.stalls.length > 0 || !step.timeLeft()) return;
   const next = plan.stacks.find((s) => s.action === 'delete');
-  if (!next) return;
+  if (!next || next.held) return;
   if (next.waiting) {
     step.waitingOn.push(next.id);
     return;
@@ -547,12 +588,13 @@ function countApplied(desired: DesiredState, actual: ActualStack[], plan: Plan):
   return counts;
 }
 
-function summarise(plan: Plan, desired: DesiredState, actual: ActualStack[], started: string[], waitingOn: string[], stalls: StalledError[]): string {
+function summarise(plan: Plan, desired: DesiredState, actual: ActualStack[], started: string[], waitingOn: string[], stalls: StalledError[], held: string[]): string {
   if (stalls.length > 0) return stalls[0]!.message;
-  if (started.length > 0 || waitingOn.length > 0) {
+  if (started.length > 0 || waitingOn.length > 0 || held.length > 0) {
     const parts = [];
     if (started.length) parts.push(`started ${started.join(', ')}`);
     if (waitingOn.length) parts.push(`waiting on ${waitingOn.join(', ')}`);
+    for (const s of plan.stacks.filter((p) => p.held && held.includes(p.id))) parts.push(`${s.id} ${s.held!.message}`);
     return parts.join('; ');
   }
   if (plan.changes) return 'waiting for dependencies';

@@ -38,6 +38,8 @@ export async function converge(desired: DesiredState, options: ConvergeOptions):
       if (status) previous[s.id] = status;
     }
     if (result.outcome !== 'progressing') return result;
+    // All that is left is held by change windows: nothing will move until a window allows it.
+    if (result.held.length > 0 && result.started.length === 0 && result.waitingOn.length === 0) return result;
     if (stopped()) throw new TransientError('Interrupted', 'interrupted: operations already started go on in CloudFormation; run the same command again to resume');
     if (waited > timeoutMs) {
       throw new TransientError('Interrupted', `gave up waiting after ${Math.round(timeoutMs / 1000)} s (${result.summary}); the work goes on in CloudFormation; run the same command again to resume`);

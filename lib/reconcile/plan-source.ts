@@ -6,7 +6,7 @@
  * replacements and old → new values, and destructive changes blocked as an apply would block them.
  */
 import type { ActualStack, DesiredState, Plan, StackPlan } from '../core/model.js';
-import { hasChanges, parametersNow, plan, stackKey } from '../core/plan.js';
+import { hasChanges, holdByWindows, parametersNow, plan, stackKey } from '../core/plan.js';
 import { describeDestructive, destructiveChanges } from '../core/protection.js';
 import { parseTemplate } from '../core/template.js';
 import type { ChangeSetInput, GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
@@ -26,6 +26,11 @@ export interface PlanSourceOptions {
   random?: () => number;
   /** Stack ids whose failed attempt at the same content may be retried (see PlanInput.retry). */
   retry?: ReadonlySet<string>;
+  /**
+   * The time change windows are judged at (default: now). `false` ignores the windows (an
+   * emergency override); held stacks are still planned, just not marked held.
+   */
+  windowsAt?: number | false;
   /** Ask CloudFormation for a preview of every update (never executed; always deleted). */
   preview?: {
     waitMs: number;
@@ -81,6 +86,7 @@ export async function planSource(desired: DesiredState, options: PlanSourceOptio
     );
     result = plan({ desired, actual, defaultRegion, templates, ...(retry ? { retry } : {}) });
   }
+  if (options.windowsAt !== false) holdByWindows(result, desired, new Date(options.windowsAt ?? Date.now()));
   if (options.preview) await addPreviews(result, desired, actual, defaultRegion, gatewayFor, options.preview);
   return { plan: result, actual, defaultRegion, gatewayFor };
 }
@@ -111,7 +117,7 @@ async function addPreviews(
             : changeSetInput(desired, d, { stackName: s.stackName, changeSetName: 'preview', changeSetType: 'UPDATE', parameters: resolved.values, hash: s.desiredHash!, defaultRoleArn: options.defaultRoleArn });
         const gateway = gatewayFor(s.region);
         const timing = { waitMs: options.waitMs, pollMs: options.pollMs, sleep };
-        if (options.keep && actualStack && resolved.pending.length === 0) {
+        if (options.keep && !s.held && actualStack && resolved.pending.length === 0) {
           const name = s.action === 'revert' ? changeSetName(s.desiredHash!, actualStack.driftCheckedAt, 'revert') : changeSetName(s.desiredHash!, actualStack.updatedAt ?? actualStack.createdAt);
           const found = await keptPreview(gateway, { ...input, changeSetName: name, clientToken: name }, timing);
           applyPreview(s, found, desired, d.allowDestructive);

@@ -25,12 +25,13 @@ export function desiredStack(id: string, over: Partial<DesiredStack> & { templat
     drift: 'alert',
     adopt: false,
     allowDestructive: [],
+    windows: [],
     ...rest,
   };
 }
 
 export function desiredState(stacks: DesiredStack[], over: Partial<DesiredState> = {}): DesiredState {
-  return { source: 'src', commit: 'c0ffee', stacks, prune: false, pruneMaxShare: 0.5, protectedTypes: [...DEFAULT_PROTECTED_TYPES], findings: [], ...over };
+  return { source: 'src', commit: 'c0ffee', stacks, prune: false, pruneMaxShare: 0.5, protectedTypes: [...DEFAULT_PROTECTED_TYPES], windows: [], findings: [], ...over };
 }
 
 export function actualStack(stackName: string, over: Partial<ActualStack> = {}): ActualStack {

@@ -218,6 +218,7 @@ function stackArb(id: string, earlier: string[]): fc.Arbitrary<StackSpec> {
           dependsOn: [...new Set([...(g.dependsOn ?? []), ...fromStack])].sort(),
           adopt: g.adopt ?? false,
           allowDestructive: [...new Set(g.allowDestructive ?? [])].sort(),
+          windows: [],
           own: {
             ...defined({ region: g.region, roleArn: g.roleArn, drift: g.drift }),
             capabilities: g.capabilities ?? [],
@@ -267,6 +268,7 @@ const repoArb: fc.Arbitrary<Repo> = fc
         prune: d.prune ?? false,
         pruneMaxShare: d.pruneMaxShare ?? 0.5,
         protectedTypes: [...new Set([...DEFAULT_PROTECTED_TYPES, ...(d.protectedTypes ?? [])])].sort(),
+        windows: [],
         findings: [],
       },
     };

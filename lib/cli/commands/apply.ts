@@ -1,4 +1,5 @@
 /** `cairn apply [DIR]`: make the account match the repository, through change sets, wave by wave. */
+import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { describeRun, tallyRun } from '../../reconcile/run-tally.js';
 import type { CairnEvent } from '../../ports/events.js';
@@ -29,18 +30,23 @@ cairn.yaml reads has uncommitted edits, naming them; --allow-dirty applies the w
 and records it as <sha>-dirty on the stacks.
 
 Exit codes: 0 the account matches; 1 an error, or a stack is blocked or stalled (the message says
-which stack, why, and what to change).
+which stack, why, and what to change); 3 what is left is held by a change window (\`windows:\` in
+cairn.yaml).
+
+Change windows: a stack a window holds now is shown "held until …" and not applied;
+--override applies it anyway (an emergency path; it is logged with your user name).
 
 Options:
 ${SOURCE_HELP}
   --yes               apply without asking (required when not on a terminal)
   --timeout D         stop waiting after D (e.g. 30m; default 60m); work already started continues
+  --override          apply even what a change window holds now (logged)
   --retry             try once more a create or update of this same content that failed (after
                       fixing its cause outside the repository, e.g. a quota or a name in use)
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('apply', argv, { ...SOURCE_OPTIONS, yes: { type: 'boolean', short: 'y' }, timeout: { type: 'string' }, retry: { type: 'boolean' } });
+  const { values, positionals } = parse('apply', argv, { ...SOURCE_OPTIONS, yes: { type: 'boolean', short: 'y' }, timeout: { type: 'string' }, retry: { type: 'boolean' }, override: { type: 'boolean' } });
   if (values.help) {
     process.stdout.write(HELP);
     return EXIT.ok;
@@ -64,7 +70,12 @@ export async function run(argv: string[]): Promise<number> {
     const retry = values.retry ? new Set(desired.stacks.map((s) => s.id)) : undefined;
     // The same preview `cairn plan` shows: CloudFormation's own answer for every update.
     // Each update's preview is the change set this apply then executes (kept, not deleted).
-    const { plan, gatewayFor } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, preview: { ...changeSetTiming(account.target), keep: true }, ...(retry ? { retry } : {}) });
+    const { plan, gatewayFor } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, preview: { ...changeSetTiming(account.target), keep: !values.override }, ...(retry ? { retry } : {}) });
+    if (values.override && plan.stacks.some((s) => s.held)) {
+      // An emergency path, so it says who used it; the reconciler's log gets the same warning per stack.
+      process.stderr.write(`${style.yellow('!')} --override: applying despite change windows, as ${userName()}\n`);
+      for (const s of plan.stacks) delete s.held;
+    }
     const discardKept = async (): Promise<void> => {
       await Promise.all(plan.stacks.filter((s) => s.changeSetName).map((s) => gatewayFor(s.region).deleteChangeSet(s.stackName, s.changeSetName!).catch(() => undefined)));
     };
@@ -116,6 +127,7 @@ export async function run(argv: string[]): Promise<number> {
         signal: controller.signal,
         confirm,
         propertyValues: true,
+        ...(values.override ? { overrideWindows: true } : {}),
         ...(retry ? { retry } : {}),
       }).catch((error: unknown) => {
         if (!(error instanceof DeclinedError)) throw error;
@@ -138,6 +150,7 @@ export async function run(argv: string[]): Promise<number> {
               counts: tally(),
               planned: countActions(plan),
               ...(moved.length ? { moved } : {}),
+              ...(result.outcome === 'progressing' ? { held: result.plan.stacks.filter((p) => p.held).map((p) => ({ stack: p.id, ...p.held! })) } : {}),
               ...(result.outcome === 'stalled' ? { error: { reason: result.error.reason, message: result.error.message, hint: result.error.hint, stack: result.error.stackId } } : {}),
             },
             null,
@@ -153,6 +166,14 @@ export async function run(argv: string[]): Promise<number> {
           }
         }
         return EXIT.error;
+      }
+      if (result.outcome === 'progressing') {
+        // Only what change windows hold is left: nothing failed, and nothing more can run now.
+        if (!json) {
+          for (const s of result.plan.stacks.filter((p) => p.held)) process.stderr.write(`${style.yellow('…')} ${s.id}: ${s.action === 'delete' ? 'prune' : s.action} ${s.held!.message}\n`);
+          process.stderr.write('  what to do: apply again once the window allows it (the reconciler does so by itself), or pass --override in an emergency\n');
+        }
+        return EXIT.attention;
       }
       if (!json && result.outcome === 'succeeded') process.stdout.write(`${style.green('✓')} ${source} is in sync at ${shortSha(snapshot.commit)}: ${describeRun(tally())}\n`);
       return EXIT.ok;
@@ -171,4 +192,12 @@ async function ask(question: string): Promise<boolean> {
   const answer = await rl.question(question);
   rl.close();
   return /^y(es)?$/i.test(answer.trim());
+}
+
+function userName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env['USER'] ?? 'unknown user';
+  }
 }

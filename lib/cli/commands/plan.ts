@@ -53,6 +53,7 @@ export async function run(argv: string[]): Promise<number> {
         resources: s.resources,
         ...(s.preview ? { preview: s.preview } : {}),
         ...(s.mayChangeAfter ? { mayChangeAfter: s.mayChangeAfter } : {}),
+        ...(s.held ? { held: s.held } : {}),
         parameters: s.parameters,
       }));
       const output: PlanOutput = { source, commit: snapshot.commit, target: account.target, changes: plan.changes, counts, uncommitted, stacks };

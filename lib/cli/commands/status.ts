@@ -6,6 +6,7 @@ import { planSource } from '../../reconcile/plan-source.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
 import { inspectSource, openAccount, requireSourceName } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { activeWindows } from '../../core/windows.js';
 import type { StatusOutput } from '../json-output.js';
 import { describeCommit, renderProblems, shortSha } from '../render.js';
 import { pad, style } from '../style.js';
@@ -56,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
   const account = await openAccount(values.target, values.region);
   try {
     const rows: StackStatusRow[] = [];
-    const emptyDesired = { source, commit: snapshot.commit, stacks: [], prune: false, pruneMaxShare: 1, protectedTypes: [], findings: [] };
+    const emptyDesired = { source, commit: snapshot.commit, stacks: [], prune: false, pruneMaxShare: 1, protectedTypes: [], windows: [], findings: [] };
     const { plan, actual, defaultRegion } = await planSource(desired ?? emptyDesired, { gateways: account.gateways });
     const byKey = new Map(actual.map((a) => [stackKey(a.region, a.stackName, defaultRegion), a]));
     const row = (id: string, stackName: string, region: string | undefined, a: ActualStack | undefined, inSync: boolean | null, reason: string | null, declared: boolean, blocked?: string): StackStatusRow => {
@@ -85,7 +86,8 @@ export async function run(argv: string[]): Promise<number> {
       for (const s of plan.stacks) {
         const a = byKey.get(stackKey(s.region, s.stackName, defaultRegion));
         const declared = desired.stacks.some((d) => d.id === s.id);
-        const reason = !declared ? `no longer declared in cairn.yaml; ${s.action === 'delete' ? 'the next apply prunes it' : 'kept, since prune is off'}` : s.reason;
+        const why = !declared ? `no longer declared in cairn.yaml; ${s.action === 'delete' ? 'the next apply prunes it' : 'kept, since prune is off'}` : s.reason;
+        const reason = s.held ? `${why}; ${s.held.message}` : why;
         rows.push(row(s.id, s.stackName, s.region, a, s.action === 'none' && !s.waiting && declared, reason, declared, s.action === 'blocked' ? `blocked: ${s.reason}` : undefined));
       }
     } else {
@@ -123,6 +125,11 @@ export async function run(argv: string[]): Promise<number> {
       );
     }
     if (rows.length === 0) process.stdout.write('  (no stacks declared or owned)\n');
+    const windows = desired ? activeWindows([...desired.windows, ...desired.stacks.flatMap((d) => d.windows)], new Date()) : [];
+    if (windows.length > 0) {
+      process.stdout.write(`\n${style.dim('Change windows active now:')}\n`);
+      for (const w of windows) process.stdout.write(`  ${w.name} (${w.kind}) until ${w.until.toISOString().slice(0, 16).replace('T', ' ')} UTC\n`);
+    }
     const behind = rows.filter((r) => r.inSync === false && r.reason);
     if (behind.length > 0) {
       process.stdout.write(`\n${style.dim('Not in sync:')}\n`);
