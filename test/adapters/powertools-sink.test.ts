@@ -156,7 +156,7 @@ describe('Adapter: PowertoolsSink logs', () => {
 });
 
 describe('Adapter: PowertoolsSink metrics', () => {
-  const finished = (source: string, outcome: 'succeeded' | 'failed' | 'stalled' | 'progressing', durationMs: number, unchanged?: number): CairnEvent => ({
+  const finished = (source: string, outcome: 'succeeded' | 'failed' | 'stalled' | 'progressing', durationMs: number, unchanged?: number): Extract<CairnEvent, { type: 'reconcile.finished' }> => ({
     source,
     commit: COMMIT,
     type: 'reconcile.finished',
@@ -202,26 +202,28 @@ describe('Adapter: PowertoolsSink metrics', () => {
     expect(valueOf(record!, METRICS.ReconcilesSucceeded)).toBe(1);
     expect(valueOf(record!, METRICS.ReconcileDuration)).toBe(1200);
     expect(valueOf(record!, METRICS.StacksUnchanged)).toBe(7);
-    // Created comes from stack.action, not from the counts every reconcile of a commit repeats.
-    expect(record).not.toHaveProperty(METRICS.StacksCreated);
+    // The commit's counts, as its summary shows them; counts of nothing are not published.
+    expect(valueOf(record!, METRICS.StacksCreated)).toBe(1);
+    expect(record).not.toHaveProperty(METRICS.StacksUpdated);
   });
 
-  it('counts outcomes and stack operations, sums counts and keeps every timing sample', () => {
+  it('counts outcomes and what each commit did, from the counts its summary shows, and keeps every timing sample', () => {
     const sink = new PowertoolsSink();
+    const applied = (counts: NonNullable<Extract<CairnEvent, { type: 'reconcile.finished' }>['counts']>, outcome: 'succeeded' | 'stalled' = 'succeeded'): CairnEvent => ({
+      ...finished('platform', outcome, 100),
+      counts,
+    });
     for (const e of [
-      finished('platform', 'succeeded', 100),
+      applied({ created: 2, updated: 1, replaced: 3, deleted: 1, reverted: 0, blocked: 0, unchanged: 4 }),
       finished('platform', 'succeeded', 300),
-      finished('platform', 'stalled', 50),
+      applied({ created: 0, updated: 1, replaced: 0, deleted: 0, reverted: 1, blocked: 1, unchanged: 2 }, 'stalled'),
       finished('platform', 'failed', 0),
       finished('platform', 'progressing', 80),
+      // Stack actions give the push-to-apply latency only: the commit's counts carry the operations.
       action('platform', 'create', 5000),
-      action('platform', 'create'),
       action('platform', 'update', 7000),
-      action('platform', 'adopt'),
       action('platform', 'delete'),
-      action('platform', 'recreate'),
     ]) sink.emit(e);
-    sink.emit({ source: 'platform', type: 'stack.blocked', stack: 'db', stackName: 'db', reason: 'DestructiveChangeBlocked', message: 'x' });
     sink.emit({
       source: 'platform',
       type: 'drift.detected',
@@ -244,6 +246,9 @@ describe('Adapter: PowertoolsSink metrics', () => {
       created: valueOf(record!, METRICS.StacksCreated),
       updated: valueOf(record!, METRICS.StacksUpdated),
       deleted: valueOf(record!, METRICS.StacksDeleted),
+      reverted: valueOf(record!, METRICS.StacksReverted),
+      replaced: valueOf(record!, METRICS.ResourcesReplaced),
+      unchanged: valueOf(record!, METRICS.StacksUnchanged),
       latency: valueOf(record!, METRICS.PushToApplyLatency),
       blocked: valueOf(record!, METRICS.StacksBlocked),
       driftedStacks: valueOf(record!, METRICS.DriftedStacks),
@@ -252,10 +257,14 @@ describe('Adapter: PowertoolsSink metrics', () => {
       succeeded: 2,
       stalled: 1,
       failed: 1,
-      duration: [100, 300, 50, 80],
+      duration: [100, 300, 100, 80],
       created: 2,
       updated: 2,
       deleted: 1,
+      reverted: 1,
+      replaced: 3,
+      // Unchanged is a sample per applied commit; a stalled one has no such count.
+      unchanged: 4,
       latency: [5000, 7000],
       blocked: 1,
       driftedStacks: 1,
@@ -281,7 +290,7 @@ describe('Adapter: PowertoolsSink metrics', () => {
 
   it('splits more than 99 samples over several records without losing the Source dimension', () => {
     const sink = new PowertoolsSink();
-    for (let i = 0; i < 250; i++) sink.emit(action('platform', 'update', i));
+    for (let i = 0; i < 250; i++) sink.emit({ ...finished('platform', 'succeeded', i), counts: { updated: 1 } });
     sink.flush();
     const records = emf();
     expect(records.length).toBe(3);
@@ -290,7 +299,7 @@ describe('Adapter: PowertoolsSink metrics', () => {
       expect(r[SOURCE_DIMENSION]).toBe('platform');
     }
     const samples = records.flatMap((r) => {
-      const v = valueOf(r, METRICS.PushToApplyLatency);
+      const v = valueOf(r, METRICS.ReconcileDuration);
       return Array.isArray(v) ? v : [v];
     });
     expect(samples).toHaveLength(250);
@@ -310,7 +319,7 @@ describe('Adapter: PowertoolsSink metrics', () => {
 
   it('names every metric once, in PascalCase, as its own key', () => {
     const entries = Object.entries(METRICS);
-    expect(entries.length).toBe(12);
+    expect(entries.length).toBe(14);
     for (const [key, name] of entries) {
       expect(name).toBe(key);
       expect(name).toMatch(/^[A-Z][A-Za-z]+$/);
