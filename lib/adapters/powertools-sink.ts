@@ -5,14 +5,16 @@
  * end of an invocation, because one batch can hold several sources and an EMF record has one
  * dimension set. METRICS names what the CDK dashboard and alarms query.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { summariseChanges } from '../core/protection.js';
 import type { CairnEvent, EventSink } from '../ports/events.js';
+import { logger as functionLogger, SERVICE_NAME } from './lambda-logger.js';
+
+export { SERVICE_NAME };
 
 export const METRICS_NAMESPACE = 'Cairn';
 export const SOURCE_DIMENSION = 'Source';
-export const SERVICE_NAME = 'cairn';
 
 /** Every metric Cairn publishes, by the name CloudWatch shows. */
 export const METRICS = {
@@ -71,7 +73,7 @@ const UNITS: Record<MetricName, { unit: Unit; kind: 'count' | 'sample' }> = {
 const MAX_VALUES_PER_RECORD = 99;
 
 export interface PowertoolsSinkOptions {
-  /** The handler's logger (with its Lambda context); by default one with service `cairn`. */
+  /** The handler's logger (with its Lambda context); by default the functions' one logger (service `cairn`). */
   logger?: Logger;
   /** By default a Metrics of namespace `Cairn` without the `service` dimension. */
   metrics?: Metrics;
@@ -87,7 +89,7 @@ export class PowertoolsSink implements EventSink {
   private readonly pending = new Map<string, Map<MetricName, number[]>>();
 
   constructor(options: PowertoolsSinkOptions = {}) {
-    this.logger = options.logger ?? new Logger({ serviceName: SERVICE_NAME });
+    this.logger = options.logger ?? functionLogger;
     this.metrics = options.metrics ?? createCairnMetrics();
   }
 

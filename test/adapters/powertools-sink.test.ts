@@ -3,7 +3,8 @@
  * stream, parsed as the JSON log lines and EMF records CloudWatch reads.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { METRICS, METRICS_NAMESPACE, PowertoolsSink, SOURCE_DIMENSION } from '../../lib/adapters/powertools-sink.js';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { METRICS, METRICS_NAMESPACE, PowertoolsSink, SERVICE_NAME, SOURCE_DIMENSION } from '../../lib/adapters/powertools-sink.js';
 import type { CairnEvent } from '../../lib/ports/events.js';
 
 const COMMIT = '9fceb02d0ae598e95dc970b74767f19372d61af8';
@@ -34,6 +35,9 @@ afterEach(() => {
   vi.unstubAllEnvs();
 });
 
+/** A sink over a logger made now, so it reads the log level this test set (the functions' logger is made once, at import). */
+const newSink = (): PowertoolsSink => new PowertoolsSink({ logger: new Logger({ serviceName: SERVICE_NAME }) });
+
 const logs = (): Record<string, unknown>[] => lines.filter((l) => !('_aws' in l));
 const emf = (): Emf[] => lines.filter((l): l is Emf => '_aws' in l);
 
@@ -42,7 +46,7 @@ const valueOf = (record: Emf, name: string): unknown => record[name];
 
 describe('Adapter: PowertoolsSink logs', () => {
   it('writes one JSON line per event keyed by source, commit, stack and correlation id', () => {
-    const sink = new PowertoolsSink();
+    const sink = newSink();
     sink.setCorrelationId('msg-0001');
     sink.emit({ source: 'platform', commit: COMMIT, type: 'reconcile.started', trigger: 'push' });
     sink.emit({
@@ -75,7 +79,7 @@ describe('Adapter: PowertoolsSink logs', () => {
   });
 
   it('summarises a change set and lists its resources', () => {
-    new PowertoolsSink().emit({
+    newSink().emit({
       source: 'platform',
       commit: COMMIT,
       type: 'changeset.created',
@@ -102,7 +106,7 @@ describe('Adapter: PowertoolsSink logs', () => {
   });
 
   it('logs one record per drifted resource with property path, expected and actual', () => {
-    new PowertoolsSink().emit({
+    newSink().emit({
       source: 'platform',
       commit: COMMIT,
       type: 'drift.detected',
@@ -135,7 +139,7 @@ describe('Adapter: PowertoolsSink logs', () => {
   });
 
   it('logs a stall as an error and a blocked change as a warning, never overwriting the log message', () => {
-    const sink = new PowertoolsSink();
+    const sink = newSink();
     sink.emit({ source: 'platform', commit: COMMIT, type: 'stack.blocked', stack: 'db', stackName: 'db', reason: 'DestructiveChangeBlocked', message: 'would replace Table' });
     sink.emit({ source: 'platform', commit: COMMIT, type: 'reconcile.finished', outcome: 'stalled', summary: 'db: blocked', durationMs: 900, reason: 'DestructiveChangeBlocked' });
     sink.emit({ source: 'platform', type: 'log', level: 'debug', message: 'cache hit' });
@@ -146,7 +150,7 @@ describe('Adapter: PowertoolsSink logs', () => {
   });
 
   it('drops the correlation id once it is cleared', () => {
-    const sink = new PowertoolsSink();
+    const sink = newSink();
     sink.setCorrelationId('msg-1');
     sink.emit({ source: 'platform', type: 'drift.in-sync', stack: 'a', stackName: 'a' });
     sink.setCorrelationId(undefined);
@@ -177,7 +181,7 @@ describe('Adapter: PowertoolsSink metrics', () => {
   });
 
   it('writes nothing until flush, then EMF under namespace Cairn with Source as the only dimension', () => {
-    const sink = new PowertoolsSink();
+    const sink = newSink();
     sink.emit(finished('platform', 'succeeded', 1200, 7));
     expect(emf()).toHaveLength(0);
     sink.flush();
@@ -208,7 +212,7 @@ describe('Adapter: PowertoolsSink metrics', () => {
   });
 
   it('counts outcomes and what each commit did, from the counts its summary shows, and keeps every timing sample', () => {
-    const sink = new PowertoolsSink();
+    const sink = newSink();
     const applied = (counts: NonNullable<Extract<CairnEvent, { type: 'reconcile.finished' }>['counts']>, outcome: 'succeeded' | 'stalled' = 'succeeded'): CairnEvent => ({
       ...finished('platform', outcome, 100),
       counts,
@@ -275,7 +279,7 @@ describe('Adapter: PowertoolsSink metrics', () => {
   });
 
   it('writes each source in its own record', () => {
-    const sink = new PowertoolsSink();
+    const sink = newSink();
     sink.emit(finished('platform', 'succeeded', 10));
     sink.emit(finished('payments', 'stalled', 20));
     sink.emit(finished('platform', 'succeeded', 30));
@@ -289,7 +293,7 @@ describe('Adapter: PowertoolsSink metrics', () => {
   });
 
   it('splits more than 99 samples over several records without losing the Source dimension', () => {
-    const sink = new PowertoolsSink();
+    const sink = newSink();
     for (let i = 0; i < 250; i++) sink.emit({ ...finished('platform', 'succeeded', i), counts: { updated: 1 } });
     sink.flush();
     const records = emf();
@@ -307,7 +311,7 @@ describe('Adapter: PowertoolsSink metrics', () => {
   });
 
   it('publishes nothing on a flush with no metrics, and empties the buffer on flush', () => {
-    const sink = new PowertoolsSink();
+    const sink = newSink();
     sink.emit({ source: 'platform', type: 'drift.in-sync', stack: 'a', stackName: 'a' });
     sink.flush();
     expect(emf()).toHaveLength(0);
