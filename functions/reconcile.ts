@@ -60,6 +60,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
       ),
     );
   };
+  // Built per invocation for this invocation's time budget; what it remembers lives above.
   const reconciler = createReconciler({
     sources: config.sources.map((s) => ({
       name: s.name,
