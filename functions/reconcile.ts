@@ -1,6 +1,8 @@
 /**
  * The reconciler Lambda: consumes the SQS FIFO queue in batches, folds each source's messages into
- * one reconcile of its branch head, takes one step, and reports partial batch failures. Waiting
+ * one reconcile of its branch head, takes one step with the reconciler every runtime builds
+ * (lib/reconcile/reconciler.ts), and carries out the queue action its settle step chose, reporting
+ * partial batch failures. Waiting
  * sources come back after a growing delay, failed ones after a short growing one (both by message
  * visibility); stalled ones are reported on the commit and dropped; malformed messages are moved
  * to the dead-letter queue at once.
@@ -17,9 +19,9 @@ import { SecretsManagerSecrets } from '../lib/adapters/secrets-manager.js';
 import { SqsWorkQueue } from '../lib/adapters/sqs-queue.js';
 import { ENV } from '../lib/core/environment.js';
 import { findSource } from '../lib/core/source-config.js';
-import type { StackGateway } from '../lib/ports/stack-gateway.js';
+import type { GatewayFactory, StackGateway } from '../lib/ports/stack-gateway.js';
 import { processBatch } from '../lib/reconcile/process-batch.js';
-import { reconcileSource } from '../lib/reconcile/reconcile-source.js';
+import { createReconciler } from '../lib/reconcile/reconciler.js';
 import { StallMemory } from '../lib/reconcile/stall-memory.js';
 
 usePackagedResourceSchemas();
@@ -33,12 +35,14 @@ const queue = new SqsWorkQueue({ queueUrl, client: sqs });
 // Kept across warm invocations: stalled commits, gateways per region, and each source's git cache.
 const stalls = new StallMemory();
 const gateways = new Map<string, StackGateway>();
-const gatewayFor = (region: string | undefined): StackGateway => {
+const gatewayFor: GatewayFactory = (region) => {
   const key = region ?? process.env['AWS_REGION'] ?? '';
   let g = gateways.get(key);
   if (!g) gateways.set(key, (g = new CloudFormationGateway({ region, templateBucket: process.env[ENV.templateBucket] })));
   return g;
 };
+/** Every source's stacks go through the function's own credentials. */
+const gatewaysOf = (_source: string): GatewayFactory => gatewayFor;
 const repos = new Map(
   config.sources.map((s) => [
     s.name,
@@ -56,35 +60,36 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
       ),
     );
   };
+  // Built per invocation for this invocation's time budget; what it remembers lives above.
+  const reconciler = createReconciler({
+    sources: config.sources.map((s) => ({
+      name: s.name,
+      statusContext: s.statusContext ?? `cairn/${s.name}`,
+      destinations: { ...s.destinations, configuredIn: `cairn.deploy.json, source ${s.name}` },
+      ...(s.roleArn ? { defaultRoleArn: s.roleArn } : {}),
+    })),
+    repos,
+    gateways: gatewaysOf,
+    sink,
+    stalls,
+    commitStatus: (name) => {
+      const source = findSource(config, name)!;
+      return createCommitStatusReporter({
+        provider: source.provider,
+        repoUrl: source.repoUrl,
+        tokenSecret: source.gitTokenSecretName,
+        secrets,
+        onError: (e) => sink.emit({ source: name, commit: e.status.commit, type: 'log', level: 'warn', message: e.message }),
+      });
+    },
+    step: () => ({ remainingMs: () => context.getRemainingTimeInMillis(), reserveMs: 30_000 }),
+  });
   try {
     const result = await processBatch(
       event.Records.map((r) => ({ messageId: r.messageId, body: r.body, receiveCount: Number(r.attributes.ApproximateReceiveCount ?? 1) })),
       {
         sink,
-        knownSource: (name) => findSource(config, name) !== undefined,
-        reconcile: (name, trigger) => {
-          const source = findSource(config, name)!;
-          return reconcileSource(
-            {
-              source: name,
-              statusContext: source.statusContext ?? `cairn/${name}`,
-              repo: repos.get(name)!,
-              gateways: gatewayFor,
-              sink,
-              stalls,
-              commitStatus: createCommitStatusReporter({
-                provider: source.provider,
-                repoUrl: source.repoUrl,
-                tokenSecret: source.gitTokenSecretName,
-                secrets,
-                onError: (e) => sink.emit({ source: name, commit: e.status.commit, type: 'log', level: 'warn', message: e.message }),
-              }),
-              destinations: { ...source.destinations, configuredIn: `cairn.deploy.json, source ${name}` },
-              step: { defaultRoleArn: source.roleArn, remainingMs: () => context.getRemainingTimeInMillis(), reserveMs: 30_000, verifyTemplates: trigger.kind === 'sweep' ? 25 : 0 },
-            },
-            trigger,
-          );
-        },
+        reconciler,
         requeue: async (message) => void (await queue.send(message)),
         retryLater: (records, seconds) => showAgainAfter(records, seconds),
         retryFailedLater: (records, seconds) => showAgainAfter(records, seconds),

@@ -5,11 +5,10 @@
  * (a deleted stack has no tags left to read), else by the stack's tags. Logs one JSON line per
  * event through the Powertools logger.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { CloudFormationGateway } from '../lib/adapters/cloudformation-gateway.js';
 import { deploymentConfigFromEnv, requiredEnv } from '../lib/adapters/lambda-environment.js';
-import { SERVICE_NAME } from '../lib/adapters/powertools-sink.js';
+import { logger, setCorrelationId } from '../lib/adapters/lambda-logger.js';
 import { SqsWorkQueue } from '../lib/adapters/sqs-queue.js';
 import { ENV } from '../lib/core/environment.js';
 import { findSource } from '../lib/core/source-config.js';
@@ -21,17 +20,17 @@ interface StackStatusDetail {
   'client-request-token'?: string;
 }
 
-const logger = new Logger({ serviceName: SERVICE_NAME });
 const config = deploymentConfigFromEnv();
 const queue = new SqsWorkQueue({ queueUrl: requiredEnv(ENV.queueUrl) });
 const gateway = new CloudFormationGateway({});
 
 export const handler = async (event: EventBridgeEvent<'CloudFormation Stack Status Change', StackStatusDetail>, context?: Context): Promise<RouteResult> => {
   if (context) logger.addContext(context);
+  setCorrelationId(event.id);
   const stackId = event.detail['stack-id'];
   const status = event.detail['status-details'].status;
   const token = event.detail['client-request-token'];
-  const fields = { event: 'stack.status-change', correlationId: event.id, stackId, status, ...(token ? { clientRequestToken: token } : {}) };
+  const fields = { event: 'stack.status-change', stackId, status, ...(token ? { clientRequestToken: token } : {}) };
   try {
     const result = await routeStackEvent(
       { id: event.id, stackId, status, time: event.time, ...(token ? { clientRequestToken: token } : {}) },

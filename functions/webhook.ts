@@ -4,18 +4,16 @@
  * answer to the Function URL response. Kept to these imports so the bundle stays small and cold
  * starts short.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { logger, setCorrelationId } from '../lib/adapters/lambda-logger.js';
 import { SecretsManagerSecrets } from '../lib/adapters/secrets-manager.js';
 import { SqsWorkQueue } from '../lib/adapters/sqs-queue.js';
 import { optionalPositiveInteger, requiredEnv } from '../lib/adapters/lambda-environment.js';
 import { ENV } from '../lib/core/environment.js';
 import { parseDeploymentConfig } from '../lib/core/source-config.js';
 import { handleWebhook, type IntakeLogEntry } from '../lib/webhooks/intake.js';
-
-const logger = new Logger({ serviceName: 'cairn-webhook' });
 
 // Providers give up after 10 s (Gitea after 5 s): a stalled AWS call must fail while there is still
 // time to answer, and the provider's own redelivery is the retry.
@@ -40,6 +38,7 @@ function log(entry: IntakeLogEntry): void {
 
 export async function handler(event: APIGatewayProxyEventV2, context?: Context): Promise<APIGatewayProxyStructuredResultV2> {
   if (context) logger.addContext(context);
+  setCorrelationId(event.requestContext.requestId);
   const result = await handleWebhook(
     {
       method: event.requestContext.http.method,

@@ -14,10 +14,10 @@ import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addRemote, fetch, init, listServerRefs, type GitHttpRequest, type GitHttpResponse, type HttpClient } from 'isomorphic-git';
-import { request as nodeRequest } from 'isomorphic-git/http/node';
 import { CairnError, messageOf } from '../core/errors.js';
 import type { SecretProvider } from '../ports/secrets.js';
 import type { SourceRepo, SourceSnapshot } from '../ports/source-repo.js';
+import { gitHttpRequest } from './git-http-client.js';
 import { cacheFs, cacheFsUntil, GitCache, needsNewGeneration, nextState, objectCacheFor, type CacheEntry, type CacheState } from './git-cache.js';
 import {
   basicAuthHeader,
@@ -204,7 +204,7 @@ class Exchange {
     const origin = new URL(req.url).origin;
     let current = req;
     for (let hops = 0; ; hops++) {
-      const res = await abortable(nodeRequest({ ...current, fetchOptions: { followRedirects: false }, signal: this.signal }), this.signal);
+      const res = await abortable(gitHttpRequest({ ...current, signal: this.signal }), this.signal);
       const location = res.headers?.['location'];
       if (res.statusCode < 300 || res.statusCode >= 400 || !location) return res;
       await res.body?.return?.();

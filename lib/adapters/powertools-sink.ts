@@ -5,14 +5,16 @@
  * end of an invocation, because one batch can hold several sources and an EMF record has one
  * dimension set. METRICS names what the CDK dashboard and alarms query.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { summariseChanges } from '../core/protection.js';
 import type { CairnEvent, EventSink } from '../ports/events.js';
+import { logger as functionLogger, SERVICE_NAME } from './lambda-logger.js';
+
+export { SERVICE_NAME };
 
 export const METRICS_NAMESPACE = 'Cairn';
 export const SOURCE_DIMENSION = 'Source';
-export const SERVICE_NAME = 'cairn';
 
 /** Every metric Cairn publishes, by the name CloudWatch shows. */
 export const METRICS = {
@@ -22,11 +24,18 @@ export const METRICS = {
   ReconcilesFailed: 'ReconcilesFailed',
   /** A reconcile that needs a person: invalid repository, blocked change, failed stack. */
   ReconcilesStalled: 'ReconcilesStalled',
-  /** Stack operations started, from the `stack.action` events. */
+  /**
+   * What a commit's steps did, from the counts of the `reconcile.finished` that reports the commit
+   * applied or stalled (run-tally.ts): the numbers its summary and commit status show.
+   */
   StacksCreated: 'StacksCreated',
   StacksUpdated: 'StacksUpdated',
   StacksDeleted: 'StacksDeleted',
-  /** Stacks already in sync, per succeeded reconcile. */
+  /** Stacks whose drift was reverted to their templates. */
+  StacksReverted: 'StacksReverted',
+  /** Resources replaced inside the updated stacks. */
+  ResourcesReplaced: 'ResourcesReplaced',
+  /** Stacks already in sync, per reconcile that reports a commit applied. */
   StacksUnchanged: 'StacksUnchanged',
   /** Wall time of one reconcile step that did not fail, milliseconds. */
   ReconcileDuration: 'ReconcileDuration',
@@ -50,6 +59,8 @@ const UNITS: Record<MetricName, { unit: Unit; kind: 'count' | 'sample' }> = {
   StacksCreated: { unit: MetricUnit.Count, kind: 'count' },
   StacksUpdated: { unit: MetricUnit.Count, kind: 'count' },
   StacksDeleted: { unit: MetricUnit.Count, kind: 'count' },
+  StacksReverted: { unit: MetricUnit.Count, kind: 'count' },
+  ResourcesReplaced: { unit: MetricUnit.Count, kind: 'count' },
   StacksUnchanged: { unit: MetricUnit.Count, kind: 'sample' },
   ReconcileDuration: { unit: MetricUnit.Milliseconds, kind: 'sample' },
   PushToApplyLatency: { unit: MetricUnit.Milliseconds, kind: 'sample' },
@@ -62,7 +73,7 @@ const UNITS: Record<MetricName, { unit: Unit; kind: 'count' | 'sample' }> = {
 const MAX_VALUES_PER_RECORD = 99;
 
 export interface PowertoolsSinkOptions {
-  /** The handler's logger (with its Lambda context); by default one with service `cairn`. */
+  /** The handler's logger (with its Lambda context); by default the functions' one logger (service `cairn`). */
   logger?: Logger;
   /** By default a Metrics of namespace `Cairn` without the `service` dimension. */
   metrics?: Metrics;
@@ -78,7 +89,7 @@ export class PowertoolsSink implements EventSink {
   private readonly pending = new Map<string, Map<MetricName, number[]>>();
 
   constructor(options: PowertoolsSinkOptions = {}) {
-    this.logger = options.logger ?? new Logger({ serviceName: SERVICE_NAME });
+    this.logger = options.logger ?? functionLogger;
     this.metrics = options.metrics ?? createCairnMetrics();
   }
 
@@ -199,30 +210,34 @@ export class PowertoolsSink implements EventSink {
   private count(event: CairnEvent): void {
     const add = (name: MetricName, value: number): void => this.add(event.source, name, value);
     switch (event.type) {
-      case 'reconcile.finished':
-        // A failed reconcile is reported by the batch, which does not know how long it ran (0).
+      case 'reconcile.finished': {
+        // A failed step's time says nothing about the work; it is left out.
         if (event.outcome !== 'failed') add(METRICS.ReconcileDuration, event.durationMs);
-        if (event.outcome === 'succeeded') {
-          add(METRICS.ReconcilesSucceeded, 1);
-          // Created/updated/deleted come from stack.action, once per operation: these counts repeat
-          // on every reconcile of the same commit, so only "unchanged" is taken from them.
-          if (event.counts?.unchanged !== undefined) add(METRICS.StacksUnchanged, event.counts.unchanged);
-        } else if (event.outcome === 'failed') add(METRICS.ReconcilesFailed, 1);
+        if (event.outcome === 'succeeded') add(METRICS.ReconcilesSucceeded, 1);
+        else if (event.outcome === 'failed') add(METRICS.ReconcilesFailed, 1);
         else if (event.outcome === 'stalled') add(METRICS.ReconcilesStalled, 1);
+        // Counts come once per commit (settle.ts forgets them once reported), so they add up.
+        const c = event.counts;
+        if (c) {
+          const counted: [MetricName, number | undefined][] = [
+            [METRICS.StacksCreated, c.created],
+            [METRICS.StacksUpdated, c.updated],
+            [METRICS.StacksDeleted, c.deleted],
+            [METRICS.StacksReverted, c.reverted],
+            [METRICS.ResourcesReplaced, c.replaced],
+            [METRICS.StacksBlocked, c.blocked],
+          ];
+          for (const [name, n] of counted) if (n) add(name, n);
+          if (event.outcome === 'succeeded' && c.unchanged !== undefined) add(METRICS.StacksUnchanged, c.unchanged);
+        }
         return;
+      }
       case 'stack.action':
-        if (event.action === 'create') add(METRICS.StacksCreated, 1);
-        else if (event.action === 'update' || event.action === 'adopt' || event.action === 'revert-drift') add(METRICS.StacksUpdated, 1);
-        // A recreate deletes what a failed create left behind; the create that follows is counted.
-        else if (event.action === 'delete') add(METRICS.StacksDeleted, 1);
         if (event.pushToApplyMs !== undefined) add(METRICS.PushToApplyLatency, event.pushToApplyMs);
         return;
       case 'drift.detected':
         add(METRICS.DriftedStacks, 1);
         add(METRICS.DriftedResources, event.resources.length);
-        return;
-      case 'stack.blocked':
-        add(METRICS.StacksBlocked, 1);
         return;
       default:
         return;

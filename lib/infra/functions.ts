@@ -18,7 +18,7 @@ import { acknowledgeWildcards } from './nag.js';
 
 /** The newest Node.js runtime aws-cdk-lib knows; the handlers need Node 20 or later. */
 export const RUNTIME = Runtime.NODEJS_24_X;
-const ESBUILD_TARGET = 'node24';
+export const ESBUILD_TARGET = 'node24';
 
 /**
  * Resolved from the runtime's own SDK instead of bundled. The credential providers are loaded only
@@ -41,7 +41,7 @@ export const EXTERNAL_MODULES = [
 ];
 
 /** Lets bundled CommonJS dependencies `require` Node built-ins from inside the ES module. */
-const CREATE_REQUIRE_BANNER = "import { createRequire as __cairnCreateRequire } from 'node:module'; const require = __cairnCreateRequire(import.meta.url);";
+export const CREATE_REQUIRE_BANNER = "import { createRequire as __cairnCreateRequire } from 'node:module'; const require = __cairnCreateRequire(import.meta.url);";
 
 export type HandlerName = 'webhook' | 'reconcile' | 'sweep' | 'stack-events';
 

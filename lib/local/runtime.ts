@@ -14,9 +14,10 @@ import type { CairnEvent, EventSink } from '../ports/events.js';
 import type { SourceRepo } from '../ports/source-repo.js';
 import type { GatewayFactory } from '../ports/stack-gateway.js';
 import type { WorkMessage } from '../ports/work-queue.js';
-import type { AdvanceOptions } from '../reconcile/advance.js';
 import { processBatch } from '../reconcile/process-batch.js';
-import { reconcileSource, type ReconcileContext, type ReconcileOutcome } from '../reconcile/reconcile-source.js';
+import type { ReconcileContext, StepOptions } from '../reconcile/reconcile-source.js';
+import { createReconciler, type Reconciler } from '../reconcile/reconciler.js';
+import type { Settled } from '../reconcile/settle.js';
 import { routeStackEvent } from '../reconcile/route-stack-event.js';
 import { StallMemory } from '../reconcile/stall-memory.js';
 import { sweep, type SweepReport } from '../reconcile/sweep.js';
@@ -56,7 +57,7 @@ export interface RuntimeOptions {
   watchEveryMs?: number;
   /** Without stack events (AWS), check again this long after a step started work. */
   followUpMs?: number;
-  step?: Omit<AdvanceOptions, 'gateways' | 'sink' | 'receivedAt'>;
+  step?: StepOptions;
   /** Upper bound on "come back later" delays, so a local runtime stays responsive. */
   maxRetryDelayMs?: number;
   /**
@@ -76,7 +77,7 @@ export interface SourceState {
   location: string;
   branch: string;
   lastCommit: string | undefined;
-  lastOutcome: ReconcileOutcome['outcome'] | 'failed' | undefined;
+  lastOutcome: Settled['outcome'] | undefined;
   lastSummary: string | undefined;
   lastFinishedAt: string | undefined;
   stalled: { commit: string; reason: string; message: string } | undefined;
@@ -274,9 +275,35 @@ export class LocalRuntime {
     }
   }
 
+  /** The same reconciler the Lambda builds, over this runtime's sources, account and queue. */
+  private reconciler(): Reconciler {
+    const { options } = this;
+    return createReconciler({
+      sources: options.sources.map((s) => ({
+        name: s.name,
+        ...(s.destinations ? { destinations: s.destinations } : {}),
+        ...(s.destinations?.defaultRoleArn ? { defaultRoleArn: s.destinations.defaultRoleArn } : {}),
+      })),
+      repos: new Map(options.sources.map((s) => [s.name, s.repo])),
+      gateways: () => options.gateways,
+      sink: this.sink,
+      commitStatus: (name) => options.sources.find((s) => s.name === name)?.commitStatus ?? noCommitStatus,
+      stalls: this.stalls,
+      step: () => ({
+        pollMs: options.account ? 20 : 2_000,
+        changeSetWaitMs: options.account ? 10_000 : 60_000,
+        ...options.step,
+        remainingMs: () => (this.stopping ? 0 : Number.POSITIVE_INFINITY),
+      }),
+      // Without stack events (AWS), nothing but a follow-up wakes a progressing source.
+      ...(options.account ? {} : { followUpSeconds: (options.followUpMs ?? 10_000) / 1000 }),
+      maxDelaySeconds: (options.maxRetryDelayMs ?? 10_000) / 1000,
+    });
+  }
+
   private async consume(): Promise<void> {
     const { options } = this;
-    const sources = new Map(options.sources.map((s) => [s.name, s]));
+    const reconciler = this.reconciler();
     while (!this.stopping) {
       const batch = this.queue.receive({ max: 10, visibilityTimeoutMs: 30_000 });
       if (batch.length === 0) {
@@ -284,54 +311,25 @@ export class LocalRuntime {
         continue;
       }
       const receipts = new Map(batch.map((m) => [m.messageId, m.receipt]));
+      const showAgainAfter = (records: { messageId: string }[], seconds: number): void => {
+        for (const r of records) this.queue.changeVisibility(receipts.get(r.messageId)!, seconds * 1000);
+      };
       const result = await processBatch(
         batch.map((m) => ({ messageId: m.messageId, body: JSON.stringify(m.message), receiveCount: m.receiveCount })),
         {
           sink: this.sink,
-          knownSource: (n) => sources.has(n),
-          reconcile: async (name, trigger) => {
-            const s = sources.get(name)!;
-            const outcome = await reconcileSource(
-              {
-                source: name,
-                statusContext: `cairn/${name}`,
-                repo: s.repo,
-                gateways: options.gateways,
-                sink: this.sink,
-                commitStatus: s.commitStatus ?? noCommitStatus,
-                stalls: this.stalls,
-                ...(s.destinations ? { destinations: s.destinations } : {}),
-                step: {
-                  pollMs: options.account ? 20 : 2_000,
-                  changeSetWaitMs: options.account ? 10_000 : 60_000,
-                  ...options.step,
-                  ...(s.destinations?.defaultRoleArn ? { defaultRoleArn: s.destinations.defaultRoleArn } : {}),
-                  remainingMs: () => (this.stopping ? 0 : Number.POSITIVE_INFINITY),
-                  verifyTemplates: trigger.kind === 'sweep' ? 25 : 0,
-                },
-              },
-              trigger,
-            );
-            if (!options.account && outcome.outcome === 'progressing') {
-              const t = setTimeout(() => void this.enqueue(name, 'stack-event', `follow-${Date.now()}`), options.followUpMs ?? 10_000);
-              t.unref();
-            }
-            return outcome;
-          },
+          reconciler,
           retryLater: async (records, seconds) => {
-            const delay = Math.min(seconds * 1000, options.maxRetryDelayMs ?? 10_000);
-            if (!options.account) {
-              for (const r of records) this.queue.changeVisibility(receipts.get(r.messageId)!, delay);
-              return;
-            }
+            if (!options.account) return showAgainAfter(records, seconds);
             // Every stack event of the embedded account is routed here, so the settling stack wakes the
             // source by itself; a message held back would only block its FIFO group. Acknowledge it and
             // keep a follow-up as a safety net.
             for (const r of records) this.queue.delete(receipts.get(r.messageId)!);
             const name = JSON.parse(records[0]!.body).source as string;
-            const t = setTimeout(() => void this.enqueue(name, 'stack-event', `later-${Date.now()}`), delay);
+            const t = setTimeout(() => void this.enqueue(name, 'stack-event', `later-${Date.now()}`), seconds * 1000);
             t.unref();
           },
+          retryFailedLater: async (records, seconds) => showAgainAfter(records, seconds),
           // Held-back messages (AWS target) hand their work to a fresh one rather than wait twice and
           // drift toward the dead letters; the embedded account's path above acknowledges them instead.
           ...(options.account ? {} : { requeue: async (message: WorkMessage) => void (await this.queue.send(message)) }),

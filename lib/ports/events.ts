@@ -42,7 +42,8 @@ export type CairnEvent =
       outcome: 'succeeded' | 'progressing' | 'waiting' | 'stalled' | 'failed';
       summary: string;
       durationMs: number;
-      counts?: Partial<Record<'created' | 'updated' | 'deleted' | 'unchanged', number>>;
+      /** What the commit's steps did (run-tally.ts), on the outcome that reports the commit applied or stalled. */
+      counts?: Partial<Record<'created' | 'updated' | 'replaced' | 'deleted' | 'reverted' | 'blocked' | 'unchanged', number>>;
       reason?: string;
     })
   | (Base & { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string; stack?: string });

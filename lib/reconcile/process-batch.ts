@@ -1,18 +1,16 @@
 /**
  * The reconcile function's batch semantics, independent of Lambda: parse each queue record, fold
- * the records of one source into one reconcile of its branch head, and map each outcome onto the
- * queue: done (delete), come back later (visibility extended, item failed), or retry (item failed;
- * after the queue's maximum receives it reaches the dead-letter queue).
- *
- * Delays grow as Flux's and Argo CD's requeues do: a source waiting on a busy stack comes back
- * after its retry time doubled for each wait in a row (a push or a stack event starts it over), a
- * failed item after 5 s doubled per receive, both at most 5 minutes. A message that is not a Cairn
- * work message goes to the dead-letter queue on its first receive.
+ * the records of one source into one reconcile step of its branch head, and carry out the queue
+ * action its settle step chose (settle.ts): acknowledge, come back later (a fresh message carries the
+ * work while the received ones are held back as the delay), or retry (item failed and shown again
+ * after the delay; after the queue's maximum receives it reaches the dead-letter queue). A message
+ * that is not a Cairn work message goes to the dead-letter queue on its first receive.
  */
 import * as z from 'zod';
 import type { EventSink } from '../ports/events.js';
 import type { WorkKind, WorkMessage } from '../ports/work-queue.js';
-import type { ReconcileOutcome, Trigger } from './reconcile-source.js';
+import type { Reconciler } from './reconciler.js';
+import type { Settled } from './settle.js';
 
 export const WorkMessageSchema = z.object({
   source: z.string().min(1),
@@ -25,20 +23,6 @@ export const WorkMessageSchema = z.object({
   waits: z.number().int().nonnegative().optional(),
 });
 
-/** Upper bound on every delay chosen here, in seconds. */
-export const MAX_DELAY_SECONDS = 300;
-const FIRST_FAILURE_DELAY_SECONDS = 5;
-
-/** How long a failed item waits before its next receive: 5 s, doubling with each receive. */
-export function failureDelaySeconds(receiveCount: number): number {
-  return Math.min(FIRST_FAILURE_DELAY_SECONDS * 2 ** Math.max(0, receiveCount - 1), MAX_DELAY_SECONDS);
-}
-
-/** How long a waiting source waits: its retry time, doubling with each wait in a row. */
-export function waitDelaySeconds(retryAfterSeconds: number, waits: number): number {
-  return Math.min(Math.max(1, retryAfterSeconds) * 2 ** waits, MAX_DELAY_SECONDS);
-}
-
 export interface BatchRecord {
   messageId: string;
   body: string;
@@ -46,8 +30,8 @@ export interface BatchRecord {
 }
 
 export interface BatchDeps {
-  knownSource(name: string): boolean;
-  reconcile(source: string, trigger: Trigger): Promise<ReconcileOutcome>;
+  /** Takes each source's step and settles it, deciding the queue action. */
+  reconciler: Reconciler;
   /** Make these records visible again after `seconds` (SQS ChangeMessageVisibility). */
   retryLater(records: BatchRecord[], seconds: number): Promise<void>;
   /**
@@ -58,10 +42,9 @@ export interface BatchDeps {
   requeue?(message: WorkMessage): Promise<void>;
   /**
    * Make failed records visible again after `seconds` (SQS ChangeMessageVisibility), so a passing
-   * failure is retried within seconds rather than after the whole visibility timeout. Without it a
-   * failed record comes back when its visibility runs out.
+   * failure is retried within seconds rather than after the whole visibility timeout.
    */
-  retryFailedLater?(records: BatchRecord[], seconds: number): Promise<void>;
+  retryFailedLater(records: BatchRecord[], seconds: number): Promise<void>;
   /**
    * Move a record that is not a Cairn work message to the dead-letter queue now (send it there; the
    * batch then acknowledges it). Without it, it fails on every receive until the redrive policy moves it.
@@ -74,7 +57,7 @@ export interface BatchDeps {
 
 export interface BatchResult {
   batchItemFailures: { itemIdentifier: string }[];
-  outcomes: Record<string, ReconcileOutcome['outcome'] | 'failed' | 'rejected'>;
+  outcomes: Record<string, Settled['outcome'] | 'rejected'>;
 }
 
 /** A retry request outranks a push, a push outranks stack events and the sweep: it decides what the reconcile reports as its trigger. */
@@ -92,7 +75,7 @@ export async function processBatch(records: BatchRecord[], deps: BatchDeps): Pro
     } catch {
       parsed = undefined;
     }
-    if (!parsed?.success || !deps.knownSource(parsed.data.source)) {
+    if (!parsed?.success || !deps.reconciler.knownSource(parsed.data.source)) {
       const source = parsed?.success ? parsed.data.source : 'unknown';
       const what = parsed?.success ? `names unknown source "${parsed.data.source}"` : 'is not a Cairn work message';
       outcomes[record.messageId] = 'rejected';
@@ -135,12 +118,23 @@ export async function processBatch(records: BatchRecord[], deps: BatchDeps): Pro
       const [source, group] = entries[next++]!;
       const kind = PRIORITY.find((k) => group.kinds.has(k))!;
       const ids = group.records.map((r) => r.messageId);
+      const waits = group.fresh ? 0 : group.waits;
+      const receiveCount = Math.max(...group.records.map((r) => r.receiveCount));
+      let action;
       try {
-        const outcome = await deps.reconcile(source, { kind, ...(group.receivedAt ? { receivedAt: group.receivedAt } : {}) });
-        for (const id of ids) outcomes[id] = outcome.outcome;
-        if (outcome.outcome === 'waiting') {
-          const waits = group.fresh ? 0 : group.waits;
-          const seconds = waitDelaySeconds(outcome.retryAfterSeconds, waits);
+        const settled = await deps.reconciler.reconcile(source, { kind, ...(group.receivedAt ? { receivedAt: group.receivedAt } : {}) }, { waits, receiveCount });
+        for (const id of ids) outcomes[id] = settled.outcome.outcome;
+        action = settled.action;
+      } catch (error) {
+        // Settling itself failed (the step's own failures settle as `failed`): the records come
+        // back when their visibility runs out.
+        for (const id of ids) outcomes[id] = 'failed';
+        deps.sink.emit({ source, type: 'log', level: 'error', message: `reconcile of ${source} could not be settled: ${error instanceof Error ? error.message : String(error)}` });
+        for (const id of ids) failures.add(id);
+        continue;
+      }
+      try {
+        if (action.kind === 'requeue') {
           // With requeue, the messages received for the first time stay in flight as the delay (they
           // block the FIFO group), a fresh message queued behind them carries the work, and those
           // received before (they waited or failed once already) are acknowledged: no message waits
@@ -148,31 +142,18 @@ export async function processBatch(records: BatchRecord[], deps: BatchDeps): Pro
           const keep = deps.requeue ? group.records.filter((r) => r.receiveCount <= 1) : group.records;
           if (deps.requeue) {
             const newest = group.records[group.records.length - 1]!;
-            await deps.requeue({ source, kind, dedupId: `wait-${newest.messageId}-${newest.receiveCount}`, receivedAt: group.receivedAt ?? group.latest, waits });
+            await deps.requeue({ source, kind, dedupId: `wait-${newest.messageId}-${newest.receiveCount}`, receivedAt: group.receivedAt ?? group.latest, ...(action.waits !== undefined ? { waits: action.waits } : {}) });
           }
-          if (keep.length > 0) await deps.retryLater(keep, seconds);
+          if (keep.length > 0) await deps.retryLater(keep, action.seconds);
           for (const r of keep) failures.add(r.messageId);
+        } else if (action.kind === 'retry') {
+          for (const id of ids) failures.add(id);
+          await deps.retryFailedLater(group.records, action.seconds);
         }
       } catch (error) {
-        for (const id of ids) {
-          failures.add(id);
-          outcomes[id] = 'failed';
-        }
-        const seconds = failureDelaySeconds(Math.max(...group.records.map((r) => r.receiveCount)));
-        deps.sink.emit({
-          source,
-          type: 'reconcile.finished',
-          outcome: 'failed',
-          summary: `will retry${deps.retryFailedLater ? ` in ${seconds} s` : ''}: ${error instanceof Error ? error.message : String(error)}`,
-          durationMs: 0,
-          reason: error instanceof Error && 'reason' in error ? String((error as { reason: unknown }).reason) : 'Unexpected',
-        });
-        try {
-          await deps.retryFailedLater?.(group.records, seconds);
-        } catch (later) {
-          // The records still fail; they come back when their visibility runs out instead.
-          deps.sink.emit({ source, type: 'log', level: 'warn', message: `could not shorten the retry delay: ${later instanceof Error ? later.message : String(later)}` });
-        }
+        // The records fail and come back when their visibility runs out instead.
+        for (const id of ids) failures.add(id);
+        deps.sink.emit({ source, type: 'log', level: 'warn', message: `could not ${action.kind === 'retry' ? 'shorten the retry delay' : 'hold the work back'}: ${error instanceof Error ? error.message : String(error)}` });
       }
     }
   };

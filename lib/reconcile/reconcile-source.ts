@@ -1,36 +1,38 @@
 /**
  * Reconcile one source, one step: read the branch head, validate, plan, take the next step of the
- * apply, report on the commit and in the events, return. Level-triggered: whatever woke it (a push,
+ * apply, and say how the step ended, as exactly one of succeeded | progressing | waiting | stalled.
+ * What an outcome means (commit status, `reconcile.finished`, metrics, the queue) is decided by
+ * settle.ts, once, for the Lambda and `cairn serve` alike. Level-triggered: whatever woke it (a push,
  * a stack event, the sweep, a retry), it works from the branch head, so late or repeated wake-ups
  * are harmless and superseded pushes cost nothing.
  */
-import { StalledError, ValidationError, formatProblem } from '../core/errors.js';
-import type { CommitStatusReporter } from '../ports/commit-status.js';
+import { StalledError, WaitingError } from '../core/errors.js';
 import type { EventSink } from '../ports/events.js';
 import type { SourceRepo } from '../ports/source-repo.js';
 import type { GatewayFactory } from '../ports/stack-gateway.js';
 import type { WorkKind } from '../ports/work-queue.js';
 import { countActions } from '../core/plan.js';
-import { advance, describeCounts, type AdvanceOptions } from './advance.js';
+import { advance, type AdvanceOptions } from './advance.js';
 import { loadDesired } from './load-desired.js';
-import type { StallMemory } from './stall-memory.js';
+import { describeRun, tallyRun, type RunCounts } from './run-tally.js';
+import { isRunEvent, type RunEvent, type StallMemory } from './stall-memory.js';
+
+/** Step tuning (change-set wait and poll, parallelism, time budget, default role). */
+export type StepOptions = Omit<AdvanceOptions, 'gateways' | 'sink' | 'receivedAt'>;
 
 export interface ReconcileContext {
   source: string;
-  /** Commit status context, e.g. `cairn/platform`. */
-  statusContext: string;
   repo: SourceRepo;
   gateways: GatewayFactory;
   sink: EventSink;
-  commitStatus: CommitStatusReporter;
+  /** Stalled commits, and what the steps of the current commit started. */
   stalls: StallMemory;
   /**
    * The roles and regions this source may use (besides `step.defaultRoleArn`); checked on every
    * commit before any AWS call. Absent, with no default role: any.
    */
   destinations?: { roleArns?: readonly string[]; regions?: readonly string[]; configuredIn: string };
-  /** Step tuning (change-set wait and poll, parallelism, time budget). */
-  step?: Omit<AdvanceOptions, 'gateways' | 'sink' | 'receivedAt'>;
+  step?: StepOptions;
 }
 
 export interface Trigger {
@@ -39,41 +41,23 @@ export interface Trigger {
   receivedAt?: string;
 }
 
-export type ReconcileOutcome =
-  | { outcome: 'succeeded'; commit: string; summary: string }
-  /** Operations are under way; CloudFormation's stack events will wake the next step. */
+export type StepOutcome =
+  /** The commit is applied; `counts` is what its steps did (what this process saw of them). */
+  | { outcome: 'succeeded'; commit: string; summary: string; counts: RunCounts }
+  /** Operations are under way; CloudFormation's stack events wake the next step (or retryAfterSeconds passes). */
   | { outcome: 'progressing'; commit: string; summary: string; retryAfterSeconds: number }
-  /** Nothing could start because CloudFormation is busy; come back after retryAfterSeconds. */
+  /** Nothing could start (a busy stack, a change set still computing, no time left); come back after retryAfterSeconds. */
   | { outcome: 'waiting'; commit: string; summary: string; retryAfterSeconds: number }
-  | { outcome: 'stalled'; commit: string; summary: string; error: StalledError }
-  /** This commit already stalled; nothing was done. */
-  | { outcome: 'skipped'; commit: string; summary: string };
+  /**
+   * A person must act. `repeated`: this commit stalled before and nothing was done this time.
+   * `counts`: what the commit's steps did before it stalled, blocked stacks included.
+   */
+  | { outcome: 'stalled'; commit: string; summary: string; error: StalledError; repeated: boolean; counts?: RunCounts };
 
-export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): Promise<ReconcileOutcome> {
-  const started = Date.now();
-  const finish = (outcome: ReconcileOutcome, extra: { counts?: Record<string, number>; reason?: string } = {}): ReconcileOutcome => {
-    const mapped = outcome.outcome === 'skipped' ? 'stalled' : outcome.outcome;
-    ctx.sink.emit({
-      source: ctx.source,
-      ...(outcome.commit ? { commit: outcome.commit } : {}),
-      type: 'reconcile.finished',
-      outcome: mapped,
-      summary: outcome.summary,
-      durationMs: Date.now() - started,
-      ...extra,
-    });
-    return outcome;
-  };
-  /** Remember the stall, say so on the commit (when there is one) and in the events; the queue drops the work. */
-  const stalled = async (commit: string, error: StalledError): Promise<ReconcileOutcome> => {
-    ctx.stalls.set(ctx.source, { commit, reason: error.reason, message: error.message, at: new Date().toISOString() });
-    const description =
-      error instanceof ValidationError
-        ? `${error.reason === 'PolicyDenied' ? 'PolicyDenied: ' : ''}${error.errors.length} problem${error.errors.length === 1 ? '' : 's'}: ${formatProblem(error.errors[0] ?? error.problems[0]!)}`
-        : `${error.stackId ? `${error.stackId}: ` : ''}${error.reason}: ${error.message.replace(/^stack [^:]+: /, '')}`;
-    if (commit) await ctx.commitStatus.report({ commit, state: 'failure', description, context: ctx.statusContext });
-    return finish({ outcome: 'stalled', commit, summary: error.message, error }, { reason: error.reason });
-  };
+export type StepOutcomeKind = StepOutcome['outcome'];
+
+export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): Promise<StepOutcome> {
+  const stalled = (commit: string, error: StalledError, counts?: RunCounts): StepOutcome => ({ outcome: 'stalled', commit, summary: error.message, error, repeated: false, ...(counts ? { counts } : {}) });
   if (trigger.kind === 'retry') ctx.stalls.clear(ctx.source);
 
   // A source that cannot be read as it is (no such branch, a refused token, no cairn.yaml) stalls
@@ -92,7 +76,8 @@ export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): 
   const stall = ctx.stalls.get(ctx.source);
   if (stall?.commit === commit) {
     // Reported again on every wake-up (the sweep's among them), so the stalled alarm stays raised while the commit is.
-    return finish({ outcome: 'skipped', commit, summary: `commit stalled earlier (${stall.reason}): ${stall.message}` }, { reason: stall.reason });
+    const error = new StalledError(stall.reason, `commit stalled earlier (${stall.reason}): ${stall.message}`);
+    return { outcome: 'stalled', commit, summary: error.message, error, repeated: true };
   }
   ctx.sink.emit({ ...base, type: 'reconcile.started', trigger: trigger.kind, ...(trigger.receivedAt ? { receivedAt: trigger.receivedAt } : {}) });
 
@@ -112,30 +97,47 @@ export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): 
   }
   if (stall) ctx.stalls.clear(ctx.source);
 
+  // What this step starts is remembered with the commit, also when the step is cut short, so the
+  // step that finds the commit applied can count it.
+  const started: RunEvent[] = [];
+  const sink: EventSink = {
+    emit: (e) => {
+      if (isRunEvent(e)) started.push(e);
+      ctx.sink.emit(e);
+    },
+  };
+  const declared = desired.stacks.map((s) => s.id);
+  const counts = (): RunCounts => tallyRun(ctx.stalls.runOf(ctx.source, commit), declared);
   let result;
   try {
-    result = await advance(desired, { ...ctx.step, gateways: ctx.gateways, sink: ctx.sink, ...(trigger.receivedAt ? { receivedAt: trigger.receivedAt } : {}) });
+    result = await advance(desired, { ...ctx.step, gateways: ctx.gateways, sink, ...(trigger.receivedAt ? { receivedAt: trigger.receivedAt } : {}) });
   } catch (error) {
-    if (error instanceof StalledError) return stalled(commit, error);
+    if (error instanceof StalledError) return stalled(commit, error, noted());
+    if (error instanceof WaitingError) {
+      noted();
+      return { outcome: 'waiting', commit, summary: error.message, retryAfterSeconds: error.retryAfterSeconds };
+    }
+    noted();
     throw error;
   }
+  noted();
   ctx.sink.emit({ ...base, type: 'plan.computed', counts: countActions(result.plan) });
   switch (result.outcome) {
     case 'stalled':
-      return stalled(commit, result.error);
+      return stalled(commit, result.error, counts());
     case 'succeeded': {
-      const counts = { ...result.counts, deleted: ctx.stalls.deletedBy(ctx.source, commit) };
-      const summary = describeCounts(counts);
-      await ctx.commitStatus.report({ commit, state: 'success', description: summary, context: ctx.statusContext });
-      return finish({ outcome: 'succeeded', commit, summary }, { counts });
+      const c = counts();
+      const didNothing = c.created + c.updated + c.deleted + c.reverted + c.blocked === 0;
+      return { outcome: 'succeeded', commit, summary: didNothing ? `in sync: ${describeRun(c)}` : describeRun(c), counts: c };
     }
-    case 'progressing': {
-      if (result.deleting.length) ctx.stalls.noteDeleted(ctx.source, commit, result.deleting);
-      await ctx.commitStatus.report({ commit, state: 'pending', description: 'Cairn is applying this commit', context: ctx.statusContext });
+    case 'progressing':
       // Nothing started means no stack event will wake this source (it waits on a busy stack or a
       // change set still computing, or the invocation ran short of time): come back later.
-      const waiting = result.started.length === 0;
-      return finish({ outcome: waiting ? 'waiting' : 'progressing', commit, summary: result.summary, retryAfterSeconds: result.retryAfterSeconds });
-    }
+      return { outcome: result.started.length === 0 ? 'waiting' : 'progressing', commit, summary: result.summary, retryAfterSeconds: result.retryAfterSeconds };
+  }
+
+  function noted(): RunCounts {
+    if (started.length) ctx.stalls.noteRun(ctx.source, commit, started.splice(0));
+    return counts();
   }
 }

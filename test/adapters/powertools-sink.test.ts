@@ -3,7 +3,8 @@
  * stream, parsed as the JSON log lines and EMF records CloudWatch reads.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { METRICS, METRICS_NAMESPACE, PowertoolsSink, SOURCE_DIMENSION } from '../../lib/adapters/powertools-sink.js';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { METRICS, METRICS_NAMESPACE, PowertoolsSink, SERVICE_NAME, SOURCE_DIMENSION } from '../../lib/adapters/powertools-sink.js';
 import type { CairnEvent } from '../../lib/ports/events.js';
 
 const COMMIT = '9fceb02d0ae598e95dc970b74767f19372d61af8';
@@ -34,6 +35,9 @@ afterEach(() => {
   vi.unstubAllEnvs();
 });
 
+/** A sink over a logger made now, so it reads the log level this test set (the functions' logger is made once, at import). */
+const newSink = (): PowertoolsSink => new PowertoolsSink({ logger: new Logger({ serviceName: SERVICE_NAME }) });
+
 const logs = (): Record<string, unknown>[] => lines.filter((l) => !('_aws' in l));
 const emf = (): Emf[] => lines.filter((l): l is Emf => '_aws' in l);
 
@@ -42,7 +46,7 @@ const valueOf = (record: Emf, name: string): unknown => record[name];
 
 describe('Adapter: PowertoolsSink logs', () => {
   it('writes one JSON line per event keyed by source, commit, stack and correlation id', () => {
-    const sink = new PowertoolsSink();
+    const sink = newSink();
     sink.setCorrelationId('msg-0001');
     sink.emit({ source: 'platform', commit: COMMIT, type: 'reconcile.started', trigger: 'push' });
     sink.emit({
@@ -75,7 +79,7 @@ describe('Adapter: PowertoolsSink logs', () => {
   });
 
   it('summarises a change set and lists its resources', () => {
-    new PowertoolsSink().emit({
+    newSink().emit({
       source: 'platform',
       commit: COMMIT,
       type: 'changeset.created',
@@ -102,7 +106,7 @@ describe('Adapter: PowertoolsSink logs', () => {
   });
 
   it('logs one record per drifted resource with property path, expected and actual', () => {
-    new PowertoolsSink().emit({
+    newSink().emit({
       source: 'platform',
       commit: COMMIT,
       type: 'drift.detected',
@@ -135,7 +139,7 @@ describe('Adapter: PowertoolsSink logs', () => {
   });
 
   it('logs a stall as an error and a blocked change as a warning, never overwriting the log message', () => {
-    const sink = new PowertoolsSink();
+    const sink = newSink();
     sink.emit({ source: 'platform', commit: COMMIT, type: 'stack.blocked', stack: 'db', stackName: 'db', reason: 'DestructiveChangeBlocked', message: 'would replace Table' });
     sink.emit({ source: 'platform', commit: COMMIT, type: 'reconcile.finished', outcome: 'stalled', summary: 'db: blocked', durationMs: 900, reason: 'DestructiveChangeBlocked' });
     sink.emit({ source: 'platform', type: 'log', level: 'debug', message: 'cache hit' });
@@ -146,7 +150,7 @@ describe('Adapter: PowertoolsSink logs', () => {
   });
 
   it('drops the correlation id once it is cleared', () => {
-    const sink = new PowertoolsSink();
+    const sink = newSink();
     sink.setCorrelationId('msg-1');
     sink.emit({ source: 'platform', type: 'drift.in-sync', stack: 'a', stackName: 'a' });
     sink.setCorrelationId(undefined);
@@ -156,7 +160,7 @@ describe('Adapter: PowertoolsSink logs', () => {
 });
 
 describe('Adapter: PowertoolsSink metrics', () => {
-  const finished = (source: string, outcome: 'succeeded' | 'failed' | 'stalled' | 'progressing', durationMs: number, unchanged?: number): CairnEvent => ({
+  const finished = (source: string, outcome: 'succeeded' | 'failed' | 'stalled' | 'progressing', durationMs: number, unchanged?: number): Extract<CairnEvent, { type: 'reconcile.finished' }> => ({
     source,
     commit: COMMIT,
     type: 'reconcile.finished',
@@ -177,7 +181,7 @@ describe('Adapter: PowertoolsSink metrics', () => {
   });
 
   it('writes nothing until flush, then EMF under namespace Cairn with Source as the only dimension', () => {
-    const sink = new PowertoolsSink();
+    const sink = newSink();
     sink.emit(finished('platform', 'succeeded', 1200, 7));
     expect(emf()).toHaveLength(0);
     sink.flush();
@@ -202,26 +206,28 @@ describe('Adapter: PowertoolsSink metrics', () => {
     expect(valueOf(record!, METRICS.ReconcilesSucceeded)).toBe(1);
     expect(valueOf(record!, METRICS.ReconcileDuration)).toBe(1200);
     expect(valueOf(record!, METRICS.StacksUnchanged)).toBe(7);
-    // Created comes from stack.action, not from the counts every reconcile of a commit repeats.
-    expect(record).not.toHaveProperty(METRICS.StacksCreated);
+    // The commit's counts, as its summary shows them; counts of nothing are not published.
+    expect(valueOf(record!, METRICS.StacksCreated)).toBe(1);
+    expect(record).not.toHaveProperty(METRICS.StacksUpdated);
   });
 
-  it('counts outcomes and stack operations, sums counts and keeps every timing sample', () => {
-    const sink = new PowertoolsSink();
+  it('counts outcomes and what each commit did, from the counts its summary shows, and keeps every timing sample', () => {
+    const sink = newSink();
+    const applied = (counts: NonNullable<Extract<CairnEvent, { type: 'reconcile.finished' }>['counts']>, outcome: 'succeeded' | 'stalled' = 'succeeded'): CairnEvent => ({
+      ...finished('platform', outcome, 100),
+      counts,
+    });
     for (const e of [
-      finished('platform', 'succeeded', 100),
+      applied({ created: 2, updated: 1, replaced: 3, deleted: 1, reverted: 0, blocked: 0, unchanged: 4 }),
       finished('platform', 'succeeded', 300),
-      finished('platform', 'stalled', 50),
+      applied({ created: 0, updated: 1, replaced: 0, deleted: 0, reverted: 1, blocked: 1, unchanged: 2 }, 'stalled'),
       finished('platform', 'failed', 0),
       finished('platform', 'progressing', 80),
+      // Stack actions give the push-to-apply latency only: the commit's counts carry the operations.
       action('platform', 'create', 5000),
-      action('platform', 'create'),
       action('platform', 'update', 7000),
-      action('platform', 'adopt'),
       action('platform', 'delete'),
-      action('platform', 'recreate'),
     ]) sink.emit(e);
-    sink.emit({ source: 'platform', type: 'stack.blocked', stack: 'db', stackName: 'db', reason: 'DestructiveChangeBlocked', message: 'x' });
     sink.emit({
       source: 'platform',
       type: 'drift.detected',
@@ -244,6 +250,9 @@ describe('Adapter: PowertoolsSink metrics', () => {
       created: valueOf(record!, METRICS.StacksCreated),
       updated: valueOf(record!, METRICS.StacksUpdated),
       deleted: valueOf(record!, METRICS.StacksDeleted),
+      reverted: valueOf(record!, METRICS.StacksReverted),
+      replaced: valueOf(record!, METRICS.ResourcesReplaced),
+      unchanged: valueOf(record!, METRICS.StacksUnchanged),
       latency: valueOf(record!, METRICS.PushToApplyLatency),
       blocked: valueOf(record!, METRICS.StacksBlocked),
       driftedStacks: valueOf(record!, METRICS.DriftedStacks),
@@ -252,10 +261,14 @@ describe('Adapter: PowertoolsSink metrics', () => {
       succeeded: 2,
       stalled: 1,
       failed: 1,
-      duration: [100, 300, 50, 80],
+      duration: [100, 300, 100, 80],
       created: 2,
       updated: 2,
       deleted: 1,
+      reverted: 1,
+      replaced: 3,
+      // Unchanged is a sample per applied commit; a stalled one has no such count.
+      unchanged: 4,
       latency: [5000, 7000],
       blocked: 1,
       driftedStacks: 1,
@@ -266,7 +279,7 @@ describe('Adapter: PowertoolsSink metrics', () => {
   });
 
   it('writes each source in its own record', () => {
-    const sink = new PowertoolsSink();
+    const sink = newSink();
     sink.emit(finished('platform', 'succeeded', 10));
     sink.emit(finished('payments', 'stalled', 20));
     sink.emit(finished('platform', 'succeeded', 30));
@@ -280,8 +293,8 @@ describe('Adapter: PowertoolsSink metrics', () => {
   });
 
   it('splits more than 99 samples over several records without losing the Source dimension', () => {
-    const sink = new PowertoolsSink();
-    for (let i = 0; i < 250; i++) sink.emit(action('platform', 'update', i));
+    const sink = newSink();
+    for (let i = 0; i < 250; i++) sink.emit({ ...finished('platform', 'succeeded', i), counts: { updated: 1 } });
     sink.flush();
     const records = emf();
     expect(records.length).toBe(3);
@@ -290,7 +303,7 @@ describe('Adapter: PowertoolsSink metrics', () => {
       expect(r[SOURCE_DIMENSION]).toBe('platform');
     }
     const samples = records.flatMap((r) => {
-      const v = valueOf(r, METRICS.PushToApplyLatency);
+      const v = valueOf(r, METRICS.ReconcileDuration);
       return Array.isArray(v) ? v : [v];
     });
     expect(samples).toHaveLength(250);
@@ -298,7 +311,7 @@ describe('Adapter: PowertoolsSink metrics', () => {
   });
 
   it('publishes nothing on a flush with no metrics, and empties the buffer on flush', () => {
-    const sink = new PowertoolsSink();
+    const sink = newSink();
     sink.emit({ source: 'platform', type: 'drift.in-sync', stack: 'a', stackName: 'a' });
     sink.flush();
     expect(emf()).toHaveLength(0);
@@ -310,7 +323,7 @@ describe('Adapter: PowertoolsSink metrics', () => {
 
   it('names every metric once, in PascalCase, as its own key', () => {
     const entries = Object.entries(METRICS);
-    expect(entries.length).toBe(12);
+    expect(entries.length).toBe(14);
     for (const [key, name] of entries) {
       expect(name).toBe(key);
       expect(name).toMatch(/^[A-Z][A-Za-z]+$/);

@@ -79,7 +79,7 @@ describe('End to end: cairn demo', () => {
     const r = await cairnAsync(['demo']);
     expect(r.status).toBe(0);
     for (const step of ['1/6 First push', '2/6 Change one stack', '3/6 A destructive change', '4/6 Drift', '5/6 Prune', '6/6 Final status']) expect(r.stdout).toContain(step);
-    expect(r.stdout).toMatch(/succeeded: 4 stacks created, 0 unchanged/);
+    expect(r.stdout).toMatch(/succeeded: 4 stacks created$/m);
     expect(r.stdout).toMatch(/destructive change blocked: Orders \(AWS::DynamoDB::Table\) would be replaced/);
     expect(r.stdout).toMatch(/revert-drift: reverting 1 drifted resource \(OrdersQueue\)/);
     expect(r.stdout).toMatch(/succeeded: 1 stack deleted, 3 unchanged/);

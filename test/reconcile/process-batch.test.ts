@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { StalledError, TransientError } from '../../lib/core/errors.js';
 import { MemorySink } from '../../lib/ports/events.js';
 import type { WorkMessage } from '../../lib/ports/work-queue.js';
-import { failureDelaySeconds, MAX_DELAY_SECONDS, processBatch, waitDelaySeconds, type BatchRecord } from '../../lib/reconcile/process-batch.js';
-import type { ReconcileOutcome, Trigger } from '../../lib/reconcile/reconcile-source.js';
+import { processBatch, type BatchRecord } from '../../lib/reconcile/process-batch.js';
+import type { StepOutcome, Trigger } from '../../lib/reconcile/reconcile-source.js';
+import type { Reconciler } from '../../lib/reconcile/reconciler.js';
+import { failureDelaySeconds, MAX_DELAY_SECONDS, settle, waitDelaySeconds, type Settled } from '../../lib/reconcile/settle.js';
+import { StallMemory } from '../../lib/reconcile/stall-memory.js';
 
 const msg = (id: string, source: string, kind = 'push', receivedAt = '2026-11-22T10:00:00.000Z'): BatchRecord => ({
   messageId: id,
@@ -11,22 +14,31 @@ const msg = (id: string, source: string, kind = 'push', receivedAt = '2026-11-22
   body: JSON.stringify({ source, kind, dedupId: id, receivedAt }),
 });
 
-function deps(outcomes: Record<string, ReconcileOutcome | Error>) {
+const counts = { created: 0, updated: 1, replaced: 0, deleted: 0, reverted: 0, blocked: 0, unchanged: 0 };
+
+/** Each source's step ends as `outcomes` says (an Error: it threw) and is settled by the real settle step. */
+function deps(outcomes: Record<string, StepOutcome | Error>) {
   const calls: { source: string; trigger: Trigger }[] = [];
   const later: { ids: string[]; seconds: number }[] = [];
   const sink = new MemorySink();
+  const stalls = new StallMemory();
+  const reconciler: Reconciler = {
+    knownSource: (name) => name in outcomes,
+    reconcile: async (source, trigger, attempt = { waits: 0, receiveCount: 1 }) => {
+      calls.push({ source, trigger });
+      const o = outcomes[source]!;
+      const outcome: Settled = o instanceof Error ? { outcome: 'failed', error: o } : o;
+      const action = await settle(outcome, { source, statusContext: `cairn/${source}`, commitStatus: { report: async () => undefined }, sink, stalls, startedAt: Date.now(), attempt });
+      return { outcome, action };
+    },
+  };
   return {
     calls,
     later,
     sink,
     deps: {
-      knownSource: (name: string) => name in outcomes,
-      reconcile: async (source: string, trigger: Trigger) => {
-        calls.push({ source, trigger });
-        const o = outcomes[source]!;
-        if (o instanceof Error) throw o;
-        return o;
-      },
+      reconciler,
+      retryFailedLater: async () => undefined,
       retryLater: async (records: BatchRecord[], seconds: number) => {
         later.push({ ids: records.map((r) => r.messageId), seconds });
       },
@@ -37,7 +49,7 @@ function deps(outcomes: Record<string, ReconcileOutcome | Error>) {
 
 describe('Function: reconcile batch semantics', () => {
   it('folds every message of one source into one reconcile, triggered by the earliest push', async () => {
-    const d = deps({ a: { outcome: 'succeeded', commit: 'c', summary: '1 stack updated' } });
+    const d = deps({ a: { outcome: 'succeeded', commit: 'c', summary: '1 stack updated', counts } });
     const result = await processBatch(
       [msg('1', 'a', 'push', '2026-11-22T10:00:02.000Z'), msg('2', 'a', 'push', '2026-11-22T10:00:01.000Z'), msg('3', 'a', 'stack-event')],
       d.deps,
@@ -57,7 +69,7 @@ describe('Function: reconcile batch semantics', () => {
   });
 
   it('acknowledges a stalled source so the same commit is not retried', async () => {
-    const d = deps({ a: { outcome: 'stalled', commit: 'c', summary: 'blocked', error: new StalledError('DestructiveChangeBlocked', 'x') } });
+    const d = deps({ a: { outcome: 'stalled', commit: 'c', summary: 'blocked', error: new StalledError('DestructiveChangeBlocked', 'x'), repeated: false } });
     expect((await processBatch([msg('1', 'a')], d.deps)).batchItemFailures).toEqual([]);
   });
 
@@ -69,7 +81,7 @@ describe('Function: reconcile batch semantics', () => {
   });
 
   it('fails malformed and unknown-source messages so they reach the dead-letter queue', async () => {
-    const d = deps({ a: { outcome: 'succeeded', commit: 'c', summary: 'ok' } });
+    const d = deps({ a: { outcome: 'succeeded', commit: 'c', summary: 'ok', counts } });
     const result = await processBatch([{ messageId: 'x', body: 'not json', receiveCount: 3 }, msg('y', 'ghost'), msg('z', 'a')], d.deps);
     expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'x' }, { itemIdentifier: 'y' }]);
     expect(result.outcomes).toMatchObject({ x: 'rejected', y: 'rejected', z: 'succeeded' });
@@ -77,13 +89,13 @@ describe('Function: reconcile batch semantics', () => {
   });
 
   it('lets a retry request outrank everything else in the batch', async () => {
-    const d = deps({ a: { outcome: 'succeeded', commit: 'c', summary: 'ok' } });
+    const d = deps({ a: { outcome: 'succeeded', commit: 'c', summary: 'ok', counts } });
     await processBatch([msg('1', 'a', 'sweep'), msg('2', 'a', 'retry')], d.deps);
     expect(d.calls[0]!.trigger.kind).toBe('retry');
   });
 
   it('moves a malformed message to the dead-letter queue on its first receive, with a log line', async () => {
-    const d = deps({ a: { outcome: 'succeeded', commit: 'c', summary: 'ok' } });
+    const d = deps({ a: { outcome: 'succeeded', commit: 'c', summary: 'ok', counts } });
     const moved: { id: string; reason: string }[] = [];
     const result = await processBatch([{ messageId: 'x', body: '{"kind":"push"}', receiveCount: 1 }, msg('y', 'ghost')], {
       ...d.deps,

@@ -23,7 +23,8 @@ import { GitSource } from '../../lib/adapters/git-source.js';
 import { PowertoolsSink } from '../../lib/adapters/powertools-sink.js';
 import { MemorySink, type CairnEvent, type EventSink } from '../../lib/ports/events.js';
 import { processBatch } from '../../lib/reconcile/process-batch.js';
-import { reconcileSource, type ReconcileContext, type ReconcileOutcome } from '../../lib/reconcile/reconcile-source.js';
+import { createReconciler, type Reconciler } from '../../lib/reconcile/reconciler.js';
+import type { StepOutcome } from '../../lib/reconcile/reconcile-source.js';
 import { StallMemory } from '../../lib/reconcile/stall-memory.js';
 import { commit, createRepo, startGitServer, type GitServer, type TestRepo } from '../helpers/git-server.js';
 import { APP, NETWORK } from '../helpers/world.js';
@@ -150,61 +151,62 @@ function describeError(error: unknown): string {
   return parts.join('\n');
 }
 
-/** A reconcile wired as functions/reconcile.ts wires it, through the batch and into both sinks. */
-function context(sink: EventSink): ReconcileContext {
-  return {
-    source: 'platform',
-    statusContext: 'cairn/platform',
-    repo: new GitSource({ url: repo.url!, branch: repo.branch, provider: 'github', tokenSecret: 'GIT_TOKEN', secrets, cacheDir: join(home, 'git-cache') }),
-    gateways: (region) => account.gateway(region),
+/** A reconciler wired as functions/reconcile.ts wires it, through the batch and into both sinks. */
+function reconcilerFor(sink: EventSink): Reconciler {
+  return createReconciler({
+    sources: [{ name: 'platform' }],
+    repos: new Map([['platform', new GitSource({ url: repo.url!, branch: repo.branch, provider: 'github', tokenSecret: 'GIT_TOKEN', secrets, cacheDir: join(home, 'git-cache') })]]),
+    gateways: () => (region) => account.gateway(region),
     sink,
     stalls,
-    commitStatus: createCommitStatusReporter({
-      provider: 'github',
-      repoUrl: 'https://github.com/acme/platform.git',
-      tokenSecret: 'STATUS_TOKEN',
-      secrets,
-      apiBaseUrl: github.url,
-      memory: statusMemory,
-      onError: (e) => {
-        sink.emit({ source: 'platform', commit: e.status.commit, type: 'log', level: 'warn', message: e.message });
-        console.warn(e);
-      },
-    }),
-    step: {
+    commitStatus: () =>
+      createCommitStatusReporter({
+        provider: 'github',
+        repoUrl: 'https://github.com/acme/platform.git',
+        tokenSecret: 'STATUS_TOKEN',
+        secrets,
+        apiBaseUrl: github.url,
+        memory: statusMemory,
+        onError: (e) => {
+          sink.emit({ source: 'platform', commit: e.status.commit, type: 'log', level: 'warn', message: e.message });
+          console.warn(e);
+        },
+      }),
+    step: () => ({
       pollMs: 500,
       changeSetWaitMs: 5_000,
       sleep: async (ms) => {
         now += ms;
         account.advance(0);
       },
-    },
-  };
+    }),
+  });
 }
 
-const inProgress = (o: ReconcileOutcome | undefined): boolean => o?.outcome === 'progressing' || o?.outcome === 'waiting';
+const inProgress = (o: StepOutcome | undefined): boolean => o?.outcome === 'progressing' || o?.outcome === 'waiting';
 
 /** Reconcile through processBatch until the outcome is not in progress; returns the last outcome and what was thrown. */
-async function reconcile(): Promise<{ outcome: ReconcileOutcome | undefined; thrown: unknown[] }> {
+async function reconcile(): Promise<{ outcome: StepOutcome | undefined; thrown: unknown[] }> {
   const sink: EventSink = { emit: (event: CairnEvent) => (events.emit(event), powertools.emit(event)) };
-  const ctx = context(sink);
+  const reconciler = reconcilerFor(sink);
   const thrown: unknown[] = [];
-  const last: { outcome?: ReconcileOutcome } = {};
+  const last: { outcome?: StepOutcome } = {};
   for (let step = 0; step < 30; step++) {
     delete last.outcome;
     const body = JSON.stringify({ source: 'platform', kind: 'push', dedupId: `d${step}`, receivedAt: new Date(now).toISOString() });
     await processBatch([{ messageId: `m${step}`, body, receiveCount: 1 }], {
       sink,
-      knownSource: (name) => name === 'platform',
-      reconcile: async (source, trigger) => {
-        try {
-          return (last.outcome = await reconcileSource(ctx, trigger));
-        } catch (error) {
-          thrown.push(error);
-          throw error;
-        }
+      reconciler: {
+        knownSource: reconciler.knownSource,
+        reconcile: async (...args) => {
+          const settled = await reconciler.reconcile(...args);
+          if (settled.outcome.outcome === 'failed') thrown.push(settled.outcome.error);
+          else last.outcome = settled.outcome;
+          return settled;
+        },
       },
       retryLater: async () => undefined,
+      retryFailedLater: async () => undefined,
     });
     powertools.flush();
     if (!inProgress(last.outcome)) break;

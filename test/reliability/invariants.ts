@@ -62,10 +62,10 @@ const STALL_REASONS = new Set([
 
 const short = (sha: string | undefined): string => (sha ?? 'unknown').slice(0, 8);
 
-/** The reconcile whose outcome stands: a skipped one reports the stall of an earlier one (the stall memory). */
+/** The reconcile whose outcome stands: a repeated stall reports the stall of an earlier one (the stall memory). */
 export function lastReported(reconciles: ReconcileRecord[]): ReconcileRecord | undefined {
   const final = reconciles[reconciles.length - 1];
-  return final?.outcome === 'skipped' ? [...reconciles].reverse().find((r) => r.outcome === 'stalled' && r.commit === final.commit) : final;
+  return final?.repeated ? [...reconciles].reverse().find((r) => r.outcome === 'stalled' && !r.repeated && r.commit === final.commit) : final;
 }
 
 /** Checked once the last commit's work is quiet, before anything else (the scheduled sweep) wakes the source. */

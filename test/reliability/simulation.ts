@@ -30,7 +30,9 @@ import type { SourceRepo } from '../../lib/ports/source-repo.js';
 import type { GatewayFactory, StackGateway } from '../../lib/ports/stack-gateway.js';
 import type { WorkMessage, WorkQueue } from '../../lib/ports/work-queue.js';
 import { processBatch } from '../../lib/reconcile/process-batch.js';
-import { reconcileSource, type ReconcileOutcome, type Trigger } from '../../lib/reconcile/reconcile-source.js';
+import type { Trigger } from '../../lib/reconcile/reconcile-source.js';
+import { createReconciler, type Reconciler } from '../../lib/reconcile/reconciler.js';
+import type { Settled } from '../../lib/reconcile/settle.js';
 import { routeStackEvent } from '../../lib/reconcile/route-stack-event.js';
 import { StallMemory } from '../../lib/reconcile/stall-memory.js';
 import { MemoryRepo, type MemoryFiles } from '../helpers/memory-source.js';
@@ -61,10 +63,12 @@ const IDLE_POLL_CAP_MS = 30_000;
 const LIMITS: RunLimits = { maxTime: T0 + 8 * 3600_000, maxSteps: 250_000 };
 
 export interface ReconcileRecord {
-  outcome: ReconcileOutcome['outcome'] | 'failed';
+  outcome: Settled['outcome'];
   commit: string | undefined;
   reason: string | undefined;
   summary: string;
+  /** A stall reported again: the commit stalled earlier and nothing was done. */
+  repeated?: boolean;
 }
 
 export interface SentMessage {
@@ -258,39 +262,41 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
     },
   });
 
-  const reconcile = async (invocation: Invocation, container: StallMemory, trigger: Trigger): Promise<ReconcileOutcome> => {
-    stats.reconciles++;
-    try {
-      const outcome = await reconcileSource(
-        {
-          source: SOURCE,
-          statusContext: `cairn/${SOURCE}`,
-          repo: sourceFor(invocation),
-          gateways: gatewaysFor(invocation),
-          sink,
-          commitStatus,
-          stalls: container,
-          step: {
-            pollMs: 1000,
-            changeSetWaitMs: 10_000,
-            sleep: clock.sleep,
-            remainingMs: () => invocation.deadline - clock.now(),
-            reserveMs: RESERVE_MS,
-            verifyTemplates: trigger.kind === 'sweep' ? 25 : 0,
-          },
-        },
-        trigger,
-      );
-      const reason = outcome.outcome === 'stalled' ? outcome.error.reason : undefined;
-      reconciles.push({ outcome: outcome.outcome, commit: outcome.commit, reason, summary: outcome.summary });
-      log(`reconcile #${invocation.id} (${trigger.kind}) of ${outcome.commit.slice(0, 8)}: ${outcome.outcome}${reason ? ` ${reason}` : ''}: ${outcome.summary}`);
-      return outcome;
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      reconciles.push({ outcome: 'failed', commit: undefined, reason: (error as Error).name, summary: message });
-      log(`reconcile #${invocation.id} (${trigger.kind}) failed: ${message}`);
-      throw error;
-    }
+  /** The reconcile function's reconciler for one invocation: its Git fetch, its gateways, its container's memory. */
+  const reconcilerFor = (invocation: Invocation, container: StallMemory): Reconciler => {
+    const reconciler = createReconciler({
+      sources: [{ name: SOURCE }],
+      repos: new Map([[SOURCE, sourceFor(invocation)]]),
+      gateways: () => gatewaysFor(invocation),
+      sink,
+      commitStatus: () => commitStatus,
+      stalls: container,
+      step: () => ({
+        pollMs: 1000,
+        changeSetWaitMs: 10_000,
+        sleep: clock.sleep,
+        remainingMs: () => invocation.deadline - clock.now(),
+        reserveMs: RESERVE_MS,
+      }),
+    });
+    return {
+      knownSource: reconciler.knownSource,
+      reconcile: async (name: string, trigger: Trigger, attempt?: Parameters<Reconciler['reconcile']>[2]) => {
+        stats.reconciles++;
+        const settled = await reconciler.reconcile(name, trigger, attempt);
+        const o = settled.outcome;
+        if (o.outcome === 'failed') {
+          const message = o.error instanceof Error ? o.error.message : String(o.error);
+          reconciles.push({ outcome: 'failed', commit: undefined, reason: (o.error as Error).name, summary: message });
+          log(`reconcile #${invocation.id} (${trigger.kind}) failed: ${message}`);
+        } else {
+          const reason = o.outcome === 'stalled' ? o.error.reason : undefined;
+          reconciles.push({ outcome: o.outcome, commit: o.commit, reason, summary: o.summary, ...(o.outcome === 'stalled' && o.repeated ? { repeated: true } : {}) });
+          log(`reconcile #${invocation.id} (${trigger.kind}) of ${o.commit.slice(0, 8)}: ${o.outcome}${reason ? ` ${reason}` : ''}: ${o.summary}`);
+        }
+        return settled;
+      },
+    };
   };
 
   const consumer = async (): Promise<void> => {
@@ -332,8 +338,7 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
         batch.map((m) => ({ messageId: m.messageId, body: JSON.stringify(m.message), receiveCount: m.receiveCount })),
         {
           sink,
-          knownSource: (name) => name === SOURCE,
-          reconcile: (_name, trigger) => reconcile(invocation, container, trigger),
+          reconciler: reconcilerFor(invocation, container),
           ...(hooks.requeue === false
             ? {}
             : {

@@ -13,7 +13,7 @@ import { parseManifest } from '../../lib/core/manifest.js';
 import { destinationProblems, type DestinationPolicy } from '../../lib/core/policy.js';
 import { parseDeploymentConfig } from '../../lib/core/source-config.js';
 import { MemorySink } from '../../lib/ports/events.js';
-import { reconcileSource } from '../../lib/reconcile/reconcile-source.js';
+import { createReconciler } from '../../lib/reconcile/reconciler.js';
 import { StallMemory } from '../../lib/reconcile/stall-memory.js';
 import { cairn } from '../helpers/cli.js';
 import { MemoryRepo } from '../helpers/memory-source.js';
@@ -85,20 +85,15 @@ describe('Use case: reconcile refuses a destination it was not given', () => {
   async function run(roleLine: string) {
     const statuses: CommitStatus[] = [];
     account.resetCalls();
-    const outcome = await reconcileSource(
-      {
-        source: 'dev',
-        statusContext: 'cairn/dev',
-        repo: new MemoryRepo(files(roleLine)),
-        gateways: (r) => account.gateway(r),
-        sink: new MemorySink(),
-        stalls: new StallMemory(),
-        commitStatus: { report: async (s) => void statuses.push(s) },
-        destinations: { roleArns: [DEV_EXTRA], regions: ['eu-west-1'], configuredIn: 'cairn.deploy.json, source dev' },
-        step: { defaultRoleArn: DEV },
-      },
-      { kind: 'push' },
-    );
+    const reconciler = createReconciler({
+      sources: [{ name: 'dev', destinations: { roleArns: [DEV_EXTRA], regions: ['eu-west-1'], configuredIn: 'cairn.deploy.json, source dev' }, defaultRoleArn: DEV }],
+      repos: new Map([['dev', new MemoryRepo(files(roleLine))]]),
+      gateways: () => (r) => account.gateway(r),
+      sink: new MemorySink(),
+      stalls: new StallMemory(),
+      commitStatus: () => ({ report: async (s) => void statuses.push(s) }),
+    });
+    const { outcome } = await reconciler.reconcile('dev', { kind: 'push' });
     return { outcome, statuses, calls: account.callCount() };
   }
 
