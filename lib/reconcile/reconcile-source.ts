@@ -47,7 +47,14 @@ export type StepOutcome =
   /** Operations are under way; CloudFormation's stack events wake the next step (or retryAfterSeconds passes). */
   | { outcome: 'progressing'; commit: string; summary: string; retryAfterSeconds: number }
   /** Nothing could start (a busy stack, a change set still computing, no time left); come back after retryAfterSeconds. */
-  | { outcome: 'waiting'; commit: string; summary: string; retryAfterSeconds: number }
+  | {
+      outcome: 'waiting';
+      commit: string;
+      summary: string;
+      retryAfterSeconds: number;
+      /** What is left is held by change windows (the summary says which and until when). */
+      held?: boolean;
+    }
   /**
    * A person must act. `repeated`: this commit stalled before and nothing was done this time.
    * `counts`: what the commit's steps did before it stalled, blocked stacks included.
@@ -133,7 +140,8 @@ export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): 
     case 'progressing':
       // Nothing started means no stack event will wake this source (it waits on a busy stack or a
       // change set still computing, or the invocation ran short of time): come back later.
-      return { outcome: result.started.length === 0 ? 'waiting' : 'progressing', commit, summary: result.summary, retryAfterSeconds: result.retryAfterSeconds };
+      if (result.started.length > 0) return { outcome: 'progressing', commit, summary: result.summary, retryAfterSeconds: result.retryAfterSeconds };
+      return { outcome: 'waiting', commit, summary: result.summary, retryAfterSeconds: result.retryAfterSeconds, ...(result.held.length > 0 && result.waitingOn.length === 0 ? { held: true } : {}) };
   }
 
   function noted(): RunCounts {

@@ -96,7 +96,8 @@ export async function settle(result: Settled, ctx: SettleContext): Promise<Queue
       return { kind: 'delete' };
     case 'progressing':
     case 'waiting': {
-      await report(result.commit, 'pending', 'Cairn is applying this commit');
+      // Held by a change window: the commit status says which window and until when.
+      await report(result.commit, 'pending', result.outcome === 'waiting' && result.held ? result.summary : 'Cairn is applying this commit');
       finished(result.outcome, result.summary, { commit: result.commit });
       if (result.outcome === 'progressing') {
         return ctx.followUpSeconds === undefined ? { kind: 'delete' } : { kind: 'requeue', seconds: Math.min(ctx.followUpSeconds, max) };

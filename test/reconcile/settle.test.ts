@@ -40,6 +40,13 @@ describe('settle', () => {
     expect((await run(progressing, undefined, { followUpSeconds: 10 })).action).toEqual({ kind: 'requeue', seconds: 10 });
   });
 
+  it('says on the commit which change window holds it, and comes back when it ends', async () => {
+    const held: Settled = { outcome: 'waiting', commit: COMMIT, summary: 'app held until 18:00 UTC by window business-hours', retryAfterSeconds: 120, held: true };
+    const r = await run(held);
+    expect(r.statuses).toEqual([{ commit: COMMIT, state: 'pending', description: 'app held until 18:00 UTC by window business-hours', context: 'cairn/platform' }]);
+    expect(r.action).toEqual({ kind: 'requeue', seconds: 120, waits: 0 });
+  });
+
   it('requeues a waiting source after its retry time, doubled per wait in a row, at most the cap', async () => {
     const waiting: Settled = { outcome: 'waiting', commit: COMMIT, summary: 'waiting on app', retryAfterSeconds: 15 };
     expect((await run(waiting)).action).toEqual({ kind: 'requeue', seconds: 15, waits: 0 });
