@@ -10,7 +10,7 @@ import { suggest } from '../lib/core/suggest.js';
 // Node 22. This release of Cairn and its pinned SDK support Node 20, so the notice is left out.
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
-const COMMANDS = ['init', 'validate', 'plan', 'apply', 'status', 'drift', 'serve', 'demo', 'sim'] as const;
+const COMMANDS = ['init', 'validate', 'plan', 'apply', 'approve', 'reject', 'status', 'drift', 'serve', 'demo', 'sim'] as const;
 type Command = (typeof COMMANDS)[number];
 
 const USAGE = `cairn: GitOps for AWS CloudFormation
@@ -22,6 +22,7 @@ Commands:
   validate [DIR]   check cairn.yaml and every template it names; report every problem at once
   plan [DIR]       show what would change in the account, in apply order (exit 0: nothing, 2: changes)
   apply [DIR]      make the account match the repository through change sets
+  approve STACK    approve the change set a stack with an approval policy awaits (reject STACK: refuse it)
   status [DIR]     every declared or owned stack: status, in sync, last commit, drift
   drift [DIR]      run drift detection now and print drifted resources
   serve            run the whole pipeline locally: webhook endpoint, queue, reconciler, sweep

@@ -96,6 +96,11 @@ export function cairnHome(): string {
   return join(process.env['XDG_STATE_HOME'] || join(homedir(), '.local', 'state'), 'cairn');
 }
 
+/** Where `cairn approve` and `cairn reject` keep their decisions, and `cairn serve` reads them. */
+export function approvalsDir(): string {
+  return join(cairnHome(), 'approvals');
+}
+
 export function defaultRegion(explicit?: string): string {
   return explicit ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1';
 }

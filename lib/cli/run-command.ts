@@ -10,7 +10,7 @@ import { EXIT } from './exit-codes.js';
 import { renderProblems } from './render.js';
 import { style } from './style.js';
 
-export type CommandName = 'init' | 'validate' | 'plan' | 'apply' | 'status' | 'drift' | 'serve' | 'demo' | 'sim';
+export type CommandName = 'init' | 'validate' | 'plan' | 'apply' | 'approve' | 'reject' | 'status' | 'drift' | 'serve' | 'demo' | 'sim';
 
 type CommandModule = { run(argv: string[]): Promise<number> };
 
@@ -19,6 +19,8 @@ const loaders: Record<CommandName, () => Promise<CommandModule>> = {
   validate: () => import('./commands/validate.js'),
   plan: () => import('./commands/plan.js'),
   apply: () => import('./commands/apply.js'),
+  approve: () => import('./commands/approve.js'),
+  reject: () => import('./commands/reject.js'),
   status: () => import('./commands/status.js'),
   serve: () => import('./commands/serve.js'),
   sim: () => import('./commands/sim.js'),

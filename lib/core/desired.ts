@@ -172,6 +172,7 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
       adopt: entry.adopt ?? false,
       allowDestructive: [...new Set(entry.allowDestructive ?? [])].sort(),
       windows: (entry.windows ?? defaults.windows ?? []).map(toWindow),
+      approval: entry.approval ?? defaults.approval ?? 'auto',
     });
   }
 
@@ -204,6 +205,7 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
       pruneMaxShare: defaults.pruneMaxShare ?? DEFAULT_PRUNE_MAX_SHARE,
       protectedTypes: [...new Set([...DEFAULT_PROTECTED_TYPES, ...(defaults.protectedTypes ?? [])])].sort(),
       windows: (defaults.windows ?? []).map(toWindow),
+      approval: defaults.approval ?? 'auto',
       findings: named(findings),
     },
   };

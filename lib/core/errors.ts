@@ -37,7 +37,9 @@ export type StallReason =
   | 'TemplateTooLarge'
   | 'AccessDenied'
   /** cairn.yaml names a role or region outside the source's declared destinations. */
-  | 'PolicyDenied';
+  | 'PolicyDenied'
+  /** A person rejected this change set (`cairn reject`). */
+  | 'ApprovalRejected';
 
 export type WaitReason = 'StackBusy' | 'ChangeSetPending' | 'DependencyPending' | 'Throttled' | 'ApplyInProgress';
 

@@ -14,6 +14,8 @@ export const MANIFEST_FILE = 'cairn.yaml';
 
 const CapabilitySchema = z.enum(['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM', 'CAPABILITY_AUTO_EXPAND']);
 const DriftPolicySchema = z.enum(['alert', 'revert', 'ignore']);
+/** Who lets a change set run in the reconciler: nobody needed (auto), a person always, or only for replacements or removals. */
+const ApprovalPolicySchema = z.enum(['auto', 'manual', 'manual-on-replace', 'manual-on-delete']);
 const TagsSchema = z.record(z.string().min(1).max(128), z.string().max(256));
 
 export const FromStackSchema = z.strictObject({
@@ -49,6 +51,7 @@ function schemas(strict: boolean) {
     allowDestructive: z.array(z.string().min(1)).optional(),
     /** Change windows for this stack; they replace the defaults' windows. */
     windows: z.array(WindowSchema).max(20).optional(),
+    approval: ApprovalPolicySchema.optional(),
   }).superRefine((entry, ctx) => {
     if (!entry.template === !entry.deploymentFile) {
       ctx.addIssue({ code: 'custom', message: 'needs exactly one of `template` or `deploymentFile`' });
@@ -64,6 +67,7 @@ function schemas(strict: boolean) {
     drift: DriftPolicySchema.optional(),
     protectedTypes: z.array(z.string().regex(/^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+$/, 'expected a resource type such as AWS::S3::Bucket')).optional(),
     windows: z.array(WindowSchema).max(20).optional(),
+    approval: ApprovalPolicySchema.optional(),
   });
   const Manifest = obj({
     version: z.literal(1, { error: 'expected `version: 1`' }),
@@ -209,7 +213,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 const KNOWN_KEYS: Record<string, string[]> = {
   '': Object.keys(ManifestSchema.shape),
   defaults: Object.keys(DefaultsSchema.shape),
-  stack: ['template', 'deploymentFile', 'stackName', 'parameters', 'tags', 'dependsOn', 'capabilities', 'region', 'roleArn', 'terminationProtection', 'drift', 'adopt', 'allowDestructive', 'windows'],
+  stack: ['template', 'deploymentFile', 'stackName', 'parameters', 'tags', 'dependsOn', 'capabilities', 'region', 'roleArn', 'terminationProtection', 'drift', 'adopt', 'allowDestructive', 'windows', 'approval'],
   fromStack: ['fromStack', 'output'],
   deploymentFile: Object.keys(DeploymentFileSchema.shape),
 };

@@ -5,6 +5,7 @@
 import type { ChangeSetChange } from '../ports/stack-gateway.js';
 import type { Problem } from './errors.js';
 import type { ChangeWindow } from './windows.js';
+import type { ApprovalPolicy } from '../ports/approvals.js';
 
 export type DriftPolicy = 'alert' | 'revert' | 'ignore';
 
@@ -50,6 +51,8 @@ export interface DesiredStack {
   allowDestructive: string[];
   /** Change windows that allow or deny applies to this stack (its own, else the defaults'). */
   windows: ChangeWindow[];
+  /** Whether the reconciler needs a person's approval before it executes this stack's change sets. */
+  approval: ApprovalPolicy;
 }
 
 export interface DesiredState {
@@ -63,6 +66,8 @@ export interface DesiredState {
   protectedTypes: string[];
   /** The defaults' change windows: they hold prunes (and every stack that declares none of its own). */
   windows: ChangeWindow[];
+  /** The defaults' approval policy: it decides whether a prune needs approval. */
+  approval: ApprovalPolicy;
   /** What the templates' checks found that does not stop a deploy: warnings and notices. */
   findings: Problem[];
 }

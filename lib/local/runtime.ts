@@ -3,6 +3,7 @@
  * reconciler, the sweep on its schedule and the routing of stack status events, around the same
  * use cases the Lambda functions run. Local repositories are also watched for new commits.
  */
+import type { ApprovalStore } from '../ports/approvals.js';
 import type { Server } from 'node:http';
 import { InProcessQueue } from '../adapters/in-process-queue.js';
 import type { EmbeddedAccount } from '../adapters/embedded-account/index.js';
@@ -60,6 +61,8 @@ export interface RuntimeOptions {
   step?: StepOptions;
   /** Upper bound on "come back later" delays, so a local runtime stays responsive. */
   maxRetryDelayMs?: number;
+  /** Where people's approvals are kept (`cairn approve` writes them); stacks with an approval policy wait for one. */
+  approvals?: ApprovalStore;
   /**
    * Intake log entries (push received, ignored, failed), for the readable output. Rejected
    * deliveries are not passed one by one: they are counted in /status and summarised in one log
@@ -298,6 +301,7 @@ export class LocalRuntime {
       // Without stack events (AWS), nothing but a follow-up wakes a progressing source.
       ...(options.account ? {} : { followUpSeconds: (options.followUpMs ?? 10_000) / 1000 }),
       maxDelaySeconds: (options.maxRetryDelayMs ?? 10_000) / 1000,
+      ...(options.approvals ? { approvals: options.approvals } : {}),
     });
   }
 

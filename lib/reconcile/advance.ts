@@ -15,6 +15,7 @@ import { hasChanges, parametersNow, stackKey } from '../core/plan.js';
 import { requestToken } from '../core/request-token.js';
 import { summariseChanges } from '../core/protection.js';
 import type { EventSink } from '../ports/events.js';
+import type { ApprovalPolicy, ApprovalStore } from '../ports/approvals.js';
 import { InsufficientCapabilitiesError, type ChangeSetChange, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
 import { CHANGE_SET_PREFIX, changeSetInput, changeSetName, revertInput } from './change-set.js';
 import { planSource, type SourcePlan } from './plan-source.js';
@@ -61,6 +62,12 @@ export interface AdvanceOptions {
   overrideWindows?: boolean;
   /** The time change windows are judged at (default: the clock). */
   now?: () => number;
+  /**
+   * Where a person's approvals are kept: with it, a stack whose `approval` policy asks for one keeps
+   * its change set, reports it as awaiting approval, and executes it only once approved. Without it
+   * (`cairn apply`, where the person running it answers), no approval is looked for.
+   */
+  approvals?: ApprovalStore;
 }
 
 /** One operation about to start, as `AdvanceOptions.confirm` is asked about it. */
@@ -233,6 +240,49 @@ async function forgetTriedReverts(step: Step): Promise<void> {
   step.plan.changes = hasChanges(step.plan.stacks);
 }
 
+/** Whether a policy asks a person before these changes run. */
+export function needsApproval(policy: ApprovalPolicy, action: string, changes: readonly ChangeSetChange[]): boolean {
+  switch (policy) {
+    case 'auto':
+      return false;
+    case 'manual':
+      return true;
+    case 'manual-on-replace':
+      return changes.some((c) => c.replacement === 'True' || c.replacement === 'Conditional');
+    case 'manual-on-delete':
+      return action === 'delete' || changes.some((c) => c.action === 'Remove');
+  }
+}
+
+/**
+ * The approval gate: `go` when no approval is needed or one was given for this very change set at
+ * this commit (logged with who and when); `hold` while none is given (the change set is kept and
+ * reported as awaiting approval); a rejection removes the change set and stalls the commit.
+ */
+async function approvalGate(step: Step, s: StackPlan, policy: ApprovalPolicy, changeSetName: string, action: string, changes: readonly ChangeSetChange[], gateway?: StackGateway): Promise<'go' | 'hold'> {
+  const store = step.options.approvals;
+  if (!store || !needsApproval(policy, action, changes)) return 'go';
+  const { sink } = step.options;
+  const found = await store.get(step.desired.source, s.id, changeSetName);
+  const approval = found && found.commit === step.desired.commit ? found : undefined;
+  if (approval?.decision === 'approved') {
+    sink.emit({ ...step.base, type: 'log', level: 'info', stack: s.id, message: `${action} of ${s.id} (change set ${changeSetName}) approved by ${approval.by} at ${approval.at}` });
+    return 'go';
+  }
+  if (approval?.decision === 'rejected') {
+    if (changeSetName !== 'delete' && gateway) await gateway.deleteChangeSet(s.stackName, changeSetName);
+    throw new StalledError('ApprovalRejected', `stack ${s.id}: ${approval.by} rejected its ${action} (change set ${changeSetName}) at ${approval.at}`, {
+      stackId: s.id,
+      hint: 'push a new commit with the change you want; it needs its own approval',
+    });
+  }
+  const what = changes.length ? `: ${summariseChanges([...changes])}` : '';
+  const message = `awaiting approval (${policy}) of ${action === 'delete' ? 'its deletion' : `change set ${changeSetName}`}${what}; approve with \`cairn approve ${s.id}\` or reject with \`cairn reject ${s.id}\``;
+  s.held = { window: 'approval', until: undefined, message };
+  sink.emit({ ...step.base, type: 'log', level: 'info', stack: s.id, message: `${s.id} ${message}` });
+  return 'hold';
+}
+
 function nothingToRevert(s: StackPlan): void {
   s.action = 'none';
   s.reason = 'drifted; CloudFormation could not revert it with a drift-aware change set, so it stays reported as drift';
@@ -304,6 +354,7 @@ async function startReadyStacks(step: Step): Promise<void> {
       const r = await startStack(step, s, step.desiredById.get(s.id)!, step.actualOf(s), step.sp.gatewayFor(s.region));
       if (r === 'started') step.started.push(s.id);
       else if (r === 'waiting') step.waitingOn.push(s.id);
+      else if (r === 'held') step.held.push(s.id);
     } catch (error) {
       if (error instanceof StalledError) step.stalls.push(error);
       else throw error;
@@ -320,6 +371,7 @@ async function revertDriftedStacks(step: Step): Promise<void> {
       const r = await revertDrift(step, s, step.desiredById.get(s.id)!, step.actualOf(s)!, step.sp.gatewayFor(s.region));
       if (r === 'started') step.started.push(s.id);
       else if (r === 'waiting') step.waitingOn.push(s.id);
+      else if (r === 'held') step.held.push(s.id);
       else nothingToRevert(s);
     } catch (error) {
       if (error instanceof StalledError) step.stalls.push(error);
@@ -341,6 +393,11 @@ async function pruneNext(step: Step): Promise<void> {
     return;
   }
   const a = step.actualOf(next)!;
+  const gate = await approvalGate(step, next, step.desired.approval, 'delete', 'delete', []);
+  if (gate === 'hold') {
+    step.held.push(next.id);
+    return;
+  }
   if (!(await step.confirmed({ stack: next.id, stackName: next.stackName, region: next.region, action: 'delete' }))) return;
   // Deleted through the role it was deployed with, as CloudFormation deletes resources with the
   // caller's credentials otherwise (and the reconciler has no rights of its own on them).
@@ -412,7 +469,10 @@ async function revertDrift(step: Step, s: StackPlan, d: DesiredStack, actual: Ac
     }),
     onEmpty: () => cannot(new Set()),
     onReady: (changes) => cannot(new Set(changes.map((c) => c.logicalId))),
-    confirm: (changes) => step.confirmed({ stack: s.id, stackName: s.stackName, region: s.region, action: 'revert-drift', changeSetName: name, changes }),
+    confirm: async (changes) => {
+      if ((await approvalGate(step, s, d.approval, name, 'revert-drift', changes, gateway)) === 'hold') return 'hold';
+      return step.confirmed({ stack: s.id, stackName: s.stackName, region: s.region, action: 'revert-drift', changeSetName: name, changes });
+    },
     startedEvent: (changes) => ({
       ...base,
       type: 'stack.action',
@@ -470,7 +530,10 @@ async function startStack(step: Step, s: StackPlan, d: DesiredStack, actual: Act
       // A refused or blocked CREATE leaves an empty stack in REVIEW_IN_PROGRESS: remove it so nothing half-made remains.
       ...(changeSetType === 'CREATE' ? { afterDiscard: () => cleanUpReview(gateway, s.stackName) } : {}),
       emptyEvent: { ...base, type: 'changeset.empty', stack: s.id, stackName: s.stackName },
-      confirm: (changes) => step.confirmed({ stack: s.id, stackName: s.stackName, region: s.region, action, changeSetName: name, changes }),
+      confirm: async (changes) => {
+        if ((await approvalGate(step, s, d.approval, name, action, changes, gateway)) === 'hold') return 'hold';
+        return step.confirmed({ stack: s.id, stackName: s.stackName, region: s.region, action, changeSetName: name, changes });
+      },
       beforeExecute: async () => {
         if (changeSetType === 'CREATE' && d.terminationProtection) await gateway.updateTerminationProtection(s.stackName, true);
         else if (exists && actual!.terminationProtection !== d.terminationProtection) await gateway.updateTerminationProtection(s.stackName, d.terminationProtection);

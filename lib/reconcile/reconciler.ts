@@ -4,6 +4,7 @@
  * settle it". The reconcile Lambda and `cairn serve` both build theirs here, so a step runs and
  * settles the same way wherever it runs; only the queue underneath differs.
  */
+import type { ApprovalStore } from '../ports/approvals.js';
 import type { CommitStatusReporter } from '../ports/commit-status.js';
 import type { EventSink } from '../ports/events.js';
 import type { SourceRepo } from '../ports/source-repo.js';
@@ -36,6 +37,8 @@ export interface ReconcilerOptions {
   followUpSeconds?: number;
   /** Upper bound on every delay (5 minutes by default). */
   maxDelaySeconds?: number;
+  /** Where people's approvals are kept; stacks with an `approval` policy wait for one there. */
+  approvals?: ApprovalStore;
 }
 
 export interface Reconciler {
@@ -70,6 +73,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
               verifyTemplates: trigger.kind === 'sweep' ? SWEEP_VERIFY_TEMPLATES : 0,
               ...options.step?.(trigger),
               ...(source.defaultRoleArn ? { defaultRoleArn: source.defaultRoleArn } : {}),
+              ...(options.approvals ? { approvals: options.approvals } : {}),
             },
           },
           trigger,

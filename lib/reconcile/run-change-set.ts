@@ -14,7 +14,7 @@ import type { ChangeSetChange, ChangeSetInput, StackGateway } from '../ports/sta
 import { ensureChangeSet } from './change-set.js';
 
 /** What one operation came to in this step. */
-export type OpResult = 'started' | 'unchanged' | 'waiting' | 'declined';
+export type OpResult = 'started' | 'unchanged' | 'waiting' | 'declined' | 'held';
 
 export interface ChangeSetRun {
   /** The stack's id in cairn.yaml and its CloudFormation name. */
@@ -35,8 +35,8 @@ export interface ChangeSetRun {
   /** Told of an empty change set (after it is deleted), and of a ready one's changes before anything else. */
   onEmpty?(): void;
   onReady?(changes: ChangeSetChange[]): void;
-  /** Asked just before execution; false: deleted, nothing runs. */
-  confirm(changes: ChangeSetChange[]): Promise<boolean>;
+  /** Asked just before execution; false: deleted, nothing runs; `hold`: kept, not run (awaiting approval). */
+  confirm(changes: ChangeSetChange[]): Promise<boolean | 'hold'>;
   /** Just before execution (termination protection as declared). */
   beforeExecute?(): Promise<void>;
   /** The event saying what started. */
@@ -82,7 +82,9 @@ export async function runChangeSet(run: ChangeSetRun): Promise<OpResult> {
       }
       run.onReady?.(changes);
       sink.emit({ ...run.base, type: 'changeset.created', stack: run.stack, stackName: run.stackName, changeSetName: name, changes });
-      if (!(await run.confirm(changes))) {
+      const go = await run.confirm(changes);
+      if (go === 'hold') return 'held';
+      if (!go) {
         await discard();
         return 'declined';
       }

@@ -26,12 +26,13 @@ export function desiredStack(id: string, over: Partial<DesiredStack> & { templat
     adopt: false,
     allowDestructive: [],
     windows: [],
+    approval: 'auto',
     ...rest,
   };
 }
 
 export function desiredState(stacks: DesiredStack[], over: Partial<DesiredState> = {}): DesiredState {
-  return { source: 'src', commit: 'c0ffee', stacks, prune: false, pruneMaxShare: 0.5, protectedTypes: [...DEFAULT_PROTECTED_TYPES], windows: [], findings: [], ...over };
+  return { source: 'src', commit: 'c0ffee', stacks, prune: false, pruneMaxShare: 0.5, protectedTypes: [...DEFAULT_PROTECTED_TYPES], windows: [], approval: 'auto', findings: [], ...over };
 }
 
 export function actualStack(stackName: string, over: Partial<ActualStack> = {}): ActualStack {

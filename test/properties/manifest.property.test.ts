@@ -219,6 +219,7 @@ function stackArb(id: string, earlier: string[]): fc.Arbitrary<StackSpec> {
           adopt: g.adopt ?? false,
           allowDestructive: [...new Set(g.allowDestructive ?? [])].sort(),
           windows: [],
+          approval: 'auto',
           own: {
             ...defined({ region: g.region, roleArn: g.roleArn, drift: g.drift }),
             capabilities: g.capabilities ?? [],
@@ -269,6 +270,7 @@ const repoArb: fc.Arbitrary<Repo> = fc
         pruneMaxShare: d.pruneMaxShare ?? 0.5,
         protectedTypes: [...new Set([...DEFAULT_PROTECTED_TYPES, ...(d.protectedTypes ?? [])])].sort(),
         windows: [],
+        approval: 'auto',
         findings: [],
       },
     };

@@ -1,10 +1,11 @@
 /** `cairn serve`: the whole pipeline in one process (webhook endpoint, queue, reconciler, sweep, stack events), on the embedded account or AWS. */
+import { FileApprovals } from '../../adapters/file-approvals.js';
 import { randomBytes } from 'node:crypto';
 import { PROVIDERS, type Provider } from '../../core/source-config.js';
 import { LocalRuntime } from '../../local/runtime.js';
 import type { IntakeLogEntry } from '../../webhooks/intake.js';
 import { parse, parseDuration, UsageError } from '../args.js';
-import { cairnHome, defaultRegion, destinationsFor, inspectSource, parseTarget, requireSourceName, type GivenDestinations } from '../context.js';
+import { approvalsDir, cairnHome, defaultRegion, destinationsFor, inspectSource, parseTarget, requireSourceName, type GivenDestinations } from '../context.js';
 import { PrinterSink } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
 import { style } from '../style.js';
@@ -169,6 +170,7 @@ export async function run(argv: string[]): Promise<number> {
     port,
     sweepEveryMs,
     watchEveryMs,
+    approvals: new FileApprovals(approvalsDir()),
     onIntake: (e) => (json ? out.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'webhook', ...e })}\n`) : out.write(`${intakeLine(e)}\n`)),
   });
   const { url } = await runtime.start();

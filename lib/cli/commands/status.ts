@@ -57,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
   const account = await openAccount(values.target, values.region);
   try {
     const rows: StackStatusRow[] = [];
-    const emptyDesired = { source, commit: snapshot.commit, stacks: [], prune: false, pruneMaxShare: 1, protectedTypes: [], windows: [], findings: [] };
+    const emptyDesired = { source, commit: snapshot.commit, stacks: [], prune: false, pruneMaxShare: 1, protectedTypes: [], windows: [], approval: 'auto' as const, findings: [] };
     const { plan, actual, defaultRegion } = await planSource(desired ?? emptyDesired, { gateways: account.gateways });
     const byKey = new Map(actual.map((a) => [stackKey(a.region, a.stackName, defaultRegion), a]));
     const row = (id: string, stackName: string, region: string | undefined, a: ActualStack | undefined, inSync: boolean | null, reason: string | null, declared: boolean, blocked?: string): StackStatusRow => {

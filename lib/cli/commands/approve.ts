@@ -1,0 +1,91 @@
+/**
+ * `cairn approve STACK [DIR]` and `cairn reject STACK [DIR]`: a person's decision on the change set
+ * a stack with an `approval` policy is waiting on, at the source's commit. The decision is kept
+ * where `cairn serve` reads it (the state directory's approvals/), with who and when; the
+ * reconciler then executes the change set (or stalls the commit, for a rejection) on its next step.
+ */
+import { userInfo } from 'node:os';
+import { FileApprovals } from '../../adapters/file-approvals.js';
+import { stackKey } from '../../core/plan.js';
+import type { Approval } from '../../ports/approvals.js';
+import { isPreview } from '../../reconcile/preview.js';
+import { CHANGE_SET_PREFIX } from '../../reconcile/change-set.js';
+import { listActual } from '../../reconcile/plan-source.js';
+import { OWNER_TAGS } from '../../core/model.js';
+import { parse, SOURCE_HELP, SOURCE_OPTIONS, UsageError } from '../args.js';
+import { approvalsDir, loadSource, openAccount } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { shortSha } from '../render.js';
+import { style } from '../style.js';
+
+const help = (verb: 'approve' | 'reject'): string => `Usage: cairn ${verb} STACK [DIR] [options]
+
+${verb === 'approve' ? 'Approves' : 'Rejects'} the change set that stack STACK (its id in cairn.yaml) is awaiting, for a
+stack whose \`approval\` policy (manual, manual-on-replace, manual-on-delete) asks for one; for a
+stack being pruned, its deletion. The decision is bound to that change set and to the source's
+commit (HEAD unless --ref): a newer commit needs its own. It is recorded with your user name and
+the time, and \`cairn serve\` ${verb === 'approve' ? 'executes the change set' : 'stalls the commit, naming you'} on its next step.
+
+Options:
+${SOURCE_HELP}
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  return decide(argv, 'approve');
+}
+
+export async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<number> {
+  const { values, positionals } = parse(verb, argv, SOURCE_OPTIONS);
+  if (values.help) {
+    process.stdout.write(help(verb));
+    return EXIT.ok;
+  }
+  const stackId = positionals[0];
+  if (!stackId) throw new UsageError(`cairn ${verb}: name the stack, e.g. \`cairn ${verb} app\``);
+  const { desired, snapshot, source } = await loadSource(values, positionals[1]);
+  const account = await openAccount(values.target, values.region);
+  try {
+    const { actual, defaultRegion } = await listActual(desired, account.gateways);
+    const declared = desired.stacks.find((s) => s.id === stackId);
+    const owned = actual.find((a) => a.tags[OWNER_TAGS.source] === source && a.tags[OWNER_TAGS.stack] === stackId);
+    const stack = declared ? actual.find((a) => stackKey(a.region, a.stackName, defaultRegion) === stackKey(declared.region, declared.stackName, defaultRegion)) : owned;
+    if (!declared && !owned) throw new UsageError(`cairn ${verb}: source "${source}" has no stack "${stackId}" (declared: ${desired.stacks.map((s) => s.id).join(', ') || 'none'})`);
+    let changeSetName = 'delete';
+    if (declared) {
+      const sets = stack ? await account.gateways(stack.region).listChangeSets(stack.stackName) : [];
+      const waiting = sets
+        .filter((c) => c.changeSetName.startsWith(CHANGE_SET_PREFIX) && !isPreview(c.changeSetName) && c.executionStatus === 'AVAILABLE')
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+      if (waiting.length === 0) {
+        throw new UsageError(`cairn ${verb}: stack ${stackId} has no change set awaiting approval; \`cairn status\` shows what it waits on`);
+      }
+      changeSetName = waiting[0]!.changeSetName;
+    }
+    const approval: Approval = {
+      source,
+      stack: stackId,
+      changeSetName,
+      commit: snapshot.commit,
+      decision: verb === 'approve' ? 'approved' : 'rejected',
+      by: userName(),
+      at: new Date().toISOString(),
+    };
+    await new FileApprovals(approvalsDir()).put(approval);
+    const what = changeSetName === 'delete' ? 'the deletion of' : `change set ${changeSetName} of`;
+    process.stdout.write(
+      `${verb === 'approve' ? style.green('✓') : style.red('✗')} ${approval.decision} ${what} stack ${stackId} at ${shortSha(snapshot.commit)}, as ${approval.by}\n` +
+        `  \`cairn serve\` ${verb === 'approve' ? 'executes it' : 'stalls the commit'} on its next step\n`,
+    );
+    return EXIT.ok;
+  } finally {
+    await account.close();
+  }
+}
+
+function userName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env['USER'] ?? 'unknown user';
+  }
+}
