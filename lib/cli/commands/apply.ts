@@ -6,7 +6,7 @@ import { converge } from '../../reconcile/converge.js';
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, parseDuration, SOURCE_HELP, SOURCE_OPTIONS, UsageError } from '../args.js';
 import { acquireApplyLock } from '../apply-lock.js';
-import { cairnHome, loadSource, openAccount, changeSetTiming } from '../context.js';
+import { cairnHome, loadSource, openAccount, changeSetTiming, operationTiming } from '../context.js';
 import { PrinterSink } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
 import { countActions } from '../../core/plan.js';
@@ -82,13 +82,13 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const pollMs = account.target === 'embedded' ? 50 : 2_000;
+    const { pollMs, stepIntervalMs } = operationTiming(account.target);
     try {
       const result = await converge(desired, {
         gateways: account.gateways,
         sink: { emit: (e) => (events.push(e), printer.emit(e)) },
         pollMs,
-        stepIntervalMs: account.target === 'embedded' ? 50 : 5_000,
+        stepIntervalMs,
         changeSetWaitMs: changeSetTiming(account.target).waitMs,
         timeoutMs,
         signal: controller.signal,

@@ -2,7 +2,7 @@
 import { MemorySink } from '../../ports/events.js';
 import { sweep } from '../../reconcile/sweep.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
-import { inspectSource, openAccount, requireSourceName } from '../context.js';
+import { inspectSource, openAccount, operationTiming, requireSourceName } from '../context.js';
 import { formatEvent } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
 import { style } from '../style.js';
@@ -40,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
       sink,
       intervalMs: 1,
       coverMs: 1,
-      pollMs: account.target === 'embedded' ? 50 : 3_000,
+      pollMs: operationTiming(account.target).driftPollMs,
     });
     const drifted = sink.ofType('drift.detected');
     if (values.json) {
