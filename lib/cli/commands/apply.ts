@@ -10,6 +10,8 @@ import { cairnHome, loadSource, openAccount, changeSetTiming, operationTiming } 
 import { PrinterSink } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
 import { countActions } from '../../core/plan.js';
+import type { StalledError } from '../../core/errors.js';
+import type { ApplyOutput } from '../json-output.js';
 import { describeCommit, renderPlan, shortSha } from '../render.js';
 import { style } from '../style.js';
 
@@ -74,7 +76,8 @@ export async function run(argv: string[]): Promise<number> {
     // Every event of this run, to count what it did (not what state the stacks are in).
     const events: CairnEvent[] = [];
     const printer = new PrinterSink(process.stderr, { json });
-    const tally = () => tallyRun(events, desired.stacks.map((s) => s.id));
+    // A stack the run stalled at counts as blocked, not as the create or update that failed.
+    const tally = (stalled: string[] = []) => tallyRun(events, desired.stacks.map((s) => s.id), stalled);
     const controller = new AbortController();
     const onSignal = (): void => {
       if (!json) process.stderr.write('\nStopping: no new operations will start; those under way continue in CloudFormation.\n');
@@ -95,22 +98,18 @@ export async function run(argv: string[]): Promise<number> {
         ...(retry ? { retry } : {}),
       });
       if (json) {
-        process.stdout.write(
-          `${JSON.stringify(
-            {
-              source,
-              commit: snapshot.commit,
-              outcome: result.outcome,
-              summary: result.summary,
-              // What this run did, the same numbers as the text.
-              counts: tally(),
-              planned: countActions(plan),
-              ...(result.outcome === 'stalled' ? { error: { reason: result.error.reason, message: result.error.message, hint: result.error.hint, stack: result.error.stackId } } : {}),
-            },
-            null,
-            2,
-          )}\n`,
-        );
+        const output: ApplyOutput = {
+          source,
+          commit: snapshot.commit,
+          target: account.target,
+          outcome: result.outcome,
+          summary: result.summary,
+          // What this run did, the same numbers as the text.
+          counts: tally(result.outcome === 'stalled' ? stalledStacks(result.stalls) : []),
+          planned: countActions(plan),
+          ...(result.outcome === 'stalled' ? { error: { reason: result.error.reason, message: result.error.message, hint: result.error.hint, stack: result.error.stackId } } : {}),
+        };
+        process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
       }
       if (result.outcome === 'stalled') {
         if (!json) {
@@ -118,6 +117,7 @@ export async function run(argv: string[]): Promise<number> {
             process.stderr.write(`${style.red('✗')} [${e.reason}] ${e.message}\n`);
             if (e.hint) process.stderr.write(`  what to do: ${e.hint}\n`);
           }
+          process.stderr.write(`${style.red('✗')} ${source} stalled at ${shortSha(snapshot.commit)}: ${describeRun(tally(stalledStacks(result.stalls)))}\n`);
         }
         return EXIT.error;
       }
@@ -131,4 +131,8 @@ export async function run(argv: string[]): Promise<number> {
     release?.();
     await account.close();
   }
+}
+
+function stalledStacks(stalls: StalledError[]): string[] {
+  return stalls.flatMap((e) => (e.stackId ? [e.stackId] : []));
 }
