@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CloudFormationGateway } from '../../lib/adapters/cloudformation-gateway.js';
 import type { EmbeddedAccount } from '../../lib/adapters/embedded-account/index.js';
 import { startCloudFormationEndpoint, type CloudFormationEndpoint } from '../../lib/local/cloudformation-endpoint.js';
-import { GatewayError, InsufficientCapabilitiesError, type StackGateway } from '../../lib/ports/stack-gateway.js';
+import { GatewayError, InsufficientCapabilitiesError, ThrottlingError, type StackGateway } from '../../lib/ports/stack-gateway.js';
 import { BUCKET_TEMPLATE, changeSet, deploy, newAccount, template } from '../adapters/embedded-account/helpers.js';
 
 const REGION = 'eu-west-1';
@@ -93,6 +93,10 @@ describe('Local: CloudFormation endpoint', () => {
     await expect(denied).rejects.toBeInstanceOf(InsufficientCapabilitiesError);
     await expect(denied).rejects.toMatchObject({ capabilities: ['CAPABILITY_IAM'] });
     await expect(sdk.getTemplate('missing')).rejects.toMatchObject({ code: 'ValidationError', message: expect.stringContaining('does not exist') });
+    account.faults.set({ throttlePerSecond: 1 });
+    await sdk.listStacks();
+    // The SDK knows CloudFormation's Throttling code as throttling; with one attempt it surfaces as the port's ThrottlingError.
+    await expect(sdk.listStacks()).rejects.toBeInstanceOf(ThrottlingError);
   });
 
   it('protects, deletes with a token, and detects drift with property differences', async () => {
