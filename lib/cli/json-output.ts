@@ -26,7 +26,7 @@ const ChangeSchema = z.strictObject({
   values: z.array(PropertyChangeSchema).optional(),
 });
 
-const PlanCounts = z.strictObject({ create: z.number(), update: z.number(), delete: z.number(), none: z.number(), blocked: z.number() });
+const PlanCounts = z.strictObject({ create: z.number(), update: z.number(), delete: z.number(), revert: z.number(), none: z.number(), blocked: z.number() });
 
 export const PlanOutputSchema = z.strictObject({
   source: z.string(),
@@ -39,7 +39,7 @@ export const PlanOutputSchema = z.strictObject({
     z.strictObject({
       id: z.string(),
       stackName: z.string(),
-      action: z.enum(['create', 'update', 'delete', 'none', 'blocked']),
+      action: z.enum(['create', 'update', 'delete', 'revert', 'none', 'blocked']).describe('revert: in sync, but drifted and `drift: revert` puts it back'),
       wave: z.number().int().min(1).describe('numbered from 1, as the text shows'),
       region: z.string(),
       reason: z.string(),
@@ -47,6 +47,7 @@ export const PlanOutputSchema = z.strictObject({
       waiting: z.boolean(),
       resources: z.array(z.strictObject({ logicalId: z.string(), type: z.string(), change: z.enum(['add', 'modify', 'remove']), properties: z.array(z.string()) })),
       preview: z.strictObject({ state: z.enum(['ready', 'empty', 'pending']), changes: z.array(ChangeSchema) }).optional().describe("CloudFormation's own preview of an update; absent offline and for creates"),
+      mayChangeAfter: z.array(z.string()).optional().describe("stacks applied in this run whose outputs this one's parameters take: it may change once they are known"),
       parameters: z.array(z.string()),
     }),
   ),
@@ -87,7 +88,9 @@ export const ApplyOutputSchema = z.strictObject({
   source: z.string(),
   commit: Commit,
   target: Target,
-  outcome: z.enum(['succeeded', 'progressing', 'stalled']).describe('stalled: a person must act (the exit code is then 1); a run that is interrupted or times out while progressing prints an error instead'),
+  outcome: z
+    .enum(['succeeded', 'progressing', 'stalled', 'declined'])
+    .describe('stalled: a person must act; declined: the account moved since the plan and the change was not confirmed (both exit 1); a run that is interrupted or times out while progressing prints an error instead'),
   summary: z.string(),
   counts: z
     .strictObject({
@@ -101,6 +104,7 @@ export const ApplyOutputSchema = z.strictObject({
     })
     .describe('what this run did, the same numbers as the text; a stack whose operation failed counts as blocked, not created or updated'),
   planned: PlanCounts.describe('what the plan shown before the run said, as `cairn plan --json` counts it'),
+  moved: z.array(z.strictObject({ stack: z.string(), why: z.string() })).optional().describe('stacks whose account state changed between the plan and the apply, and how'),
   error: z
     .strictObject({ reason: z.string(), message: z.string(), hint: z.string().optional(), stack: z.string().optional().describe("the stack's id in cairn.yaml") })
     .optional()

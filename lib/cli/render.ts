@@ -13,10 +13,11 @@ export function renderProblems(problems: Problem[]): string {
   return problems.map((p) => `  ${mark(p)} ${formatProblem(p)}`).join('\n');
 }
 
-const SYMBOL: Record<PlanAction, string> = { create: '+', update: '~', delete: '-', none: '=', blocked: '!' };
+const SYMBOL: Record<PlanAction, string> = { create: '+', update: '~', delete: '-', revert: '↺', none: '=', blocked: '!' };
 const COLOUR: Record<PlanAction, (s: string) => string> = {
   create: style.green,
   update: style.yellow,
+  revert: style.yellow,
   delete: style.red,
   none: style.dim,
   blocked: style.red,
@@ -24,7 +25,7 @@ const COLOUR: Record<PlanAction, (s: string) => string> = {
 
 export function summaryLine(plan: Plan): string {
   const c = countActions(plan);
-  const parts = [`${c.create} to create`, `${c.update} to update`, `${c.delete} to delete`, `${c.none} unchanged`];
+  const parts = [`${c.create} to create`, `${c.update} to update`, ...(c.revert ? [`${c.revert} to revert`] : []), `${c.delete} to delete`, `${c.none} unchanged`];
   if (c.blocked) parts.push(style.red(`${c.blocked} blocked`));
   return parts.join(', ');
 }
@@ -44,7 +45,8 @@ function shortValue(v: string | undefined, absent: string): string {
   return v.length > 60 ? `${v.slice(0, 57)}...` : v;
 }
 
-function renderPreview(changes: ChangeSetChange[]): string[] {
+/** CloudFormation's change set, a line per resource and per changed property (old → new). */
+export function renderPreview(changes: ChangeSetChange[]): string[] {
   const lines: string[] = [];
   for (const c of changes) {
     const verb = changeVerb(c);

@@ -80,7 +80,8 @@ export interface ActualStack {
   roleArn?: string;
 }
 
-export type PlanAction = 'create' | 'update' | 'delete' | 'none' | 'blocked';
+/** `revert`: the content is in sync but the stack drifted, and its drift policy reverts drift (a drift-aware change set). */
+export type PlanAction = 'create' | 'update' | 'delete' | 'revert' | 'none' | 'blocked';
 
 export interface ResourceChange {
   logicalId: string;
@@ -116,6 +117,14 @@ export interface StackPlan {
    * plan was made offline; `pending` when CloudFormation had not computed it in time.
    */
   preview?: { state: 'ready' | 'empty' | 'pending'; changes: ChangeSetChange[] };
+  /**
+   * The change set `cairn apply` made while planning and will execute when the answer is yes (its
+   * preview is this very change set). Absent in `cairn plan` (previews are deleted there), for creates,
+   * and for stacks whose wired parameters are known only after apply.
+   */
+  changeSetName?: string;
+  /** Stacks whose outputs, once they are applied in this run, may change this one ("known after apply"). */
+  mayChangeAfter?: string[];
 }
 
 export interface Plan {

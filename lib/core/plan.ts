@@ -29,7 +29,7 @@ export interface PlanInput {
 }
 
 export function countActions(plan: Plan): Record<PlanAction, number> {
-  const counts: Record<PlanAction, number> = { create: 0, update: 0, delete: 0, none: 0, blocked: 0 };
+  const counts: Record<PlanAction, number> = { create: 0, update: 0, delete: 0, revert: 0, none: 0, blocked: 0 };
   for (const s of plan.stacks) counts[s.action]++;
   return counts;
 }
@@ -210,8 +210,19 @@ export function plan({ desired, actual, defaultRegion, templates, retry }: PlanI
     source: desired.source,
     commit: desired.commit,
     stacks,
-    changes: stacks.some((s) => s.action === 'create' || s.action === 'update' || s.action === 'delete'),
+    changes: hasChanges(stacks),
   };
+}
+
+/** Whether any stack would be created, updated, reverted or deleted (blocked and unchanged ones change nothing). */
+export function hasChanges(stacks: readonly StackPlan[]): boolean {
+  return stacks.some((s) => s.action === 'create' || s.action === 'update' || s.action === 'revert' || s.action === 'delete');
+}
+
+/** Detection found drift after the stack's last update, so the drift is current (an update since then removed it). */
+export function driftIsCurrent(a: ActualStack): boolean {
+  if (a.driftStatus !== 'DRIFTED' || !a.driftCheckedAt) return false;
+  return Date.parse(a.driftCheckedAt) > Date.parse(a.updatedAt ?? a.createdAt);
 }
 
 /** CloudFormation shows NoEcho parameters as asterisks; their values cannot be compared. */
@@ -303,8 +314,14 @@ function planStack(
   }
   p.waiting = condition === 'busy';
   const outside = p.actualHash === hash && owner !== undefined ? changedOutside(stack, current, resolved, currentTemplate) : undefined;
+  const after = [...new Set(resolved.pending.map((k) => (stack.parameters[k] as { fromStack: string }).fromStack))];
+  if (after.length) p.mayChangeAfter = after;
   if (p.actualHash === hash && owner !== undefined && !outside) {
-    const after = [...new Set(resolved.pending.map((k) => (stack.parameters[k] as { fromStack: string }).fromStack))];
+    if (!p.waiting && stack.drift === 'revert' && driftIsCurrent(current)) {
+      p.action = 'revert';
+      p.reason = `drifted outside Cairn (found ${current.driftCheckedAt}); drift: revert puts the drifted resources back to the template`;
+      return p;
+    }
     p.reason = p.waiting
       ? `in sync; CloudFormation is busy with it (${current.status})`
       : after.length

@@ -9,12 +9,12 @@ import { StalledError, WaitingError, type StallReason } from '../core/errors.js'
 import { conditionOf } from '../core/health.js';
 import type { ActualStack, DesiredStack, DesiredState, Plan, StackPlan } from '../core/model.js';
 import { OWNER_TAGS } from '../core/model.js';
-import { parametersNow, stackKey } from '../core/plan.js';
+import { hasChanges, parametersNow, stackKey } from '../core/plan.js';
 import { requestToken } from '../core/request-token.js';
 import { describeDestructive, destructiveChanges, summariseChanges } from '../core/protection.js';
 import type { EventSink } from '../ports/events.js';
-import { InsufficientCapabilitiesError, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
-import { CHANGE_SET_PREFIX, changeSetInput, changeSetName, ensureChangeSet } from './change-set.js';
+import { InsufficientCapabilitiesError, type ChangeSetChange, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
+import { CHANGE_SET_PREFIX, changeSetInput, changeSetName, ensureChangeSet, revertInput } from './change-set.js';
 import { planSource } from './plan-source.js';
 
 export interface AdvanceOptions {
@@ -45,6 +45,61 @@ export interface AdvanceOptions {
    * --retry`); each id is removed when its retry starts, so a second failure stalls.
    */
   retry?: Set<string>;
+  /**
+   * Asked before each operation starts (a change set executed, a stack deleted); when it answers
+   * false the operation does not start, its change set is deleted, no further work starts, and the
+   * step throws DeclinedError. `cairn apply` uses it to run only what it showed, and to show and ask
+   * again when the account moved since.
+   */
+  confirm?: (request: ConfirmRequest) => Promise<boolean>;
+  /** Make and read change sets with property values (old → new), for showing them. */
+  propertyValues?: boolean;
+}
+
+/** One operation about to start, as `AdvanceOptions.confirm` is asked about it. */
+export interface ConfirmRequest {
+  stack: string;
+  stackName: string;
+  region: string | undefined;
+  action: 'create' | 'update' | 'adopt' | 'revert-drift' | 'delete' | 'recreate';
+  /** The change set to execute (absent for deletes). */
+  changeSetName?: string;
+  changes?: ChangeSetChange[];
+}
+
+const PLANNED_AS: Record<ConfirmRequest['action'], StackPlan['action']> = {
+  create: 'create',
+  recreate: 'create',
+  update: 'update',
+  adopt: 'update',
+  'revert-drift': 'revert',
+  delete: 'delete',
+};
+
+/**
+ * Why an operation about to start is not what the plan showed, or undefined when it is: the same
+ * action, and for an update or revert previewed as a kept change set, that very change set (a new
+ * name means the stack changed in CloudFormation since). A stack the plan said may change once its
+ * dependencies' outputs are known is expected to.
+ */
+export function movedSincePlan(planned: readonly StackPlan[], request: ConfirmRequest): string | undefined {
+  const p = planned.find((s) => s.id === request.stack && (request.action === 'delete') === (s.action === 'delete'));
+  if (!p) return `stack ${request.stack} was not in the plan`;
+  const expected = PLANNED_AS[request.action];
+  if (p.action !== expected) {
+    if (p.action === 'none' && p.mayChangeAfter && expected === 'update') return undefined;
+    return `stack ${request.stack} was planned as ${p.action === 'none' ? 'no change' : p.action}, and would now ${request.action}`;
+  }
+  if (p.changeSetName && request.changeSetName !== p.changeSetName) return `stack ${request.stack} changed in CloudFormation after the plan, so its change set is a new one`;
+  return undefined;
+}
+
+/** The confirm hook said no: nothing more was started. */
+export class DeclinedError extends Error {
+  override name = 'DeclinedError';
+  constructor(readonly stackId: string) {
+    super(`not applied: the change to stack ${stackId} was declined; operations already started go on in CloudFormation`);
+  }
 }
 
 export interface StepCounts {
@@ -68,7 +123,7 @@ export type StepResult =
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-type OpResult = 'started' | 'unchanged' | 'waiting';
+type OpResult = 'started' | 'unchanged' | 'waiting' | 'declined';
 
 export async function advance(desired: DesiredState, options: AdvanceOptions): Promise<StepResult> {
   const sink = options.sink;
@@ -79,6 +134,16 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
   const actualByKey = new Map(sp.actual.map((a) => [stackKey(a.region, a.stackName, sp.defaultRegion), a]));
   const actualOf = (s: { region: string | undefined; stackName: string }): ActualStack | undefined =>
     actualByKey.get(stackKey(s.region, s.stackName, sp.defaultRegion));
+  // A revert this process already tried, which CloudFormation could not carry out, is not tried
+  // again until the next detection: the stack stays reported as drifted, with nothing to do.
+  for (const s of plan.stacks) {
+    const a = actualOf(s);
+    if (s.action === 'revert' && a && options.revertsTried?.has(revertName(s, a))) {
+      s.action = 'none';
+      s.reason = 'drifted; CloudFormation could not revert it with a drift-aware change set, so it stays reported as drift';
+    }
+  }
+  plan.changes = hasChanges(plan.stacks);
   const planById = new Map(plan.stacks.filter((s) => s.action !== 'delete').map((s) => [s.id, s]));
 
   const stalls: StalledError[] = [];
@@ -91,7 +156,14 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
   };
   /** Parameters wired from the dependencies' current outputs (they are settled when a stack is started). */
   const resolveNow = (d: DesiredStack) => parametersNow(d, desiredById, actualOf);
-  const timeLeft = (): boolean => !options.remainingMs || options.remainingMs() > (options.reserveMs ?? 20_000);
+  let declined: string | undefined;
+  const timeLeft = (): boolean => declined === undefined && (!options.remainingMs || options.remainingMs() > (options.reserveMs ?? 20_000));
+  /** Whether the operation may start; a no remembers the stack and stops all further work of this step. */
+  const confirmed = async (request: ConfirmRequest): Promise<boolean> => {
+    if (!options.confirm || (await options.confirm(request))) return true;
+    declined ??= request.stack;
+    return false;
+  };
 
   for (const s of plan.stacks) {
     if (s.action === 'blocked') {
@@ -139,21 +211,25 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
   };
   await inParallel(ready, options.maxParallel ?? 4, work);
 
-  const drifted = plan.stacks.filter((s) => {
-    const d = desiredById.get(s.id);
-    const a = actualOf(s);
-    return s.action === 'none' && !s.waiting && d?.drift === 'revert' && a !== undefined && needsRevert(a) && !options.revertsTried?.has(revertName(s, a));
-  });
+  const drifted = plan.stacks.filter((s) => s.action === 'revert' && actualOf(s) !== undefined);
   await inParallel(drifted, options.maxParallel ?? 4, async (s) => {
     if (!timeLeft()) return;
     try {
-      if ((await revertDrift(s, desiredById.get(s.id)!, actualOf(s)!, sp.gatewayFor(s.region))) === 'started') started.push(s.id);
+      const r = await revertDrift(s, desiredById.get(s.id)!, actualOf(s)!, sp.gatewayFor(s.region));
+      if (r === 'started') started.push(s.id);
+      else if (r === 'waiting') waitingOn.push(s.id);
+      else {
+        // Nothing CloudFormation can revert: the drift stays reported, and the step has nothing left to do for it.
+        s.action = 'none';
+        s.reason = 'drifted; CloudFormation could not revert it with a drift-aware change set, so it stays reported as drift';
+      }
     } catch (error) {
       if (error instanceof StalledError) stalls.push(error);
       else throw error;
     }
   });
 
+  plan.changes = hasChanges(plan.stacks);
   const pendingApply = plan.stacks.some((s) => s.action !== 'delete' && s.action !== 'blocked' && (s.action !== 'none' || s.waiting));
   if (!pendingApply && stalls.length === 0 && timeLeft()) {
     const next = plan.stacks.find((s) => s.action === 'delete');
@@ -163,10 +239,12 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
       else {
         // Deleted through the role it was deployed with, as CloudFormation deletes resources with the
         // caller's credentials otherwise (and the reconciler has no rights of its own on them).
+        if (await confirmed({ stack: next.id, stackName: next.stackName, region: next.region, action: 'delete' })) {
         await sp.gatewayFor(next.region).deleteStack(next.stackName, { clientToken: requestToken(`cairn-delete-${sha256(a.stackId).slice(0, 24)}`, desired.source), roleArn: a.roleArn });
         sink.emit({ ...base, type: 'stack.action', stack: next.id, stackName: next.stackName, action: 'delete', summary: next.reason });
         started.push(next.id);
         deleting.push(next.id);
+        }
       }
     }
   }
@@ -181,6 +259,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
     await inParallel(owned, options.maxParallel ?? 4, (a) => removeOrphanedChangeSets(sp.gatewayFor(a.region), a, declared.has(stackKey(a.region, a.stackName, sp.defaultRegion))));
   }
 
+  if (declined !== undefined) throw new DeclinedError(declined);
   const summary = summarise(plan, desired, sp.actual, started, waitingOn, stalls);
   const statuses = Object.fromEntries(plan.stacks.map((s) => [s.id, actualOf(s)?.status ?? 'NOT_DEPLOYED']));
   if (stalls.length > 0) {
@@ -204,19 +283,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
       waitMs: options.changeSetWaitMs ?? 30_000,
       pollMs: options.pollMs ?? 1_000,
       sleep: options.sleep ?? defaultSleep,
-      input: {
-        stackName: s.stackName,
-        changeSetName: name,
-        changeSetType: 'UPDATE',
-        templateBody: d.templateBody,
-        parameters: Object.entries(resolved.values).map(([key, value]) => ({ key, value })),
-        tags: actual.tags,
-        capabilities: d.capabilities,
-        roleArn: d.roleArn ?? options.defaultRoleArn,
-        clientToken: name,
-        deploymentMode: 'REVERT_DRIFT',
-        description: `Cairn: revert drift found at ${actual.driftCheckedAt}`,
-      },
+      input: revertInput(d, actual, { changeSetName: name, parameters: resolved.values, defaultRoleArn: options.defaultRoleArn }),
     });
     const cannot = (reverted: Set<string>): void => {
       for (const r of drifts.filter((x) => !reverted.has(x.logicalId))) {
@@ -256,6 +323,10 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
         }
         cannot(new Set(changes.map((c) => c.logicalId)));
         sink.emit({ ...base, type: 'changeset.created', stack: s.id, stackName: s.stackName, changeSetName: name, changes });
+        if (!(await confirmed({ stack: s.id, stackName: s.stackName, region: s.region, action: 'revert-drift', changeSetName: name, changes }))) {
+          await gateway.deleteChangeSet(s.stackName, name);
+          return 'declined';
+        }
         await gateway.executeChangeSet(s.stackName, name, requestToken(name, desired.source));
         sink.emit({
           ...base,
@@ -277,6 +348,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
     const name = changeSetName(hash, exists && !inReview ? (actual!.updatedAt ?? actual!.createdAt) : undefined);
     if (s.recreate && actual) {
       // The planner blocks a failed create of this same content unless it may be retried; this is that retry.
+      if (!(await confirmed({ stack: s.id, stackName: s.stackName, region: s.region, action: 'recreate' }))) return 'declined';
       options.retry?.delete(s.id);
       await gateway.deleteStack(s.stackName, { clientToken: requestToken(`cairn-recreate-${sha256(actual.stackId).slice(0, 24)}`, desired.source), roleArn: d.roleArn ?? options.defaultRoleArn });
       sink.emit({ ...base, type: 'stack.action', stack: s.id, stackName: s.stackName, action: 'recreate', summary: `deleting the empty stack a failed create left in ${actual.status}; it is created again next` });
@@ -302,7 +374,11 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
         waitMs: options.changeSetWaitMs ?? 30_000,
         pollMs: options.pollMs ?? 1_000,
         sleep: options.sleep ?? defaultSleep,
-        input: changeSetInput(desired, d, { stackName: s.stackName, changeSetName: name, changeSetType, parameters: resolved.values, hash, defaultRoleArn: options.defaultRoleArn }),
+        input: {
+          ...changeSetInput(desired, d, { stackName: s.stackName, changeSetName: name, changeSetType, parameters: resolved.values, hash, defaultRoleArn: options.defaultRoleArn }),
+          ...(options.propertyValues ? { includePropertyValues: true } : {}),
+        },
+        ...(options.propertyValues ? { describeValues: true } : {}),
       });
     } catch (error) {
       if (error instanceof InsufficientCapabilitiesError) {
@@ -342,10 +418,15 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
           throw new StalledError('DestructiveChangeBlocked', message, { stackId: s.id, hint });
         }
         sink.emit({ ...base, type: 'changeset.created', stack: s.id, stackName: s.stackName, changeSetName: name, changes });
+        const action = changeSetType === 'CREATE' ? 'create' : actual?.tags[OWNER_TAGS.source] ? 'update' : 'adopt';
+        if (!(await confirmed({ stack: s.id, stackName: s.stackName, region: s.region, action, changeSetName: name, changes }))) {
+          await gateway.deleteChangeSet(s.stackName, name);
+          if (changeSetType === 'CREATE') await cleanUpReview(gateway, s.stackName);
+          return 'declined';
+        }
         if (changeSetType === 'CREATE' && d.terminationProtection) await gateway.updateTerminationProtection(s.stackName, true);
         else if (exists && actual!.terminationProtection !== d.terminationProtection) await gateway.updateTerminationProtection(s.stackName, d.terminationProtection);
         await gateway.executeChangeSet(s.stackName, name, requestToken(name, desired.source));
-        const action = changeSetType === 'CREATE' ? 'create' : actual?.tags[OWNER_TAGS.source] ? 'update' : 'adopt';
         sink.emit({
           ...base,
           type: 'stack.action',
@@ -359,12 +440,6 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
       }
     }
   }
-}
-
-/** Detection found drift after the stack's last update, so the drift is current. */
-function needsRevert(a: ActualStack): boolean {
-  if (a.driftStatus !== 'DRIFTED' || !a.driftCheckedAt) return false;
-  return Date.parse(a.driftCheckedAt) > Date.parse(a.updatedAt ?? a.createdAt);
 }
 
 /** One revert per detection: the name carries the detection's time. */

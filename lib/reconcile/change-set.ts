@@ -4,7 +4,7 @@
  * CloudFormation to compute it, and says whether it is ready, still pending, empty, failed or
  * already executing.
  */
-import { OWNER_TAGS, type DesiredStack, type DesiredState } from '../core/model.js';
+import { OWNER_TAGS, type ActualStack, type DesiredStack, type DesiredState } from '../core/model.js';
 import type { ChangeSetDescription, ChangeSetInput, ChangeSetType, StackGateway } from '../ports/stack-gateway.js';
 import { GatewayError } from '../ports/stack-gateway.js';
 
@@ -41,6 +41,8 @@ export interface EnsureOptions {
   waitMs: number;
   pollMs: number;
   sleep: (ms: number) => Promise<void>;
+  /** Read it with its properties' old and new values (it must have been made with includePropertyValues). */
+  describeValues?: boolean;
 }
 
 function stateOf(d: ChangeSetDescription): ChangeSetState | undefined {
@@ -71,7 +73,7 @@ export async function ensureChangeSet(options: EnsureOptions): Promise<ChangeSet
   }
   const deadline = Date.now() + options.waitMs;
   for (;;) {
-    const d = await gateway.describeChangeSet(input.stackName, input.changeSetName);
+    const d = await gateway.describeChangeSet(input.stackName, input.changeSetName, options.describeValues ? { includePropertyValues: true } : undefined);
     if (d) {
       const state = stateOf(d);
       if (state) return state;
@@ -109,5 +111,30 @@ export function changeSetInput(
     roleArn: d.roleArn ?? options.defaultRoleArn,
     clientToken: options.changeSetName,
     description: `Cairn: ${desired.source}@${desired.commit.slice(0, 12)} ${d.templateFile}`,
+  };
+}
+
+/**
+ * What CloudFormation is asked for to put a drifted stack back to its template: the same template
+ * and parameters, the stack's own tags (its content did not change), and the drift-aware
+ * deployment mode. Reverts and their previews ask the same.
+ */
+export function revertInput(
+  d: DesiredStack,
+  actual: ActualStack,
+  options: { changeSetName: string; parameters: Record<string, string>; defaultRoleArn: string | undefined },
+): ChangeSetInput {
+  return {
+    stackName: actual.stackName,
+    changeSetName: options.changeSetName,
+    changeSetType: 'UPDATE',
+    templateBody: d.templateBody,
+    parameters: Object.entries(options.parameters).map(([key, value]) => ({ key, value })),
+    tags: actual.tags,
+    capabilities: d.capabilities,
+    roleArn: d.roleArn ?? options.defaultRoleArn,
+    clientToken: options.changeSetName,
+    deploymentMode: 'REVERT_DRIFT',
+    description: `Cairn: revert drift found at ${actual.driftCheckedAt}`,
   };
 }

@@ -28,11 +28,14 @@ export async function converge(desired: DesiredState, options: ConvergeOptions):
   let waited = 0;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const gateways = reportingProgress(options.gateways, desired, options.sink);
+  // A drift revert CloudFormation could not carry out is tried once per detection, not once per step.
+  const revertsTried = options.revertsTried ?? new Set<string>();
   for (;;) {
     const stopped = (): boolean => options.signal?.aborted === true;
     const result = await advance(desired, {
       ...options,
       gateways,
+      revertsTried,
       remainingMs: () => (stopped() ? 0 : (options.remainingMs?.() ?? Number.POSITIVE_INFINITY)),
     });
     if (result.outcome !== 'progressing') return result;

@@ -6,12 +6,13 @@
  * replacements and old → new values, and destructive changes blocked as an apply would block them.
  */
 import type { ActualStack, DesiredState, Plan, StackPlan } from '../core/model.js';
-import { parametersNow, plan, stackKey } from '../core/plan.js';
+import { hasChanges, parametersNow, plan, stackKey } from '../core/plan.js';
 import { describeDestructive, destructiveChanges } from '../core/protection.js';
 import { parseTemplate } from '../core/template.js';
-import type { GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
-import { changeSetInput } from './change-set.js';
-import { previewChangeSet } from './preview.js';
+import type { ChangeSetInput, GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
+import { changeSetInput, changeSetName, ensureChangeSet, revertInput } from './change-set.js';
+import { InsufficientCapabilitiesError } from '../ports/stack-gateway.js';
+import { previewChangeSet, type Preview } from './preview.js';
 
 export interface PlanSourceOptions {
   gateways: GatewayFactory;
@@ -26,7 +27,18 @@ export interface PlanSourceOptions {
   /** Stack ids whose failed attempt at the same content may be retried (see PlanInput.retry). */
   retry?: ReadonlySet<string>;
   /** Ask CloudFormation for a preview of every update (never executed; always deleted). */
-  preview?: { waitMs: number; pollMs: number; sleep?: (ms: number) => Promise<void>; defaultRoleArn?: string };
+  preview?: {
+    waitMs: number;
+    pollMs: number;
+    sleep?: (ms: number) => Promise<void>;
+    defaultRoleArn?: string;
+    /**
+     * Make each preview the very change set an apply executes (named as apply names it) and keep it,
+     * so `cairn apply` runs what it showed; its name goes to `StackPlan.changeSetName`. Stacks whose
+     * wired parameters are known only after apply still get a throwaway preview.
+     */
+    keep?: boolean;
+  };
 }
 
 export interface SourcePlan {
@@ -87,36 +99,88 @@ async function addPreviews(
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   await Promise.all(
     result.stacks
-      .filter((s) => s.action === 'update' && !s.waiting)
+      .filter((s) => (s.action === 'update' || s.action === 'revert') && !s.waiting)
       .map(async (s) => {
         const d = desiredById.get(s.id)!;
         // Wired parameters take the dependencies' outputs as they are now; "known after apply" says when they may change.
         const resolved = parametersNow(d, desiredById, (dep) => byKey.get(stackKey(dep.region, dep.stackName, defaultRegion)));
-        const found = await previewChangeSet({
-          gateway: gatewayFor(s.region),
-          input: changeSetInput(desired, d, { stackName: s.stackName, changeSetName: 'preview', changeSetType: 'UPDATE', parameters: resolved.values, hash: s.desiredHash!, defaultRoleArn: options.defaultRoleArn }),
-          waitMs: options.waitMs,
-          pollMs: options.pollMs,
-          sleep,
-        });
+        const actualStack = byKey.get(stackKey(s.region, s.stackName, defaultRegion));
+        const input =
+          s.action === 'revert' && actualStack
+            ? revertInput(d, actualStack, { changeSetName: 'preview', parameters: resolved.values, defaultRoleArn: options.defaultRoleArn })
+            : changeSetInput(desired, d, { stackName: s.stackName, changeSetName: 'preview', changeSetType: 'UPDATE', parameters: resolved.values, hash: s.desiredHash!, defaultRoleArn: options.defaultRoleArn });
+        const gateway = gatewayFor(s.region);
+        const timing = { waitMs: options.waitMs, pollMs: options.pollMs, sleep };
+        if (options.keep && actualStack && resolved.pending.length === 0) {
+          const name = s.action === 'revert' ? changeSetName(s.desiredHash!, actualStack.driftCheckedAt, 'revert') : changeSetName(s.desiredHash!, actualStack.updatedAt ?? actualStack.createdAt);
+          const found = await keptPreview(gateway, { ...input, changeSetName: name, clientToken: name }, timing);
+          applyPreview(s, found, desired, d.allowDestructive);
+          // Kept only while apply may still run it: a blocked or empty one is removed, as apply would remove it.
+          if (found.state === 'ready' || found.state === 'pending') {
+            if (s.action === 'blocked') await gateway.deleteChangeSet(s.stackName, name);
+            else s.changeSetName = name;
+          }
+          return;
+        }
+        const found = await previewChangeSet({ gateway, input, ...timing });
         applyPreview(s, found, desired, d.allowDestructive);
       }),
   );
-  result.changes = result.stacks.some((s) => s.action !== 'none');
+  result.changes = hasChanges(result.stacks);
 }
 
-function applyPreview(s: StackPlan, found: Awaited<ReturnType<typeof previewChangeSet>>, desired: DesiredState, allowDestructive: string[]): void {
+/**
+ * The change set apply will execute, made now with property values and left in place: the one
+ * `advance` then finds by name and runs. Refused or empty ones are deleted, as apply deletes them.
+ */
+async function keptPreview(
+  gateway: StackGateway,
+  input: ChangeSetInput,
+  timing: { waitMs: number; pollMs: number; sleep: (ms: number) => Promise<void> },
+): Promise<Preview> {
+  let state;
+  try {
+    state = await ensureChangeSet({ gateway, input: { ...input, includePropertyValues: true }, stackExists: true, ...timing });
+  } catch (error) {
+    if (error instanceof InsufficientCapabilitiesError) return { state: 'capabilities', capabilities: error.capabilities.length ? error.capabilities : ['CAPABILITY_IAM'] };
+    throw error;
+  }
+  switch (state.state) {
+    case 'ready': {
+      const d = await gateway.describeChangeSet(input.stackName, input.changeSetName, { includePropertyValues: true });
+      return { state: 'ready', changes: d?.changes ?? state.description.changes };
+    }
+    case 'empty':
+    case 'failed':
+      await gateway.deleteChangeSet(input.stackName, input.changeSetName);
+      return state.state === 'empty' ? { state: 'empty' } : { state: 'failed', reason: state.reason };
+    case 'pending':
+    case 'executing':
+      return { state: 'pending' };
+  }
+}
+
+function applyPreview(s: StackPlan, found: Preview, desired: DesiredState, allowDestructive: string[]): void {
   switch (found.state) {
     case 'ready': {
       s.preview = { state: 'ready', changes: found.changes };
       const destructive = destructiveChanges(found.changes, desired.protectedTypes, allowDestructive);
       if (destructive.length > 0) {
         const { message, hint } = describeDestructive(s.id, s.stackName, destructive);
-        block(s, 'DestructiveChangeBlocked', `${message.replace(/^stack [^:]+: /, '')}; ${hint}`);
+        const what = s.action === 'revert' ? message.replace('destructive change blocked', 'drift revert blocked') : message;
+        block(s, 'DestructiveChangeBlocked', `${what.replace(/^stack [^:]+: /, '')}; ${hint}`);
       }
       return;
     }
     case 'empty':
+      if (s.action === 'revert') {
+        // As apply finds it: nothing CloudFormation can revert, so the drift stays reported and nothing runs.
+        s.action = 'none';
+        s.reason = 'drifted; CloudFormation could not revert it with a drift-aware change set, so it stays reported as drift';
+        return;
+      }
+      s.preview = { state: found.state, changes: [] };
+      return;
     case 'pending':
       s.preview = { state: found.state, changes: [] };
       return;

@@ -63,7 +63,7 @@ export function describeRun(c: RunCounts): string {
   add(c.created, 'created');
   add(c.updated, `updated${c.replaced ? ` (${c.replaced} resource${c.replaced === 1 ? '' : 's'} replaced)` : ''}`);
   add(c.deleted, 'deleted');
-  add(c.reverted, 'reverted to their templates');
+  add(c.reverted, 'reverted');
   add(c.blocked, 'blocked');
   add(c.unchanged, 'unchanged', parts.length === 0);
   return parts.join(', ');

@@ -54,6 +54,20 @@ describe('Core: plan', () => {
     expect(p['app']).toMatchObject({ action: 'none', reason: 'in sync; may change after network (its outputs are known once applied)' });
   });
 
+  it('plans a revert for a stack whose drift is current and whose policy reverts it; not once an update removed the drift', () => {
+    const reverting = desiredStack('svc', { drift: 'revert' });
+    const alerting = desiredStack('other', { drift: 'alert' });
+    const drifted = { driftStatus: 'DRIFTED', driftCheckedAt: '2026-01-02T00:00:00.000Z', createdAt: '2026-01-01T00:00:00.000Z' };
+    const p = run([reverting, alerting])([deployed(reverting, drifted), deployed(alerting, drifted)]);
+    expect(byId(p)['svc']).toMatchObject({ action: 'revert', reason: expect.stringContaining('drifted outside Cairn (found 2026-01-02T00:00:00.000Z)') });
+    expect(byId(p)['other']!.action).toBe('none');
+    expect(p.changes).toBe(true);
+    // Updated after the detection: the drift found then is gone, so there is nothing to revert.
+    const later = run([reverting])([deployed(reverting, { ...drifted, updatedAt: '2026-01-03T00:00:00.000Z' })]);
+    expect(byId(later)['svc']!.action).toBe('none');
+    expect(later.changes).toBe(false);
+  });
+
   it('updates a stack whose template changed and shows which resources and properties', () => {
     const before = desiredStack('svc', { templateText: 'Resources:\n  B: {Type: AWS::S3::Bucket, Properties: {BucketName: a}}\n  Old: {Type: AWS::SNS::Topic}\n' });
     const after = desiredStack('svc', { templateText: 'Resources:\n  B: {Type: AWS::S3::Bucket, Properties: {BucketName: b}}\n  New: {Type: AWS::SQS::Queue}\n' });

@@ -22,7 +22,7 @@ describe('Reconcile: run tally', () => {
     ];
     const counts = tallyRun(events, ['network', 'app', 'cache', 'data', 'web']);
     expect(counts).toEqual({ created: 1, updated: 1, replaced: 1, deleted: 1, reverted: 1, blocked: 1, unchanged: 1 });
-    expect(describeRun(counts)).toBe('1 stack created, 1 updated (1 resource replaced), 1 deleted, 1 reverted to their templates, 1 blocked, 1 unchanged');
+    expect(describeRun(counts)).toBe('1 stack created, 1 updated (1 resource replaced), 1 deleted, 1 reverted, 1 blocked, 1 unchanged');
   });
 
   it('says a run that did nothing left every stack unchanged, and counts a recreate as the create it ends in', () => {

@@ -2,6 +2,7 @@
 import { createInterface } from 'node:readline/promises';
 import { describeRun, tallyRun } from '../../reconcile/run-tally.js';
 import type { CairnEvent } from '../../ports/events.js';
+import { DeclinedError, movedSincePlan, type ConfirmRequest } from '../../reconcile/advance.js';
 import { converge } from '../../reconcile/converge.js';
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, parseDuration, SOURCE_HELP, SOURCE_OPTIONS, UsageError } from '../args.js';
@@ -12,14 +13,17 @@ import { EXIT } from '../exit-codes.js';
 import { countActions } from '../../core/plan.js';
 import type { StalledError } from '../../core/errors.js';
 import type { ApplyOutput } from '../json-output.js';
-import { describeCommit, renderPlan, shortSha } from '../render.js';
+import { describeCommit, renderPlan, renderPreview, shortSha } from '../render.js';
 import { style } from '../style.js';
 
 const HELP = `Usage: cairn apply [DIR] [options]
 
 Shows the plan (with CloudFormation's preview of every update, as \`cairn plan\` shows it), asks,
-then applies it: a change set per stack, checked against destructive-change protection before it runs, independent stacks of a wave in parallel, each wave after the one it
-depends on, removed stacks pruned last (only with prune: true). Safe to stop and run again:
+then applies it, executing the very change sets it showed. If the account moved between the plan
+and the apply, it says so, shows CloudFormation's new preview and asks again (--yes skips only the
+questions). A change set per stack, checked against destructive-change protection before it
+runs; independent stacks of a wave in parallel, each wave after the one it depends on; removed
+stacks pruned last (only with prune: true). Safe to stop and run again:
 it picks up where it left off and never applies the same content twice.
 
 In a Git work tree it applies the commit (HEAD unless --ref) and refuses to start while a file
@@ -61,18 +65,36 @@ export async function run(argv: string[]): Promise<number> {
     // One retry per stack in this run: a second failure of the same content stops as usual.
     const retry = values.retry ? new Set(desired.stacks.map((s) => s.id)) : undefined;
     // The same preview `cairn plan` shows: CloudFormation's own answer for every update.
-    const { plan } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, preview: changeSetTiming(account.target), ...(retry ? { retry } : {}) });
+    // Each update's preview is the change set this apply then executes (kept, not deleted).
+    const { plan, gatewayFor } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, preview: { ...changeSetTiming(account.target), keep: true }, ...(retry ? { retry } : {}) });
+    const discardKept = async (): Promise<void> => {
+      await Promise.all(plan.stacks.filter((s) => s.changeSetName).map((s) => gatewayFor(s.region).deleteChangeSet(s.stackName, s.changeSetName!).catch(() => undefined)));
+    };
     if (!json) process.stdout.write(`${renderPlan(plan, `Apply source "${source}" at ${describeCommit(snapshot.commit)} to the ${account.description}`)}\n\n`);
     if (plan.changes && !values.yes) {
-      if (!process.stdin.isTTY) throw new UsageError('cairn apply: not on a terminal, so nothing was applied; pass --yes to apply without asking');
-      const rl = createInterface({ input: process.stdin, output: process.stdout });
-      const answer = await rl.question('Apply these changes? [y/N] ');
-      rl.close();
-      if (!/^y(es)?$/i.test(answer.trim())) {
+      if (!process.stdin.isTTY) {
+        await discardKept();
+        throw new UsageError('cairn apply: not on a terminal, so nothing was applied; pass --yes to apply without asking');
+      }
+      if (!(await ask('Apply these changes? [y/N] '))) {
+        await discardKept();
         process.stdout.write('Nothing was applied.\n');
         return EXIT.ok;
       }
     }
+    // Runs what was shown; anything else (the account moved since the plan) is shown and asked again.
+    const moved: { stack: string; why: string }[] = [];
+    const confirm = async (request: ConfirmRequest): Promise<boolean> => {
+      const why = movedSincePlan(plan.stacks, request);
+      if (!why) return true;
+      moved.push({ stack: request.stack, why });
+      if (!json) {
+        const preview = request.changes ? renderPreview(request.changes) : [];
+        process.stdout.write(`\n${style.yellow('!')} The account changed since the plan: ${why}. What CloudFormation would do now:\n${preview.length ? preview.join('\n') : `      ${request.action} ${request.stack}`}\n\n`);
+      }
+      if (values.yes) return true;
+      return ask(`Apply this change to ${request.stack}? [y/N] `);
+    };
     // Every event of this run, to count what it did (not what state the stacks are in).
     const events: CairnEvent[] = [];
     const printer = new PrinterSink(process.stderr, { json });
@@ -95,8 +117,21 @@ export async function run(argv: string[]): Promise<number> {
         changeSetWaitMs: changeSetTiming(account.target).waitMs,
         timeoutMs,
         signal: controller.signal,
+        confirm,
+        propertyValues: true,
         ...(retry ? { retry } : {}),
+      }).catch((error: unknown) => {
+        if (!(error instanceof DeclinedError)) throw error;
+        return error;
       });
+      if (result instanceof DeclinedError) {
+        if (json) {
+          const output: ApplyOutput = { source, commit: snapshot.commit, target: account.target, outcome: 'declined', summary: result.message, counts: tally(), planned: countActions(plan), ...(moved.length ? { moved } : {}) };
+          process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
+        }
+        else process.stdout.write(`Stopped: ${result.message}.\n`);
+        return EXIT.error;
+      }
       if (json) {
         const output: ApplyOutput = {
           source,
@@ -107,6 +142,7 @@ export async function run(argv: string[]): Promise<number> {
           // What this run did, the same numbers as the text.
           counts: tally(result.outcome === 'stalled' ? stalledStacks(result.stalls) : []),
           planned: countActions(plan),
+          ...(moved.length ? { moved } : {}),
           ...(result.outcome === 'stalled' ? { error: { reason: result.error.reason, message: result.error.message, hint: result.error.hint, stack: result.error.stackId } } : {}),
         };
         process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
@@ -131,6 +167,13 @@ export async function run(argv: string[]): Promise<number> {
     release?.();
     await account.close();
   }
+}
+
+async function ask(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await rl.question(question);
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
 }
 
 function stalledStacks(stalls: StalledError[]): string[] {

@@ -52,6 +52,7 @@ export async function run(argv: string[]): Promise<number> {
         waiting: s.waiting,
         resources: s.resources,
         ...(s.preview ? { preview: s.preview } : {}),
+        ...(s.mayChangeAfter ? { mayChangeAfter: s.mayChangeAfter } : {}),
         parameters: s.parameters,
       }));
       const output: PlanOutput = { source, commit: snapshot.commit, target: account.target, changes: plan.changes, counts, uncommitted, stacks };
