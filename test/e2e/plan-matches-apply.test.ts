@@ -1,7 +1,7 @@
 /**
  * A plan that tells the truth: the built CLI, run as a user runs it on Git work trees, says in
  * `plan --json` what `apply --yes --json` then does (its counts) and what `status --json` shows
- * after. Every case runs twice: on the embedded account, and through the SDK path (`--target aws`)
+ * after, a pending drift revert included. Every case runs twice: on the embedded account, and through the SDK path (`--target aws`)
  * against `cairn sim endpoint` with AWS_ENDPOINT_URL; both must give the same shapes and numbers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApplyOutputSchema, PlanOutputSchema, StatusOutputSchema, ValidateOutputSchema, type ApplyOutput, type PlanOutput, type StatusOutput } from '../../lib/cli/json-output.js';
+import { ApplyOutputSchema, DriftOutputSchema, PlanOutputSchema, StatusOutputSchema, ValidateOutputSchema, type ApplyOutput, type PlanOutput, type StatusOutput } from '../../lib/cli/json-output.js';
 import { CLI, cairn, type CliResult } from '../helpers/cli.js';
 import { git } from '../helpers/git-server.js';
 
@@ -279,12 +279,42 @@ describe.each(TARGETS)('E2E: the plan tells the truth (%s)', (target) => {
     expect(text.stdout).toContain(head.slice(0, 7));
     record('dirty', json.uncommitted);
   });
+
+  it('drift found by `cairn drift` on a revert stack is planned as a revert and reverted', async () => {
+    const dir = join(work, `drifty-${target}`);
+    await workTree(dir, { 'cairn.yaml': 'version: 1\nsource: drifty\ndefaults:\n  drift: revert\nstacks:\n  site:\n    template: stacks/site.yaml\n', 'stacks/site.yaml': BUCKET });
+    expect(apply(dir).json.counts).toMatchObject({ created: 1 });
+    expect(sim(['drift', 'site', 'Bucket', 'VersioningConfiguration.Status=Suspended']).status).toBe(0);
+    const detected = run(['drift', dir, '--json']);
+    expect(detected.status).toBe(2);
+    const drift = DriftOutputSchema.parse(JSON.parse(detected.stdout));
+    expect(drift).toMatchObject({ checked: 1, inSync: [], drifted: [{ id: 'site', policy: 'revert' }] });
+    expect(drift.drifted[0]!.resources[0]!.differences).toEqual([{ path: '/VersioningConfiguration/Status', expected: 'Enabled', actual: 'Suspended', kind: 'NOT_EQUAL' }]);
+
+    const planned = plan(dir);
+    expect(planned.status).toBe(2);
+    expect(planned.json.counts).toMatchObject({ revert: 1, update: 0, none: 0 });
+    const site = planned.json.stacks[0]!;
+    expect(site).toMatchObject({ id: 'site', action: 'revert', preview: { state: 'ready' } });
+    expect(site.preview!.changes).toContainEqual(expect.objectContaining({ logicalId: 'Bucket', action: 'Modify', properties: ['VersioningConfiguration'] }));
+
+    const applied = apply(dir);
+    expect(applied.status).toBe(0);
+    expect(applied.json.counts).toMatchObject({ reverted: planned.json.counts.revert, updated: 0, created: 0, blocked: 0 });
+    expect(applied.json.planned).toEqual(planned.json.counts);
+    const after = status(dir);
+    expect(after.stacks[0]).toMatchObject({ id: 'site', inSync: true });
+    // Detected again, the resource is back as the template says, and nothing is left to plan.
+    expect(run(['drift', dir, '--json']).status).toBe(0);
+    expect(plan(dir).json.counts).toMatchObject({ revert: 0, none: 1 });
+    record('drifty', { drifted: drift.drifted.map((d) => d.resources), planned: planned.json.counts, applied: applied.json.counts, states: stackStates(after) });
+  });
 });
 
 describe('E2E: the SDK path through the endpoint agrees with the embedded account', () => {
   it('saw the same counts, reasons and states in every case on both targets', () => {
     expect(Object.keys(seen.aws).sort()).toEqual(Object.keys(seen.embedded).sort());
-    expect(Object.keys(seen.embedded).length).toBeGreaterThanOrEqual(6);
+    expect(Object.keys(seen.embedded).length).toBeGreaterThanOrEqual(7);
     expect(seen.aws).toEqual(seen.embedded);
   });
 });
