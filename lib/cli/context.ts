@@ -330,7 +330,31 @@ export async function openAccount(targetOption: string | undefined, regionOption
   };
 }
 
+/**
+ * Environment variable: how often (ms) `--target aws` looks at CloudFormation, for change sets,
+ * operations, steps and drift detection alike. Real CloudFormation takes seconds, so the defaults
+ * are seconds; an AWS-compatible endpoint on this machine (`cairn sim endpoint`) answers at once.
+ */
+export const POLL_ENV = 'CAIRN_POLL_MS';
+
+function pollOverride(target: Target): number | undefined {
+  const raw = process.env[POLL_ENV];
+  if (target !== 'aws' || raw === undefined || raw === '') return undefined;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 1) throw new UsageError(`${POLL_ENV}: "${raw}" is not a whole number of milliseconds (1 or more)`);
+  return ms;
+}
+
 /** How long to let CloudFormation compute a change set (a preview or one to apply), and how often to look. */
 export function changeSetTiming(target: Target): { waitMs: number; pollMs: number } {
+  const override = pollOverride(target);
+  if (override !== undefined) return { waitMs: 60_000, pollMs: override };
   return target === 'embedded' ? { waitMs: 10_000, pollMs: 20 } : { waitMs: 60_000, pollMs: 2_000 };
+}
+
+/** How often to look at a stack operation, how long to pause between apply steps, and how often to look at a drift detection. */
+export function operationTiming(target: Target): { pollMs: number; stepIntervalMs: number; driftPollMs: number } {
+  const override = pollOverride(target);
+  if (override !== undefined) return { pollMs: override, stepIntervalMs: override, driftPollMs: override };
+  return target === 'embedded' ? { pollMs: 50, stepIntervalMs: 50, driftPollMs: 50 } : { pollMs: 2_000, stepIntervalMs: 5_000, driftPollMs: 3_000 };
 }

@@ -1,9 +1,16 @@
 /**
  * Converge: take steps until the source is in sync or stalled, polling between steps. The CLI's
  * `cairn apply` uses this; the Lambda reconciler takes one step per invocation instead.
+ *
+ * A stack's status change is reported (`stack.progress`) the moment a step reads it from the
+ * account, before that step starts anything: reported after the step, a wave's CREATE_COMPLETE
+ * would follow the next wave's change set, which it caused.
  */
 import { TransientError } from '../core/errors.js';
-import type { DesiredState } from '../core/model.js';
+import type { ActualStack, DesiredState } from '../core/model.js';
+import { OWNER_TAGS } from '../core/model.js';
+import type { EventSink } from '../ports/events.js';
+import type { GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
 import { advance, type AdvanceOptions, type StepResult } from './advance.js';
 
 export interface ConvergeOptions extends AdvanceOptions {
@@ -20,23 +27,17 @@ export async function converge(desired: DesiredState, options: ConvergeOptions):
   const timeoutMs = options.timeoutMs ?? 60 * 60_000;
   let waited = 0;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const previous: Record<string, string> = {};
+  const gateways = reportingProgress(options.gateways, desired, options.sink);
   // A drift revert CloudFormation could not carry out is tried once per detection, not once per step.
   const revertsTried = options.revertsTried ?? new Set<string>();
   for (;;) {
     const stopped = (): boolean => options.signal?.aborted === true;
     const result = await advance(desired, {
       ...options,
+      gateways,
       revertsTried,
       remainingMs: () => (stopped() ? 0 : (options.remainingMs?.() ?? Number.POSITIVE_INFINITY)),
     });
-    for (const s of result.plan.stacks) {
-      const status = result.statuses[s.id];
-      if (status && previous[s.id] !== undefined && previous[s.id] !== status) {
-        options.sink.emit({ source: desired.source, commit: desired.commit, type: 'stack.progress', stack: s.id, stackName: s.stackName, status });
-      }
-      if (status) previous[s.id] = status;
-    }
     if (result.outcome !== 'progressing') return result;
     // All that is left is held by change windows: nothing will move until a window allows it.
     if (result.held.length > 0 && result.started.length === 0 && result.waitingOn.length === 0) return result;
@@ -48,4 +49,62 @@ export async function converge(desired: DesiredState, options: ConvergeOptions):
     await sleep(interval);
     waited += interval;
   }
+}
+
+/**
+ * The same gateways, whose listings emit `stack.progress` for every stack of the source whose status
+ * (NOT_DEPLOYED when absent) differs from the one the previous listing showed.
+ */
+function reportingProgress(gateways: GatewayFactory, desired: DesiredState, sink: EventSink): GatewayFactory {
+  const previous = new Map<string, string>();
+  const report = (id: string, stackName: string, status: string): void => {
+    const before = previous.get(id);
+    previous.set(id, status);
+    if (before !== undefined && before !== status) sink.emit({ source: desired.source, commit: desired.commit, type: 'stack.progress', stack: id, stackName, status });
+  };
+  /** Owned stacks no longer declared (the ones a prune deletes), by id: where they were last listed. */
+  const undeclared = new Map<string, { region: string; stackName: string }>();
+  const observe = (region: string, stacks: ActualStack[]): void => {
+    const defaultRegion = gateways(undefined).region;
+    const byName = new Map(stacks.map((a) => [a.stackName, a]));
+    for (const d of desired.stacks) {
+      if ((d.region ?? defaultRegion) === region) report(d.id, d.stackName, byName.get(d.stackName)?.status ?? 'NOT_DEPLOYED');
+    }
+    const listed = new Set<string>();
+    for (const a of stacks) {
+      const id = a.tags[OWNER_TAGS.stack];
+      if (a.tags[OWNER_TAGS.source] !== desired.source || !id || desired.stacks.some((d) => d.id === id)) continue;
+      listed.add(id);
+      undeclared.set(id, { region, stackName: a.stackName });
+      report(id, a.stackName, a.status);
+    }
+    // Listings leave deleted stacks out: one listed before and gone now has been deleted.
+    for (const [id, where] of undeclared) {
+      if (where.region !== region || listed.has(id)) continue;
+      report(id, where.stackName, 'DELETE_COMPLETE');
+      undeclared.delete(id);
+    }
+  };
+  const wrapped = new Map<StackGateway, StackGateway>();
+  return (region) => {
+    const gateway = gateways(region);
+    let reporting = wrapped.get(gateway);
+    if (!reporting) {
+      const listStacks = async (): Promise<ActualStack[]> => {
+        const stacks = await gateway.listStacks();
+        observe(gateway.region, stacks);
+        return stacks;
+      };
+      // Everything else goes to the gateway itself, bound to it.
+      reporting = new Proxy(gateway, {
+        get(target, property) {
+          if (property === 'listStacks') return listStacks;
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      wrapped.set(gateway, reporting);
+    }
+    return reporting;
+  };
 }

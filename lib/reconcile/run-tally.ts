@@ -16,7 +16,11 @@ export interface RunCounts {
   unchanged: number;
 }
 
-export function tallyRun(events: readonly CairnEvent[], declared: readonly string[]): RunCounts {
+/**
+ * `stalled` names the stacks the run ended stalled at: they count as blocked, not as the create or
+ * update that was started and failed.
+ */
+export function tallyRun(events: readonly CairnEvent[], declared: readonly string[], stalled: readonly string[] = []): RunCounts {
   const sets = { created: new Set<string>(), updated: new Set<string>(), deleted: new Set<string>(), reverted: new Set<string>(), blocked: new Set<string>() };
   const changeSets = new Map<string, number>();
   let replaced = 0;
@@ -31,6 +35,12 @@ export function tallyRun(events: readonly CairnEvent[], declared: readonly strin
       } else if (e.action === 'delete') sets.deleted.add(e.stack);
       else if (e.action === 'revert-drift') sets.reverted.add(e.stack);
     }
+  }
+  for (const id of stalled) {
+    if (!declared.includes(id)) continue;
+    sets.created.delete(id);
+    sets.updated.delete(id);
+    sets.blocked.add(id);
   }
   const touched = new Set([...sets.created, ...sets.updated, ...sets.deleted, ...sets.reverted, ...sets.blocked]);
   return {

@@ -236,4 +236,12 @@ describe('CLI: cairn', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/there is no stack "ghost" in the embedded account/);
   });
+
+  it('refuses a sim endpoint port that is not a port number, without a stack trace', () => {
+    const r = cairn(['sim', 'endpoint', '--port', '70000'], { env });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('cairn sim endpoint: --port "70000" is not a port number (0-65535)');
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+    expect(cairn(['sim', '--help'], { env }).stdout).toContain('endpoint [--port N]');
+  });
 });

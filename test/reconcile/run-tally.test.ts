@@ -29,4 +29,10 @@ describe('Reconcile: run tally', () => {
     expect(describeRun(tallyRun([], ['a', 'b']))).toBe('2 stacks unchanged');
     expect(tallyRun([action('a', 'recreate'), action('a', 'create')], ['a', 'b'])).toMatchObject({ created: 1, unchanged: 1 });
   });
+
+  it('counts a stack the run stalled at as blocked, not as the create or update that failed, so a stall never reads blocked: 0', () => {
+    const counts = tallyRun([action('queue', 'create'), action('app', 'update')], ['queue', 'app', 'web'], ['queue', 'app', 'undeclared']);
+    expect(counts).toEqual({ created: 0, updated: 0, replaced: 0, deleted: 0, reverted: 0, blocked: 2, unchanged: 1 });
+    expect(tallyRun([], ['queue'], ['queue'])).toMatchObject({ blocked: 1, unchanged: 0 });
+  });
 });

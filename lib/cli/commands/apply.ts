@@ -8,10 +8,12 @@ import { converge } from '../../reconcile/converge.js';
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, parseDuration, SOURCE_HELP, SOURCE_OPTIONS, UsageError } from '../args.js';
 import { acquireApplyLock } from '../apply-lock.js';
-import { cairnHome, loadSource, openAccount, changeSetTiming } from '../context.js';
+import { cairnHome, loadSource, openAccount, changeSetTiming, operationTiming } from '../context.js';
 import { PrinterSink } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
 import { countActions } from '../../core/plan.js';
+import type { StalledError } from '../../core/errors.js';
+import type { ApplyOutput } from '../json-output.js';
 import { describeCommit, renderPlan, renderPreview, shortSha } from '../render.js';
 import { style } from '../style.js';
 
@@ -107,7 +109,8 @@ export async function run(argv: string[]): Promise<number> {
     // Every event of this run, to count what it did (not what state the stacks are in).
     const events: CairnEvent[] = [];
     const printer = new PrinterSink(process.stderr, { json });
-    const tally = () => tallyRun(events, desired.stacks.map((s) => s.id));
+    // A stack the run stalled at counts as blocked, not as the create or update that failed.
+    const tally = (stalled: string[] = []) => tallyRun(events, desired.stacks.map((s) => s.id), stalled);
     const controller = new AbortController();
     const onSignal = (): void => {
       if (!json) process.stderr.write('\nStopping: no new operations will start; those under way continue in CloudFormation.\n');
@@ -115,13 +118,13 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const pollMs = account.target === 'embedded' ? 50 : 2_000;
+    const { pollMs, stepIntervalMs } = operationTiming(account.target);
     try {
       const result = await converge(desired, {
         gateways: account.gateways,
         sink: { emit: (e) => (events.push(e), printer.emit(e)) },
         pollMs,
-        stepIntervalMs: account.target === 'embedded' ? 50 : 5_000,
+        stepIntervalMs,
         changeSetWaitMs: changeSetTiming(account.target).waitMs,
         timeoutMs,
         signal: controller.signal,
@@ -134,29 +137,28 @@ export async function run(argv: string[]): Promise<number> {
         return error;
       });
       if (result instanceof DeclinedError) {
-        if (json) process.stdout.write(`${JSON.stringify({ source, commit: snapshot.commit, outcome: 'declined', summary: result.message, counts: tally(), planned: countActions(plan) }, null, 2)}\n`);
+        if (json) {
+          const output: ApplyOutput = { source, commit: snapshot.commit, target: account.target, outcome: 'declined', summary: result.message, counts: tally(), planned: countActions(plan), ...(moved.length ? { moved } : {}) };
+          process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
+        }
         else process.stdout.write(`Stopped: ${result.message}.\n`);
         return EXIT.error;
       }
       if (json) {
-        process.stdout.write(
-          `${JSON.stringify(
-            {
-              source,
-              commit: snapshot.commit,
-              outcome: result.outcome,
-              summary: result.summary,
-              // What this run did, the same numbers as the text.
-              counts: tally(),
-              planned: countActions(plan),
-              ...(moved.length ? { moved } : {}),
-              ...(result.outcome === 'progressing' ? { held: result.plan.stacks.filter((p) => p.held).map((p) => ({ stack: p.id, ...p.held! })) } : {}),
-              ...(result.outcome === 'stalled' ? { error: { reason: result.error.reason, message: result.error.message, hint: result.error.hint, stack: result.error.stackId } } : {}),
-            },
-            null,
-            2,
-          )}\n`,
-        );
+        const output: ApplyOutput = {
+          source,
+          commit: snapshot.commit,
+          target: account.target,
+          outcome: result.outcome,
+          summary: result.summary,
+          // What this run did, the same numbers as the text.
+          counts: tally(result.outcome === 'stalled' ? stalledStacks(result.stalls) : []),
+          planned: countActions(plan),
+          ...(moved.length ? { moved } : {}),
+          ...(result.outcome === 'progressing' ? { held: result.plan.stacks.filter((p) => p.held).map((p) => ({ stack: p.id, ...p.held! })) } : {}),
+          ...(result.outcome === 'stalled' ? { error: { reason: result.error.reason, message: result.error.message, hint: result.error.hint, stack: result.error.stackId } } : {}),
+        };
+        process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
       }
       if (result.outcome === 'stalled') {
         if (!json) {
@@ -164,6 +166,7 @@ export async function run(argv: string[]): Promise<number> {
             process.stderr.write(`${style.red('✗')} [${e.reason}] ${e.message}\n`);
             if (e.hint) process.stderr.write(`  what to do: ${e.hint}\n`);
           }
+          process.stderr.write(`${style.red('✗')} ${source} stalled at ${shortSha(snapshot.commit)}: ${describeRun(tally(stalledStacks(result.stalls)))}\n`);
         }
         return EXIT.error;
       }
@@ -200,4 +203,8 @@ function userName(): string {
   } catch {
     return process.env['USER'] ?? 'unknown user';
   }
+}
+
+function stalledStacks(stalls: StalledError[]): string[] {
+  return stalls.flatMap((e) => (e.stackId ? [e.stackId] : []));
 }

@@ -2,9 +2,10 @@
 import { MemorySink } from '../../ports/events.js';
 import { sweep } from '../../reconcile/sweep.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
-import { inspectSource, openAccount, requireSourceName } from '../context.js';
+import { inspectSource, openAccount, operationTiming, requireSourceName } from '../context.js';
 import { formatEvent } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
+import type { DriftOutput } from '../json-output.js';
 import { style } from '../style.js';
 
 const HELP = `Usage: cairn drift [DIR] [options]
@@ -40,24 +41,20 @@ export async function run(argv: string[]): Promise<number> {
       sink,
       intervalMs: 1,
       coverMs: 1,
-      pollMs: account.target === 'embedded' ? 50 : 3_000,
+      pollMs: operationTiming(account.target).driftPollMs,
     });
     const drifted = sink.ofType('drift.detected');
     if (values.json) {
-      process.stdout.write(
-        `${JSON.stringify(
-          {
-            source,
-            commit: loaded?.snapshot.commit ?? null,
-            checked: report.checked,
-            drifted: drifted.map((d) => ({ id: d.stack, stackName: d.stackName, policy: d.policy, resources: d.resources })),
-            inSync: sink.ofType('drift.in-sync').map((d) => d.stack),
-            notChecked: report.failed,
-          },
-          null,
-          2,
-        )}\n`,
-      );
+      const output: DriftOutput = {
+        source,
+        commit: loaded?.snapshot.commit ?? null,
+        target: account.target,
+        checked: report.checked,
+        drifted: drifted.map((d) => ({ id: d.stack, stackName: d.stackName, policy: d.policy, resources: d.resources })),
+        inSync: sink.ofType('drift.in-sync').map((d) => d.stack),
+        notChecked: report.failed,
+      };
+      process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
     } else {
       if (report.owned === 0) process.stdout.write(`Source "${source}" owns no stacks on the ${account.description}.\n`);
       for (const e of sink.events) {

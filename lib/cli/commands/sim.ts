@@ -1,10 +1,15 @@
-/** `cairn sim ...`: act on the embedded account as someone outside Cairn would: drift a resource, delete one, update a stack by hand, inject failures. */
+/**
+ * `cairn sim ...`: act on the embedded account as someone outside Cairn would: drift a resource,
+ * delete one, update a stack by hand, inject failures; or serve it as an AWS-compatible
+ * CloudFormation endpoint (`cairn sim endpoint`) for `--target aws`.
+ */
+import type { EmbeddedAccount } from '../../adapters/embedded-account/index.js';
 import { parse, UsageError } from '../args.js';
 import { cairnHome, defaultRegion } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { style } from '../style.js';
 
-const HELP = `Usage: cairn sim <action> [arguments] [--region R]
+const HELP = `Usage: cairn sim <action> [arguments] [--region R] [--port N]
 
 Changes the embedded account (in $CAIRN_HOME, default the per-user state directory) the way a person or another
 tool would, so you can watch Cairn notice and respond. A running \`cairn serve\` sees it at once.
@@ -18,6 +23,10 @@ Actions:
   fail TYPE [create|update|delete]      make resources of a type fail from now on (e.g. AWS::SQS::Queue)
   throttle N                            allow N CloudFormation calls per second (0: no throttle)
   reset                                 remove every injected failure and throttle
+  endpoint [--port N]                   serve the account as an AWS CloudFormation endpoint on
+                                        127.0.0.1 (default a free port) until Ctrl-C, and print the
+                                        AWS_ENDPOINT_URL=... to export for \`--target aws\`. Any
+                                        static credentials work: signatures are not checked
 `;
 
 function assignment(text: string, what: string): [string, unknown] {
@@ -34,7 +43,7 @@ function assignment(text: string, what: string): [string, unknown] {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('sim', argv, { region: { type: 'string' } }, 20);
+  const { values, positionals } = parse('sim', argv, { region: { type: 'string' }, port: { type: 'string' } }, 20);
   const [action, ...args] = positionals;
   if (values.help || !action) {
     process.stdout.write(HELP);
@@ -42,6 +51,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { EmbeddedAccount } = await import('../../adapters/embedded-account/index.js');
   const region = defaultRegion(values.region);
+  if (action === 'endpoint') return serveEndpoint(new EmbeddedAccount({ home: cairnHome(), region, autoAdvance: true }), values.port);
   const account = new EmbeddedAccount({ home: cairnHome(), region });
   const need = (n: number, usage: string): void => {
     if (args.length < n) throw new UsageError(`cairn sim ${action}: expected ${usage}. Run 'cairn sim --help'.`);
@@ -103,9 +113,40 @@ export async function run(argv: string[]): Promise<number> {
         process.stdout.write('every injected failure and throttle removed\n');
         return EXIT.ok;
       default:
-        throw new UsageError(`cairn sim: unknown action "${action}"; actions: drift, delete-resource, update, fail, throttle, reset. Run 'cairn sim --help'.`);
+        throw new UsageError(`cairn sim: unknown action "${action}"; actions: drift, delete-resource, update, fail, throttle, reset, endpoint. Run 'cairn sim --help'.`);
     }
   } finally {
     account.close();
   }
+}
+
+/** Serves `account` until SIGINT or SIGTERM; the first stdout line is the variable to export. */
+async function serveEndpoint(account: EmbeddedAccount, portOption: string | undefined): Promise<number> {
+  const port = portOption === undefined ? 0 : Number(portOption);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    account.close();
+    throw new UsageError(`cairn sim endpoint: --port "${portOption}" is not a port number (0-65535)`);
+  }
+  const { startCloudFormationEndpoint } = await import('../../local/cloudformation-endpoint.js');
+  let endpoint;
+  try {
+    endpoint = await startCloudFormationEndpoint({ account, port });
+  } catch (error) {
+    account.close();
+    throw new UsageError(`cairn sim endpoint: cannot listen on 127.0.0.1:${port}: ${(error as Error).message}`);
+  }
+  process.stdout.write(
+    `AWS_ENDPOINT_URL=${endpoint.url}\n` +
+      `  the embedded account (${account.defaultRegion}, ${cairnHome()}) as CloudFormation (and S3 for large templates).\n` +
+      `  export that, with any static credentials (signatures are not checked), then use --target aws:\n` +
+      `    export AWS_ENDPOINT_URL=${endpoint.url} AWS_REGION=${account.defaultRegion} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n` +
+      `  Ctrl-C stops it.\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await endpoint.close();
+  account.close();
+  return EXIT.ok;
 }

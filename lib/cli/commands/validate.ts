@@ -4,6 +4,7 @@ import { waves } from '../../core/graph.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
 import { inspectSource } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import type { ValidateOutput } from '../json-output.js';
 import { describeCommit, renderProblems } from '../render.js';
 import { style } from '../style.js';
 
@@ -24,13 +25,15 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return EXIT.ok;
   }
-  const { repo, snapshot, desired, problems } = await inspectSource(values, positionals[0]);
+  const { repo, snapshot, desired, problems, uncommitted } = await inspectSource(values, positionals[0]);
   if (desired) {
     const waveOf = waves(new Map(desired.stacks.map((s) => [s.id, s.dependsOn])));
     const waveCount = Math.max(0, ...waveOf.values()) + (desired.stacks.length ? 1 : 0);
     if (values.json) {
-      const stacks = desired.stacks.map((s) => ({ id: s.id, stackName: s.stackName, template: s.templateFile, wave: waveOf.get(s.id), dependsOn: s.dependsOn }));
-      process.stdout.write(`${JSON.stringify({ valid: true, source: desired.source, commit: snapshot.commit, stacks, problems: desired.findings }, null, 2)}\n`);
+      // Waves numbered from 1, as the text counts them and plan numbers them.
+      const stacks = desired.stacks.map((s) => ({ id: s.id, stackName: s.stackName, template: s.templateFile, wave: (waveOf.get(s.id) ?? 0) + 1, dependsOn: s.dependsOn }));
+      const output: ValidateOutput = { valid: true, source: desired.source, commit: snapshot.commit, uncommitted, stacks, problems: desired.findings };
+      process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
     } else {
       if (desired.findings.length > 0) process.stdout.write(`${renderProblems(desired.findings)}\n\n`);
       process.stdout.write(
@@ -42,7 +45,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const found = problems!.problems;
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ valid: false, commit: snapshot.commit, stacks: [], problems: found }, null, 2)}\n`);
+    const output: ValidateOutput = { valid: false, source: values.source ?? null, commit: snapshot.commit, uncommitted, stacks: [], problems: found };
+    process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
   } else {
     const n = found.filter(isError).length;
     process.stderr.write(`${renderProblems(found)}\n\n${n} problem${n === 1 ? '' : 's'} in ${repo.description} at ${describeCommit(snapshot.commit)}.\n`);
