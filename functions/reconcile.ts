@@ -7,17 +7,16 @@
  */
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { CloudFormationGateway } from '../lib/adapters/cloudformation-gateway.js';
 import { createCommitStatusReporter } from '../lib/adapters/commit-status/index.js';
 import { GitSource } from '../lib/adapters/git-source.js';
 import { deploymentConfigFromEnv, requiredEnv } from '../lib/adapters/lambda-environment.js';
 import { PowertoolsSink } from '../lib/adapters/powertools-sink.js';
 import { usePackagedResourceSchemas } from '../lib/adapters/resource-schema-file.js';
 import { SecretsManagerSecrets } from '../lib/adapters/secrets-manager.js';
+import { sourceGateways } from '../lib/adapters/source-credentials.js';
 import { SqsWorkQueue } from '../lib/adapters/sqs-queue.js';
 import { ENV } from '../lib/core/environment.js';
 import { findSource } from '../lib/core/source-config.js';
-import type { StackGateway } from '../lib/ports/stack-gateway.js';
 import { processBatch } from '../lib/reconcile/process-batch.js';
 import { reconcileSource } from '../lib/reconcile/reconcile-source.js';
 import { StallMemory } from '../lib/reconcile/stall-memory.js';
@@ -30,15 +29,10 @@ const secrets = new SecretsManagerSecrets();
 const sink = new PowertoolsSink();
 const sqs = new SQSClient({});
 const queue = new SqsWorkQueue({ queueUrl, client: sqs });
-// Kept across warm invocations: stalled commits, gateways per region, and each source's git cache.
+// Kept across warm invocations: stalled commits, each source's gateways per region (signed with
+// that source's own role), and each source's git cache.
 const stalls = new StallMemory();
-const gateways = new Map<string, StackGateway>();
-const gatewayFor = (region: string | undefined): StackGateway => {
-  const key = region ?? process.env['AWS_REGION'] ?? '';
-  let g = gateways.get(key);
-  if (!g) gateways.set(key, (g = new CloudFormationGateway({ region, templateBucket: process.env[ENV.templateBucket] })));
-  return g;
-};
+const gatewaysForSource = sourceGateways({ templateBucket: process.env[ENV.templateBucket] });
 const repos = new Map(
   config.sources.map((s) => [
     s.name,
@@ -69,7 +63,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
               source: name,
               statusContext: source.statusContext ?? `cairn/${name}`,
               repo: repos.get(name)!,
-              gateways: gatewayFor,
+              gateways: gatewaysForSource(source),
               sink,
               stalls,
               commitStatus: createCommitStatusReporter({

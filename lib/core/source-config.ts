@@ -97,8 +97,13 @@ export const SourceConfigSchema = z.strictObject({
    * none; when set, it is also the only role cairn.yaml may name besides `destinations.roleArns`.
    */
   roleArn: RoleArnSchema.optional(),
-  /** The roles and regions this source may deploy with; see DestinationsSchema. */
+  /** The roles, regions and accounts this source may deploy with; see DestinationsSchema. */
   destinations: DestinationsSchema.optional(),
+  /**
+   * The IAM role the reconciler assumes for this source's work, which IAM limits to this source's
+   * stacks and deployer roles. Filled in by the CDK stack, which creates it; not written by hand.
+   */
+  sourceRoleArn: RoleArnSchema.optional(),
   /** The commit status context, e.g. `cairn/prod`; defaults to `cairn/{name}` where it is reported. */
   statusContext: z.string().min(1).max(255).optional(),
 });

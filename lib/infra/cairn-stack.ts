@@ -20,6 +20,7 @@ import type { DeployConfig } from './deploy-config.js';
 import { Deployers } from './deployer.js';
 import { CairnFunction } from './functions.js';
 import { attachManagedPolicies } from './managed-policies.js';
+import { SourceRoles } from './source-roles.js';
 import { SourceSecrets } from './source-secrets.js';
 import { TemplateBucket } from './template-bucket.js';
 import { WorkQueue } from './work-queue.js';
@@ -61,6 +62,7 @@ export class CairnStack extends Stack {
   readonly stackEvents: CairnFunction;
   readonly work: WorkQueue;
   readonly deployers: Deployers;
+  readonly sourceRoles: SourceRoles;
   readonly alarms: CairnAlarms;
 
   constructor(scope: Construct, id: string, props: CairnStackProps) {
@@ -72,7 +74,6 @@ export class CairnStack extends Stack {
     this.deployers = new Deployers(this, 'Deployers', {
       sources: config.sources,
       policies: config.deployerPolicies,
-      extraRoleArns: config.deployerRoleArns,
     });
     this.work = new WorkQueue(this, 'Work', { visibilityTimeout: QUEUE_VISIBILITY_TIMEOUT });
     const templates = new TemplateBucket(this, 'Templates');
@@ -80,7 +81,8 @@ export class CairnStack extends Stack {
     const queue = this.work.queue;
     const sendToQueue = new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] });
 
-    // Every function reads the same configuration, with each source's deployer role filled in.
+    // Every function reads the same configuration, with each source's deployer role filled in (and,
+    // for the reconciler, below, each source's own role).
     const environment = {
       [ENV.config]: this.toJsonString({ sources: this.deployers.sources }),
       [ENV.queueUrl]: queue.queueUrl,
@@ -125,30 +127,17 @@ export class CairnStack extends Stack {
     // A source that must wait is put back on the queue as a fresh message (requeue), so waiting spends
     // no receive; a malformed message is moved to the dead-letter queue on its first receive.
     this.reconcile.grant(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn, this.work.deadLetterQueue.queueArn] }));
-    this.reconcile.grant(cloudformation.unscoped(['cloudformation:DescribeStacks']), LIST_WILDCARD_REASON);
-    this.reconcile.grant(
-      cloudformation.onStacks([
-        'cloudformation:GetTemplate',
-        'cloudformation:DescribeStackEvents',
-        'cloudformation:DescribeStackResourceDrifts',
-      ]),
-      STACK_WILDCARD_REASON,
-    );
-    this.reconcile.grant(cloudformation.onOwnedStacks(['cloudformation:DeleteStack', 'cloudformation:UpdateTerminationProtection']), STACK_WILDCARD_REASON);
-    this.reconcile.grant(
-      cloudformation.onChangeSets([
-        'cloudformation:ListChangeSets',
-        'cloudformation:DescribeChangeSet',
-        'cloudformation:ExecuteChangeSet',
-        'cloudformation:DeleteChangeSet',
-      ]),
-      STACK_WILDCARD_REASON,
-    );
-    this.reconcile.grant(cloudformation.createChangeSet(this.deployers.roleArns), STACK_WILDCARD_REASON);
-    this.reconcile.grant(cloudformation.denySelf());
-    this.reconcile.grant(this.deployers.passRoleStatement());
-    // GetObject too: CloudFormation fetches a TemplateURL with the caller's credentials (and
-    // HeadObject, which the reconciler uses to skip an upload, is authorised as GetObject).
+    // The reconciler's own role has no CloudFormation rights at all: it acts on a source's stacks
+    // only through that source's role, which IAM limits to the source's stacks and deployer roles.
+    this.sourceRoles = new SourceRoles(this, 'SourceRoles', {
+      sources: this.deployers.sources,
+      assumedBy: this.reconcile.role,
+      cloudformation,
+      templateObjectsArn: templates.bucket.arnForObjects('*'),
+    });
+    this.reconcile.grant(this.sourceRoles.assumeStatement());
+    this.reconcile.function.addEnvironment(ENV.config, this.toJsonString({ sources: this.sourceRoles.sources }));
+    // GetObject: HeadObject, which the reconciler uses to skip an upload, is authorised as GetObject.
     this.reconcile.grant(
       new PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [templates.bucket.arnForObjects('*')] }),
       'Template objects are keyed by stack name and content hash, known only at run time; the bucket holds nothing but these templates.',

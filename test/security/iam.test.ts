@@ -1,7 +1,8 @@
 /**
- * Security: IAM enforces what the code promises, so a bug in Cairn cannot widen it. The reconciler
- * may delete or unprotect only stacks carrying `cairn:source` (a Null condition, asserted on the
- * synthesised policy: removing it fails here); prune deletes a stack through the role it was
+ * Security: IAM enforces what the code promises, so a bug in Cairn cannot widen it. A source's role
+ * may delete or unprotect only stacks whose `cairn:source` is that source (asserted on the
+ * synthesised policy: removing the condition fails here; test/security/source-isolation.test.ts
+ * evaluates the policies); prune deletes a stack through the role it was
  * deployed with; the template bucket's policy lets only the reconcile role write; the sweep is denied the data-plane reads its read-only policies would allow; every
  * function has reserved concurrency from the deployment configuration; destination roles are
  * passable. Synthesised without bundling, and on the embedded account for the prune.
@@ -38,14 +39,14 @@ const config = (extra: Record<string, unknown> = {}) =>
 describe('Security: IAM enforces ownership and least privilege', () => {
   const { template } = synth(config({ reservedConcurrency: { webhook: 3 } }), { bundle: false });
 
-  it('lets the reconciler delete or unprotect only stacks tagged cairn:source', () => {
+  it('lets a source\'s role delete or unprotect only stacks tagged with that source', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
             Effect: 'Allow',
-            Action: ['cloudformation:DeleteStack', 'cloudformation:UpdateTerminationProtection'],
-            Condition: { Null: { 'aws:ResourceTag/cairn:source': 'false' } },
+            Action: Match.arrayWith(['cloudformation:DeleteStack', 'cloudformation:UpdateTerminationProtection']),
+            Condition: { StringEquals: { 'aws:ResourceTag/cairn:source': 'platform' } },
           }),
         ]),
       },
