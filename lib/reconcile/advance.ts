@@ -13,7 +13,7 @@ import { parametersNow, stackKey } from '../core/plan.js';
 import { requestToken } from '../core/request-token.js';
 import { describeDestructive, destructiveChanges, summariseChanges } from '../core/protection.js';
 import type { EventSink } from '../ports/events.js';
-import { InsufficientCapabilitiesError, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
+import { AccessDeniedError, InsufficientCapabilitiesError, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
 import { CHANGE_SET_PREFIX, changeSetInput, changeSetName, ensureChangeSet } from './change-set.js';
 import { planSource } from './plan-source.js';
 
@@ -133,6 +133,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
       else if (r === 'waiting') waitingOn.push(s.id);
     } catch (error) {
       if (error instanceof StalledError) stalls.push(error);
+      else if (error instanceof AccessDeniedError) stalls.push(error.toStall(s.id));
       else if (error instanceof WaitingError) waitingOn.push(s.id);
       else throw error;
     }
@@ -150,6 +151,7 @@ export async function advance(desired: DesiredState, options: AdvanceOptions): P
       if ((await revertDrift(s, desiredById.get(s.id)!, actualOf(s)!, sp.gatewayFor(s.region))) === 'started') started.push(s.id);
     } catch (error) {
       if (error instanceof StalledError) stalls.push(error);
+      else if (error instanceof AccessDeniedError) stalls.push(error.toStall(s.id));
       else throw error;
     }
   });

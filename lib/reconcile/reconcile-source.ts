@@ -8,7 +8,7 @@ import { StalledError, ValidationError, formatProblem } from '../core/errors.js'
 import type { CommitStatusReporter } from '../ports/commit-status.js';
 import type { EventSink } from '../ports/events.js';
 import type { SourceRepo } from '../ports/source-repo.js';
-import type { GatewayFactory } from '../ports/stack-gateway.js';
+import { AccessDeniedError, type GatewayFactory } from '../ports/stack-gateway.js';
 import type { WorkKind } from '../ports/work-queue.js';
 import { countActions } from '../core/plan.js';
 import { advance, describeCounts, type AdvanceOptions } from './advance.js';
@@ -117,6 +117,7 @@ export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): 
     result = await advance(desired, { ...ctx.step, gateways: ctx.gateways, sink: ctx.sink, ...(trigger.receivedAt ? { receivedAt: trigger.receivedAt } : {}) });
   } catch (error) {
     if (error instanceof StalledError) return stalled(commit, error);
+    if (error instanceof AccessDeniedError) return stalled(commit, error.toStall());
     throw error;
   }
   ctx.sink.emit({ ...base, type: 'plan.computed', counts: countActions(result.plan) });

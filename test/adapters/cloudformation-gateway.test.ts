@@ -32,8 +32,10 @@ import { HeadObjectCommand, NotFound, PutObjectCommand, S3Client } from '@aws-sd
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StalledError } from '../../lib/core/errors.js';
+import { toGatewayError } from '../../lib/adapters/aws-errors.js';
 import { CloudFormationGateway } from '../../lib/adapters/cloudformation-gateway.js';
 import {
+  AccessDeniedError,
   GatewayError,
   InsufficientCapabilitiesError,
   ThrottlingError,
@@ -194,6 +196,24 @@ describe('CloudFormationGateway', () => {
       expect(error).toMatchObject({ code: 'AccessDenied', cause: denied });
       expect((error as Error).message).toContain('stack app');
       expect((error as Error).message).toContain('not authorized');
+    });
+
+    it('throws an IAM refusal as AccessDeniedError naming the refused action, which stalls rather than retries', async () => {
+      const message =
+        'User: arn:aws:sts::123456789012:assumed-role/Cairn-SourceRole/cairn-dev is not authorized to perform: cloudformation:ExecuteChangeSet on resource: arn:aws:cloudformation:eu-west-1:123456789012:stack/app/1 because no identity-based policy allows the cloudformation:ExecuteChangeSet action';
+      cfn.on(ExecuteChangeSetCommand).rejects(serviceError('AccessDenied', message, 403));
+
+      const error = await gateway()
+        .executeChangeSet('app', 'cairn-1', 'cairn-token')
+        .catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(AccessDeniedError);
+      expect(error).toMatchObject({ code: 'AccessDenied', action: 'cloudformation:ExecuteChangeSet' });
+      const stall = (error as AccessDeniedError).toStall('app');
+      expect(stall).toMatchObject({ reason: 'AccessDenied', stackId: 'app' });
+      expect(stall.message).toMatch(/^stack app: IAM refused cloudformation:ExecuteChangeSet: ExecuteChangeSet cairn-1 for stack app failed: AccessDenied/);
+      // Without the action in the message, the call's own name stands in.
+      expect(toGatewayError(serviceError('AccessDeniedException', 'Access denied', 400), 'GetTemplate for stack app')).toMatchObject({ action: 'GetTemplate' });
     });
 
     it('lets errors that are not service errors through unchanged, as transient', async () => {
