@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import * as z from 'zod';
 import { ValidationError, type Problem } from '../core/errors.js';
+import { accountOf } from '../core/policy.js';
 import { parseDeploymentConfig, type SourceConfig } from '../core/source-config.js';
 
 export const DEFAULT_CONFIG_FILE = 'cairn.deploy.json';
@@ -169,6 +170,17 @@ export function parseDeployConfig(data: unknown, where: string): DeployConfig {
     });
   }
   sources.forEach((source, index) => {
+    const accounts = source.destinations?.accounts;
+    const roles: [string, string][] = [
+      ...(source.roleArn ? [[`sources.${index}.roleArn`, source.roleArn] as [string, string]] : []),
+      ...(source.destinations?.roleArns ?? []).map((r, i): [string, string] => [`sources.${index}.destinations.roleArns.${i}`, r]),
+    ];
+    for (const [path, role] of accounts ? roles : []) {
+      const account = accountOf(role);
+      if (account && !accounts!.includes(account)) {
+        problems.push({ file: where, path, message: `role ${role} is in account ${account}, which destinations.accounts (${accounts!.join(', ')}) does not list` });
+      }
+    }
     if (source.sourceRoleArn !== undefined) {
       problems.push({ file: where, path: `sources.${index}.sourceRoleArn`, message: 'is created and filled in by the Cairn stack; remove it' });
     }

@@ -25,10 +25,10 @@ export interface ReconcileContext {
   commitStatus: CommitStatusReporter;
   stalls: StallMemory;
   /**
-   * The roles and regions this source may use (besides `step.defaultRoleArn`); checked on every
+   * The roles, regions and accounts this source may use (besides `step.defaultRoleArn`); checked on every
    * commit before any AWS call. Absent, with no default role: any.
    */
-  destinations?: { roleArns?: readonly string[]; regions?: readonly string[]; configuredIn: string };
+  destinations?: { roleArns?: readonly string[]; regions?: readonly string[]; accounts?: readonly string[]; configuredIn: string };
   /** Step tuning (change-set wait and poll, parallelism, time budget). */
   step?: Omit<AdvanceOptions, 'gateways' | 'sink' | 'receivedAt'>;
 }
