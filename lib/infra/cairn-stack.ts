@@ -18,6 +18,7 @@ import { CloudFormationAccess, DATA_PLANE_READS, LIST_WILDCARD_REASON, STACK_WIL
 import { CairnDashboard } from './dashboard.js';
 import type { DeployConfig } from './deploy-config.js';
 import { Deployers } from './deployer.js';
+import { driftReadActions } from './drift-reads.js';
 import { CairnFunction } from './functions.js';
 import { attachManagedPolicies } from './managed-policies.js';
 import { SourceRoles } from './source-roles.js';
@@ -172,11 +173,18 @@ export class CairnStack extends Stack {
       ]),
       STACK_WILDCARD_REASON,
     );
+    // Drift detection reads every resource of a stack with the caller's credentials: the sweep may
+    // read the configuration of the services the deployment's stacks may use, and no more.
+    this.sweep.grantReads(
+      driftReadActions(config.driftDetectionResourceTypes),
+      'Drift detection reads each resource of a stack with the caller\'s credentials, through its service\'s Describe, Get and ' +
+        'List calls, on resources named in the repositories at run time; the services are those of driftDetectionResourceTypes ' +
+        '(docs/deploy.md), and their data-plane reads are denied.',
+    );
     attachManagedPolicies(
       this.sweep.role,
       config.driftDetectionPolicies,
-      'Drift detection reads every resource of a stack with the caller\'s credentials, and the stacks hold whatever the ' +
-        'repositories declare; read-only access to them is what detection needs. Narrow it with driftDetectionPolicies (docs/deploy.md).',
+      'Added by the deployment (driftDetectionPolicies) for drift detection, which reads resources with the caller\'s credentials.',
     );
     this.sweep.grant(new PolicyStatement({ effect: Effect.DENY, actions: DATA_PLANE_READS, resources: ['*'] }));
     this.sweep.grant(sendToQueue);

@@ -9,6 +9,7 @@ import { isAbsolute, join } from 'node:path';
 import * as z from 'zod';
 import { ValidationError, type Problem } from '../core/errors.js';
 import { accountOf } from '../core/policy.js';
+import { DEFAULT_DRIFT_RESOURCE_TYPES, RESOURCE_TYPE_PATTERN } from './drift-reads.js';
 import { parseDeploymentConfig, type SourceConfig } from '../core/source-config.js';
 
 export const DEFAULT_CONFIG_FILE = 'cairn.deploy.json';
@@ -97,7 +98,11 @@ const StackOptionsSchema = z.strictObject({
   createWebhookSecrets: z.boolean().default(false),
   alarms: AlarmsSchema.prefault({}),
   deployerPolicies: z.array(PolicySchema).min(1, 'name at least one policy for the default deployer role').default(['AdministratorAccess']),
-  driftDetectionPolicies: z.array(PolicySchema).default(['ReadOnlyAccess']),
+  driftDetectionPolicies: z.array(PolicySchema).default([]),
+  driftDetectionResourceTypes: z
+    .array(z.string().regex(RESOURCE_TYPE_PATTERN, 'expected a resource type such as AWS::SQS::Queue, or a whole service such as AWS::SQS::*'))
+    .min(1, 'name at least one resource type the stacks may hold')
+    .default([...DEFAULT_DRIFT_RESOURCE_TYPES]),
   /** Replaced by each source's destinations.roleArns; named here only to say so. */
   deployerRoleArns: z.unknown().optional(),
   reservedConcurrency: ReservedConcurrencySchema.prefault({}),
@@ -122,8 +127,10 @@ export interface DeployConfig {
   alarms: { emails: string[]; topicArn: string | undefined };
   /** Policies of the default deployer role, the CloudFormation service role for sources without roleArn. */
   deployerPolicies: string[];
-  /** Policies of the sweep's role: drift detection reads every resource with the caller's credentials. */
+  /** Further policies of the sweep's role, beyond the reads of driftDetectionResourceTypes. */
   driftDetectionPolicies: string[];
+  /** The resource types the stacks may hold: the sweep may read their services' configuration, which drift detection does with its credentials. */
+  driftDetectionResourceTypes: string[];
 }
 
 /** Validate a parsed deployment file; `where` names it in every problem. Throws ValidationError. */
@@ -220,6 +227,7 @@ export function parseDeployConfig(data: unknown, where: string): DeployConfig {
     alarms: { emails: o.alarms.emails, topicArn: o.alarms.topicArn },
     deployerPolicies: o.deployerPolicies,
     driftDetectionPolicies: o.driftDetectionPolicies,
+    driftDetectionResourceTypes: [...new Set(o.driftDetectionResourceTypes)],
     reservedConcurrency: { ...o.reservedConcurrency, reconcile: o.reservedConcurrency.reconcile ?? o.reconcileConcurrency },
   };
 }

@@ -257,6 +257,8 @@ describe('Infra: Cairn stack', () => {
           'cloudformation:DescribeStacks',
           'cloudformation:DetectStackDrift',
           'cloudformation:DetectStackResourceDrift',
+          // The reads drift detection makes with the sweep's credentials, for AWS::SQS::Queue and AWS::Cognito::*.
+          ...['cognito-identity', 'cognito-idp', 'sqs'].flatMap((p) => [`${p}:Describe*`, `${p}:Get*`, `${p}:List*`]),
           'sqs:SendMessage',
         ].sort(),
       );

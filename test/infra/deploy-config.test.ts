@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ValidationError, type Problem } from '../../lib/core/errors.js';
+import { DEFAULT_DRIFT_RESOURCE_TYPES } from '../../lib/infra/drift-reads.js';
 import {
   CONFIG_ENV_BUDGET_BYTES,
   DEFAULT_CONFIG_FILE,
@@ -56,7 +57,8 @@ describe('Infra: deployment configuration', () => {
       createWebhookSecrets: false,
       alarms: { emails: [], topicArn: undefined },
       deployerPolicies: ['AdministratorAccess'],
-      driftDetectionPolicies: ['ReadOnlyAccess'],
+      driftDetectionPolicies: [],
+      driftDetectionResourceTypes: [...DEFAULT_DRIFT_RESOURCE_TYPES],
       reservedConcurrency: { webhook: 10, reconcile: 5, sweep: 1, stackEvents: 5 },
     });
   });

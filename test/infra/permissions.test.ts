@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { driftReadActions } from '../../lib/infra/drift-reads.js';
 import type { HandlerName } from '../../lib/infra/functions.js';
 import { FULL_CONFIG, synth } from './synth.js';
 
@@ -51,6 +52,7 @@ const USED_BY_AWS_FOR: Partial<Record<HandlerName, Record<string, string>>> = {
   },
   sweep: {
     'cloudformation:DetectStackResourceDrift': 'DetectStackDrift checks each resource with the caller\'s DetectStackResourceDrift permission',
+    ...Object.fromEntries(driftReadActions(FULL_CONFIG.driftDetectionResourceTypes).map((a) => [a, 'drift detection reads each resource with the caller\'s credentials'])),
   },
 };
 

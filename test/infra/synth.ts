@@ -73,6 +73,7 @@ export const FULL_CONFIG = parseDeployConfig(
     logRetentionDays: 30,
     alarms: { emails: ['ops@example.com'], topicArn: 'arn:aws:sns:eu-west-1:123456789012:pager' },
     driftDetectionPolicies: ['SecurityAudit'],
+    driftDetectionResourceTypes: ['AWS::SQS::Queue', 'AWS::Cognito::*'],
   },
   'test configuration',
 );

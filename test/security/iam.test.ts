@@ -10,6 +10,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DATA_PLANE_READS } from '../../lib/infra/cloudformation-access.js';
+import { DEFAULT_DRIFT_RESOURCE_TYPES, driftReadActions } from '../../lib/infra/drift-reads.js';
 import { parseDeployConfig } from '../../lib/infra/deploy-config.js';
 import type { GatewayFactory } from '../../lib/ports/stack-gateway.js';
 import { synth } from '../infra/synth.js';
@@ -74,6 +75,15 @@ describe('Security: IAM enforces ownership and least privilege', () => {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: DATA_PLANE_READS, Resource: '*' })]) },
     });
     expect(DATA_PLANE_READS).toEqual(expect.arrayContaining(['s3:GetObject', 'dynamodb:Scan', 'secretsmanager:GetSecretValue', 'kms:Decrypt']));
+  });
+
+  it('gives the sweep only the reads drift detection makes, for the deployment\'s resource types, and no managed policy by default', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Allow', Action: driftReadActions(DEFAULT_DRIFT_RESOURCE_TYPES), Resource: '*' })]) },
+    });
+    const sweepRoles = Object.values(template.findResources('AWS::IAM::Role')).filter((r) => (r as { Properties: { Description?: string } }).Properties.Description === 'Cairn sweep function');
+    expect(sweepRoles).toHaveLength(1);
+    expect((sweepRoles[0] as { Properties: { ManagedPolicyArns?: unknown } }).Properties.ManagedPolicyArns).toBeUndefined();
   });
 
   it('lets only the reconcile role write templates, in the bucket policy', () => {
