@@ -34,6 +34,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { StalledError } from '../../lib/core/errors.js';
 import { toGatewayError } from '../../lib/adapters/aws-errors.js';
 import { CloudFormationGateway } from '../../lib/adapters/cloudformation-gateway.js';
+import { sourceGateways } from '../../lib/adapters/source-credentials.js';
+import type { SourceConfig } from '../../lib/core/source-config.js';
 import {
   AccessDeniedError,
   GatewayError,
@@ -768,7 +770,7 @@ describe('CloudFormationGateway', () => {
 });
 
 describe('CloudFormationGateway against an endpoint from the environment', () => {
-  const requests: { url: string; body: string }[] = [];
+  const requests: { url: string; body: string; authorization?: string | undefined; sessionToken?: string | undefined }[] = [];
   let respond: (body: string) => { status: number; xml: string } = () => ({ status: 500, xml: '' });
   let server: Server;
   let endpoint: string;
@@ -779,7 +781,8 @@ describe('CloudFormationGateway against an endpoint from the environment', () =>
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
       req.on('end', () => {
-        requests.push({ url: req.url ?? '', body });
+        const sessionToken = req.headers['x-amz-security-token'];
+        requests.push({ url: req.url ?? '', body, authorization: req.headers.authorization, sessionToken: Array.isArray(sessionToken) ? sessionToken[0] : sessionToken });
         const { status, xml } = respond(body);
         // Status 0: never answer, like a connection that hangs.
         if (status === 0) return;
@@ -835,6 +838,28 @@ describe('CloudFormationGateway against an endpoint from the environment', () =>
         driftCheckedAt: undefined,
       },
     ]);
+  });
+
+  it('signs a source\'s calls with the credentials of the source\'s assumed role, not the process\'s own', async () => {
+    process.env.AWS_ENDPOINT_URL = endpoint;
+    delete process.env.AWS_ENDPOINT_URL_CLOUDFORMATION;
+    respond = () => ({ status: 200, xml: DESCRIBE_STACKS_XML });
+    const assumed: unknown[] = [];
+    const sts = {
+      send: async (command: { input: unknown }) => {
+        assumed.push(command.input);
+        return { Credentials: { AccessKeyId: 'ASIAASSUMEDSOURCE', SecretAccessKey: 'assumed-secret', SessionToken: 'assumed-session-token', Expiration: new Date(Date.now() + 3_600_000) } };
+      },
+    };
+    const role = 'arn:aws:iam::123456789012:role/Cairn-SourceRolesSourceplatform-1';
+    const gateways = sourceGateways({ sts: sts as never })({ name: 'platform', sourceRoleArn: role } as SourceConfig);
+
+    await gateways('us-east-1').listStacks();
+
+    expect(assumed).toEqual([{ RoleArn: role, RoleSessionName: 'cairn-platform', DurationSeconds: 3600 }]);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]!.authorization).toContain('Credential=ASIAASSUMEDSOURCE/');
+    expect(requests[0]!.sessionToken).toBe('assumed-session-token');
   });
 
   it('gives up on an answer that never comes at the attempt deadline, then retries', async () => {
