@@ -199,6 +199,15 @@ describe('CLI: validate and plan check destinations when given', () => {
     expect(cairn(['validate', dir, '--allow-account', '2222']).stderr).toContain('--allow-account: "2222" is not a 12-digit AWS account id');
   });
 
+  it('validate --deploy-config takes the accounts from the source\'s entry, and --allow-account adds to them', () => {
+    const file = join(dir, 'accounts.deploy.json');
+    writeFileSync(file, JSON.stringify({ sources: [{ name: 'dev', repoUrl: 'https://git.example/dev.git', provider: 'github', webhookSecretName: 'w', destinations: { accounts: ['111111111111'] } }] }));
+    const r = cairn(['validate', dir, '--deploy-config', file]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`allowed accounts for source dev: 111111111111 (${file}, source dev)`);
+    expect(cairn(['validate', dir, '--deploy-config', file, '--allow-account', '222222222222']).status).toBe(0);
+  });
+
   it('plan --deploy-config reads the source\'s destinations and stops before the account', () => {
     const r = cairn(['plan', dir, '--deploy-config', join(dir, 'cairn.deploy.json')], { env: { CAIRN_HOME: join(dir, 'home') } });
     expect(r.status).toBe(1);
