@@ -9,17 +9,17 @@
  */
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { CloudFormationGateway } from '../lib/adapters/cloudformation-gateway.js';
 import { createCommitStatusReporter } from '../lib/adapters/commit-status/index.js';
 import { GitSource } from '../lib/adapters/git-source.js';
 import { deploymentConfigFromEnv, requiredEnv } from '../lib/adapters/lambda-environment.js';
 import { PowertoolsSink } from '../lib/adapters/powertools-sink.js';
 import { usePackagedResourceSchemas } from '../lib/adapters/resource-schema-file.js';
 import { SecretsManagerSecrets } from '../lib/adapters/secrets-manager.js';
+import { sourceGateways } from '../lib/adapters/source-credentials.js';
 import { SqsWorkQueue } from '../lib/adapters/sqs-queue.js';
 import { ENV } from '../lib/core/environment.js';
 import { findSource } from '../lib/core/source-config.js';
-import type { GatewayFactory, StackGateway } from '../lib/ports/stack-gateway.js';
+import type { GatewayFactory } from '../lib/ports/stack-gateway.js';
 import { processBatch } from '../lib/reconcile/process-batch.js';
 import { createReconciler } from '../lib/reconcile/reconciler.js';
 import { StallMemory } from '../lib/reconcile/stall-memory.js';
@@ -32,17 +32,12 @@ const secrets = new SecretsManagerSecrets();
 const sink = new PowertoolsSink();
 const sqs = new SQSClient({});
 const queue = new SqsWorkQueue({ queueUrl, client: sqs });
-// Kept across warm invocations: stalled commits, gateways per region, and each source's git cache.
+// Kept across warm invocations: stalled commits, each source's gateways per region (signed with
+// that source's own role), and each source's git cache.
 const stalls = new StallMemory();
-const gateways = new Map<string, StackGateway>();
-const gatewayFor: GatewayFactory = (region) => {
-  const key = region ?? process.env['AWS_REGION'] ?? '';
-  let g = gateways.get(key);
-  if (!g) gateways.set(key, (g = new CloudFormationGateway({ region, templateBucket: process.env[ENV.templateBucket] })));
-  return g;
-};
-/** Every source's stacks go through the function's own credentials. */
-const gatewaysOf = (_source: string): GatewayFactory => gatewayFor;
+const gatewaysForSource = sourceGateways({ templateBucket: process.env[ENV.templateBucket] });
+/** Each source's stacks go through its own role, assumed for that source's work alone. */
+const gatewaysOf = (name: string): GatewayFactory => gatewaysForSource(findSource(config, name)!);
 const repos = new Map(
   config.sources.map((s) => [
     s.name,

@@ -3,7 +3,7 @@
  * reconcile use cases decide retries from GatewayError, ThrottlingError and
  * InsufficientCapabilitiesError and never look at SDK error shapes.
  */
-import { GatewayError, InsufficientCapabilitiesError, ThrottlingError } from '../ports/stack-gateway.js';
+import { AccessDeniedError, GatewayError, InsufficientCapabilitiesError, ThrottlingError } from '../ports/stack-gateway.js';
 
 /** The fields every SDK v3 service exception carries; `name` is the service's error code. */
 export interface AwsServiceError extends Error {
@@ -26,6 +26,17 @@ const THROTTLING_CODES = new Set([
   'TooManyRequestsException',
   'SlowDown',
 ]);
+
+/** Codes IAM refusals arrive with: CloudFormation's and S3's query/XML protocols, JSON services, STS. */
+const ACCESS_DENIED_CODES = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation']);
+
+/**
+ * The action an IAM refusal names ("User: … is not authorized to perform: cloudformation:ExecuteChangeSet
+ * on resource: …"), else the call's own name from `operation` ("ExecuteChangeSet for stack app").
+ */
+export function deniedAction(message: string, operation: string): string {
+  return /not authorized to perform:?\s+([a-z0-9-]+:[A-Za-z0-9*]+)/.exec(message)?.[1] ?? operation.split(' ')[0]!;
+}
 
 export function isAwsServiceError(error: unknown): error is AwsServiceError {
   return error instanceof Error && '$fault' in error && '$metadata' in error;
@@ -63,6 +74,7 @@ export function toGatewayError(error: unknown, operation: string): unknown {
     return new ThrottlingError(`${operation} was throttled${after}: ${error.message}`, { cause: error });
   }
   const message = `${operation} failed: ${error.name}: ${error.message}`;
+  if (ACCESS_DENIED_CODES.has(error.name)) return new AccessDeniedError(error.name, deniedAction(error.message, operation), message, { cause: error });
   if (error.name === 'InsufficientCapabilitiesException') {
     return new InsufficientCapabilitiesError(parseCapabilities(error.message), message, { cause: error });
   }

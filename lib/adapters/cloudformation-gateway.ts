@@ -23,6 +23,7 @@ import {
   paginateDescribeStacks,
   paginateListChangeSets,
   type Change,
+  type CloudFormationClientConfig,
   type ChangeSetSummary as SdkChangeSetSummary,
   type Stack,
   type StackResourceDrift,
@@ -73,6 +74,11 @@ export interface CloudFormationGatewayOptions {
   maxAttempts?: number;
   /** Deadline of one attempt (an answer that never comes is retried, then fails), default 20 s. */
   requestTimeoutMs?: number;
+  /**
+   * Credentials for the CloudFormation calls only (a source's assumed role); template uploads keep
+   * the process's own identity, the one writer the template bucket's policy allows.
+   */
+  credentials?: CloudFormationClientConfig['credentials'];
 }
 
 export class CloudFormationGateway implements StackGateway {
@@ -89,7 +95,7 @@ export class CloudFormationGateway implements StackGateway {
   constructor(options: CloudFormationGatewayOptions = {}) {
     this.maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.client = options.client ?? new CloudFormationClient(this.clientConfig(options.region));
+    this.client = options.client ?? new CloudFormationClient({ ...this.clientConfig(options.region), ...(options.credentials ? { credentials: options.credentials } : {}) });
     this.s3Client = options.s3;
     this.configuredRegion = options.region ?? (options.client ? undefined : process.env.AWS_REGION);
     this.templateBucket = options.templateBucket ?? (process.env[TEMPLATE_BUCKET_ENV] || undefined);

@@ -43,6 +43,7 @@ export const SOURCE_OPTIONS = {
   region: { type: 'string' },
   'allow-role': { type: 'string', multiple: true },
   'allow-region': { type: 'string', multiple: true },
+  'allow-account': { type: 'string', multiple: true },
   'deploy-config': { type: 'string' },
   'token-env': { type: 'string' },
   'token-file': { type: 'string' },
@@ -61,9 +62,10 @@ export const SOURCE_HELP = `  [DIR]               the directory holding cairn.ya
                       or $CAIRN_HOME) or aws
   --region R          the region for stacks that name none (default: AWS_REGION, else us-east-1)
   --deploy-config F   check cairn.yaml against this source's destinations in the deployment file F
-                      (cairn.deploy.json: its roleArn, destinations.roleArns, destinations.regions)
+                      (cairn.deploy.json: its roleArn, destinations.roleArns, .regions, .accounts)
   --allow-role ARN    a role cairn.yaml may name (repeatable); any other stalls as PolicyDenied
   --allow-region R    a region stacks may go to (repeatable); any other stalls as PolicyDenied
+  --allow-account ID  an account deployer roles may be in (repeatable); any other stalls as PolicyDenied
   --token-env NAME    for a private https repository: the environment variable holding its token
   --token-file PATH   the same, from a file (read on every fetch, so rotation applies)
   --json              print JSON instead of text`;

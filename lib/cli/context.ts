@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { messageOf, ValidationError } from '../core/errors.js';
 import type { DestinationPolicy } from '../core/policy.js';
-import { findSource, parseDeploymentConfig, RegionSchema, RoleArnSchema, SourceNameSchema, type SourceConfig } from '../core/source-config.js';
+import { AccountIdSchema, findSource, parseDeploymentConfig, RegionSchema, RoleArnSchema, SourceNameSchema, type SourceConfig } from '../core/source-config.js';
 import type { DesiredState } from '../core/model.js';
 import type { GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
 import type { SourceRepo, SourceSnapshot } from '../ports/source-repo.js';
@@ -29,6 +29,7 @@ export interface SourceOptions {
   'allow-dirty'?: boolean;
   'allow-role'?: string[];
   'allow-region'?: string[];
+  'allow-account'?: string[];
   'deploy-config'?: string;
   'token-env'?: string;
   'token-file'?: string;
@@ -39,16 +40,21 @@ export type GivenDestinations = Omit<DestinationPolicy, 'source' | 'defaultRegio
 
 /**
  * The destinations --deploy-config (the source's entry in a cairn.deploy.json) and --allow-role /
- * --allow-region give for `source`, or undefined when none were given. The flags add to the file's.
+ * --allow-region / --allow-account give for `source`, or undefined when none were given. The flags
+ * add to the file's.
  */
 export function destinationsFor(options: SourceOptions, source: string): GivenDestinations | undefined {
   const roles = options['allow-role'] ?? [];
   const regions = options['allow-region'] ?? [];
+  const accounts = options['allow-account'] ?? [];
   for (const role of roles) {
     if (!RoleArnSchema.safeParse(role).success) throw new UsageError(`--allow-role: "${role}" is not an IAM role ARN such as arn:aws:iam::123456789012:role/cairn-deployer`);
   }
   for (const region of regions) {
     if (!RegionSchema.safeParse(region).success) throw new UsageError(`--allow-region: "${region}" is not an AWS region such as eu-west-1`);
+  }
+  for (const account of accounts) {
+    if (!AccountIdSchema.safeParse(account).success) throw new UsageError(`--allow-account: "${account}" is not a 12-digit AWS account id such as 123456789012`);
   }
   const file = options['deploy-config'];
   let configured: SourceConfig | undefined;
@@ -71,13 +77,22 @@ export function destinationsFor(options: SourceOptions, source: string): GivenDe
       throw new UsageError(`--deploy-config: ${file} has no source named "${source}" (it has ${config.sources.map((s) => s.name).join(', ') || 'none'}); pass --source NAME or add the source to the file`);
     }
   }
-  if (!configured && roles.length === 0 && regions.length === 0) return undefined;
+  if (!configured && roles.length === 0 && regions.length === 0 && accounts.length === 0) return undefined;
   const fileRoles = configured?.destinations?.roleArns;
   const fileRegions = configured?.destinations?.regions;
-  const where = [file ? `${file}, source ${source}` : undefined, roles.length ? '--allow-role' : undefined, regions.length ? '--allow-region' : undefined].filter(Boolean).join('; ');
+  const fileAccounts = configured?.destinations?.accounts;
+  const where = [
+    file ? `${file}, source ${source}` : undefined,
+    roles.length ? '--allow-role' : undefined,
+    regions.length ? '--allow-region' : undefined,
+    accounts.length ? '--allow-account' : undefined,
+  ]
+    .filter(Boolean)
+    .join('; ');
   return {
     ...(fileRoles || roles.length ? { roleArns: [...(fileRoles ?? []), ...roles] } : {}),
     ...(fileRegions || regions.length ? { regions: [...(fileRegions ?? []), ...regions] } : {}),
+    ...(fileAccounts || accounts.length ? { accounts: [...(fileAccounts ?? []), ...accounts] } : {}),
     ...(configured?.roleArn ? { defaultRoleArn: configured.roleArn } : {}),
     configuredIn: where,
   };

@@ -1,7 +1,7 @@
 /**
  * Safety policy defaults: which resource types are stateful (their replacement or removal loses
- * data and is blocked unless allowed by logical id), how much one run may prune, and which roles
- * and regions a source may deploy with (its destinations).
+ * data and is blocked unless allowed by logical id), how much one run may prune, and which roles,
+ * regions and accounts a source may deploy with (its destinations).
  */
 import type { Problem } from './errors.js';
 import type { Manifest } from './manifest.js';
@@ -41,6 +41,8 @@ export interface DestinationPolicy {
   roleArns?: readonly string[];
   /** Regions stacks may go to; absent: any. */
   regions?: readonly string[];
+  /** Accounts (12-digit ids) the deployer roles may belong to; absent: any. */
+  accounts?: readonly string[];
   /** The source's deployer role, used for stacks that name none. */
   defaultRoleArn?: string | undefined;
   /** The region stacks that name none go to. */
@@ -55,11 +57,17 @@ export function allowedRoles(policy: DestinationPolicy): string[] | undefined {
   return [...new Set([...(policy.defaultRoleArn ? [policy.defaultRoleArn] : []), ...(policy.roleArns ?? [])])].sort();
 }
 
+/** The account a role ARN belongs to: arn:aws:iam::<account>:role/… */
+export function accountOf(roleArn: string): string | undefined {
+  return /^arn:[^:]+:iam::(\d{12}):/.exec(roleArn)?.[1];
+}
+
 /**
- * Every role and region cairn.yaml asks for that the source's destinations do not allow, each
- * naming the field that asks (the stack's own, else `defaults`) and the allowed values. A stack
- * that names no role while roles are restricted and the source has no default would run with
- * Cairn's own credentials, so it is denied too.
+ * Every role, region and account cairn.yaml asks for that the source's destinations do not allow,
+ * each naming the field that asks (the stack's own, else `defaults`) and the allowed values. A
+ * stack that names no role while roles are restricted and the source has no default would run with
+ * Cairn's own credentials, so it is denied too. A stack's account is its deployer role's (the one
+ * it names, else the source's default role); a stack with no role at all stays in Cairn's account.
  */
 export function destinationProblems(manifest: Manifest, policy: DestinationPolicy, file = 'cairn.yaml'): Problem[] {
   const problems: Problem[] = [];
@@ -73,15 +81,26 @@ export function destinationProblems(manifest: Manifest, policy: DestinationPolic
   const regions = policy.regions ? [...policy.regions].sort() : undefined;
   const rolesText = (): string => `allowed roles for source ${policy.source}: ${roles!.length ? roles!.join(', ') : '(none)'} (${policy.configuredIn})`;
   const regionsText = (): string => `allowed regions for source ${policy.source}: ${regions!.join(', ')} (${policy.configuredIn})`;
+  const accounts = policy.accounts ? [...policy.accounts].sort() : undefined;
+  const accountsText = (): string => `allowed accounts for source ${policy.source}: ${accounts!.join(', ')} (${policy.configuredIn})`;
   const defaults = manifest.defaults ?? {};
   for (const [id, entry] of Object.entries(manifest.stacks)) {
+    const [path, role] = entry.roleArn ? [`stacks.${id}.roleArn`, entry.roleArn] : defaults.roleArn ? ['defaults.roleArn', defaults.roleArn] : [`stacks.${id}`, policy.defaultRoleArn];
     if (roles) {
-      const [path, role] = entry.roleArn ? [`stacks.${id}.roleArn`, entry.roleArn] : defaults.roleArn ? ['defaults.roleArn', defaults.roleArn] : [`stacks.${id}`, policy.defaultRoleArn];
       if (role === undefined) {
         add(path, `names no roleArn and source ${policy.source} has no default role, so CloudFormation would act with Cairn's own credentials; set roleArn to one of the ${rolesText()}`);
       } else if (!roles.includes(role)) {
         add(path, `role ${role} is not a destination of source ${policy.source}; ${rolesText()}`);
       }
+    }
+    const account = role === undefined ? undefined : accountOf(role);
+    if (accounts && account !== undefined && !accounts.includes(account)) {
+      add(
+        path,
+        path === `stacks.${id}`
+          ? `names no roleArn, so it would deploy through source ${policy.source}'s default role ${role}, in account ${account}, which is not a destination; ${accountsText()}`
+          : `role ${role} is in account ${account}, which is not a destination of source ${policy.source}; ${accountsText()}`,
+      );
     }
     if (regions) {
       const [path, region, named] = entry.region ? [`stacks.${id}.region`, entry.region, true] : defaults.region ? ['defaults.region', defaults.region, true] : [`stacks.${id}`, policy.defaultRegion, false];

@@ -62,16 +62,21 @@ export const RoleArnSchema = z
 
 export const RegionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-1');
 
+/** A 12-digit AWS account id, as `destinations.accounts` and `--allow-account` take it. */
+export const AccountIdSchema = z.string().regex(/^\d{12}$/, 'expected a 12-digit AWS account id such as 123456789012');
+
 /**
  * Where a source may deploy, as Argo CD's AppProject declares it: the CloudFormation service roles
- * its cairn.yaml may name and the regions its stacks may go to. A cairn.yaml naming anything else
- * stalls its commit (PolicyDenied) before any AWS call.
+ * its cairn.yaml may name, the regions its stacks may go to and the accounts its deployer roles may
+ * belong to. A cairn.yaml naming anything else stalls its commit (PolicyDenied) before any AWS call.
  */
 export const DestinationsSchema = z.strictObject({
   /** Roles cairn.yaml may name, besides the source's own `roleArn`. */
   roleArns: z.array(RoleArnSchema).max(100, 'at most 100 roles').optional(),
   /** Regions its stacks may go to; absent means any region. */
   regions: z.array(RegionSchema).min(1, 'list at least one region, or leave regions out to allow any').max(50, 'at most 50 regions').optional(),
+  /** Accounts its deployer roles (the source's roleArn, cairn.yaml's roleArn) may be in; absent means any. */
+  accounts: z.array(AccountIdSchema).min(1, 'list at least one account, or leave accounts out to allow any').max(100, 'at most 100 accounts').optional(),
 });
 
 export type Destinations = z.infer<typeof DestinationsSchema>;
@@ -97,8 +102,13 @@ export const SourceConfigSchema = z.strictObject({
    * none; when set, it is also the only role cairn.yaml may name besides `destinations.roleArns`.
    */
   roleArn: RoleArnSchema.optional(),
-  /** The roles and regions this source may deploy with; see DestinationsSchema. */
+  /** The roles, regions and accounts this source may deploy with; see DestinationsSchema. */
   destinations: DestinationsSchema.optional(),
+  /**
+   * The IAM role the reconciler assumes for this source's work, which IAM limits to this source's
+   * stacks and deployer roles. Filled in by the CDK stack, which creates it; not written by hand.
+   */
+  sourceRoleArn: RoleArnSchema.optional(),
   /** The commit status context, e.g. `cairn/prod`; defaults to `cairn/{name}` where it is reported. */
   statusContext: z.string().min(1).max(255).optional(),
 });

@@ -18,8 +18,10 @@ import { CloudFormationAccess, DATA_PLANE_READS, LIST_WILDCARD_REASON, STACK_WIL
 import { CairnDashboard } from './dashboard.js';
 import type { DeployConfig } from './deploy-config.js';
 import { Deployers } from './deployer.js';
+import { driftReadActions } from './drift-reads.js';
 import { CairnFunction } from './functions.js';
 import { attachManagedPolicies } from './managed-policies.js';
+import { SourceRoles } from './source-roles.js';
 import { SourceSecrets } from './source-secrets.js';
 import { TemplateBucket } from './template-bucket.js';
 import { WorkQueue } from './work-queue.js';
@@ -61,6 +63,7 @@ export class CairnStack extends Stack {
   readonly stackEvents: CairnFunction;
   readonly work: WorkQueue;
   readonly deployers: Deployers;
+  readonly sourceRoles: SourceRoles;
   readonly alarms: CairnAlarms;
 
   constructor(scope: Construct, id: string, props: CairnStackProps) {
@@ -72,7 +75,6 @@ export class CairnStack extends Stack {
     this.deployers = new Deployers(this, 'Deployers', {
       sources: config.sources,
       policies: config.deployerPolicies,
-      extraRoleArns: config.deployerRoleArns,
     });
     this.work = new WorkQueue(this, 'Work', { visibilityTimeout: QUEUE_VISIBILITY_TIMEOUT });
     const templates = new TemplateBucket(this, 'Templates');
@@ -80,7 +82,8 @@ export class CairnStack extends Stack {
     const queue = this.work.queue;
     const sendToQueue = new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] });
 
-    // Every function reads the same configuration, with each source's deployer role filled in.
+    // Every function reads the same configuration, with each source's deployer role filled in (and,
+    // for the reconciler, below, each source's own role).
     const environment = {
       [ENV.config]: this.toJsonString({ sources: this.deployers.sources }),
       [ENV.queueUrl]: queue.queueUrl,
@@ -125,30 +128,17 @@ export class CairnStack extends Stack {
     // A source that must wait is put back on the queue as a fresh message (requeue), so waiting spends
     // no receive; a malformed message is moved to the dead-letter queue on its first receive.
     this.reconcile.grant(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn, this.work.deadLetterQueue.queueArn] }));
-    this.reconcile.grant(cloudformation.unscoped(['cloudformation:DescribeStacks']), LIST_WILDCARD_REASON);
-    this.reconcile.grant(
-      cloudformation.onStacks([
-        'cloudformation:GetTemplate',
-        'cloudformation:DescribeStackEvents',
-        'cloudformation:DescribeStackResourceDrifts',
-      ]),
-      STACK_WILDCARD_REASON,
-    );
-    this.reconcile.grant(cloudformation.onOwnedStacks(['cloudformation:DeleteStack', 'cloudformation:UpdateTerminationProtection']), STACK_WILDCARD_REASON);
-    this.reconcile.grant(
-      cloudformation.onChangeSets([
-        'cloudformation:ListChangeSets',
-        'cloudformation:DescribeChangeSet',
-        'cloudformation:ExecuteChangeSet',
-        'cloudformation:DeleteChangeSet',
-      ]),
-      STACK_WILDCARD_REASON,
-    );
-    this.reconcile.grant(cloudformation.createChangeSet(this.deployers.roleArns), STACK_WILDCARD_REASON);
-    this.reconcile.grant(cloudformation.denySelf());
-    this.reconcile.grant(this.deployers.passRoleStatement());
-    // GetObject too: CloudFormation fetches a TemplateURL with the caller's credentials (and
-    // HeadObject, which the reconciler uses to skip an upload, is authorised as GetObject).
+    // The reconciler's own role has no CloudFormation rights at all: it acts on a source's stacks
+    // only through that source's role, which IAM limits to the source's stacks and deployer roles.
+    this.sourceRoles = new SourceRoles(this, 'SourceRoles', {
+      sources: this.deployers.sources,
+      assumedBy: this.reconcile.role,
+      cloudformation,
+      templateObjectsArn: templates.bucket.arnForObjects('*'),
+    });
+    this.reconcile.grant(this.sourceRoles.assumeStatement());
+    this.reconcile.function.addEnvironment(ENV.config, this.toJsonString({ sources: this.sourceRoles.sources }));
+    // GetObject: HeadObject, which the reconciler uses to skip an upload, is authorised as GetObject.
     this.reconcile.grant(
       new PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [templates.bucket.arnForObjects('*')] }),
       'Template objects are keyed by stack name and content hash, known only at run time; the bucket holds nothing but these templates.',
@@ -183,11 +173,18 @@ export class CairnStack extends Stack {
       ]),
       STACK_WILDCARD_REASON,
     );
+    // Drift detection reads every resource of a stack with the caller's credentials: the sweep may
+    // read the configuration of the services the deployment's stacks may use, and no more.
+    this.sweep.grantReads(
+      driftReadActions(config.driftDetectionResourceTypes),
+      'Drift detection reads each resource of a stack with the caller\'s credentials, through its service\'s Describe, Get and ' +
+        'List calls, on resources named in the repositories at run time; the services are those of driftDetectionResourceTypes ' +
+        '(docs/deploy.md), and their data-plane reads are denied.',
+    );
     attachManagedPolicies(
       this.sweep.role,
       config.driftDetectionPolicies,
-      'Drift detection reads every resource of a stack with the caller\'s credentials, and the stacks hold whatever the ' +
-        'repositories declare; read-only access to them is what detection needs. Narrow it with driftDetectionPolicies (docs/deploy.md).',
+      'Added by the deployment (driftDetectionPolicies) for drift detection, which reads resources with the caller\'s credentials.',
     );
     this.sweep.grant(new PolicyStatement({ effect: Effect.DENY, actions: DATA_PLANE_READS, resources: ['*'] }));
     this.sweep.grant(sendToQueue);

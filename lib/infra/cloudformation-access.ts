@@ -13,8 +13,8 @@ const OWNER_SOURCE_TAG = OWNER_TAGS.source;
 /** Why the stack and change set ARNs end in "*", for cdk-nag. */
 export const STACK_WILDCARD_REASON =
   'Stacks are named in the Git repositories and created at run time, so their ARNs are known only as ' +
-  'stack/* and changeSet/* of this account in the configured regions; deleting and unprotecting require the ' +
-  'cairn:source tag in IAM, and every change goes through a deployer role.';
+  'stack/* and changeSet/* of this account in the configured regions; every change requires the source\'s own ' +
+  'cairn:source tag in IAM (on the stack, or on the request that creates it) and goes through its deployer roles.';
 
 /**
  * Data-plane reads drift detection never needs: the sweep's read-only policies are granted for the
@@ -43,8 +43,10 @@ export const LIST_WILDCARD_REASON =
   'cloudformation:DescribeStackDriftDetectionStatus support no resource-level permissions.';
 
 export interface CloudFormationAccessProps {
-  /** Regions Cairn deploys to; this stack's own region is always included. */
+  /** Regions Cairn deploys to; this stack's own region is included unless `onlyRegions`. */
   regions: string[];
+  /** Exactly `regions`, without this stack's own (a source whose destinations list its regions). */
+  onlyRegions?: boolean;
   /** Cairn's own stack, which its functions must never change. */
   selfStackName: string;
 }
@@ -56,8 +58,11 @@ export class CloudFormationAccess {
   private readonly transformArns: string[];
   private readonly selfArn: string;
 
+  private readonly props: CloudFormationAccessProps;
+
   constructor(props: CloudFormationAccessProps) {
-    const regions = [Aws.REGION, ...props.regions];
+    this.props = props;
+    const regions = props.onlyRegions ? props.regions : [Aws.REGION, ...props.regions];
     const arn = (region: string, account: string, resource: string): string =>
       `arn:${Aws.PARTITION}:cloudformation:${region}:${account}:${resource}`;
     this.stackArns = regions.map((r) => arn(r, Aws.ACCOUNT_ID, 'stack/*'));
@@ -66,6 +71,11 @@ export class CloudFormationAccess {
     // AWS-owned macros that the caller of CreateChangeSet must be allowed to use.
     this.transformArns = regions.map((r) => arn(r, 'aws', 'transform/*'));
     this.selfArn = arn(Aws.REGION, Aws.ACCOUNT_ID, `stack/${props.selfStackName}/*`);
+  }
+
+  /** The same access limited to `regions` (when given): a source's declared destination regions. */
+  inRegions(regions: readonly string[] | undefined): CloudFormationAccess {
+    return regions ? new CloudFormationAccess({ ...this.props, regions: [...regions], onlyRegions: true }) : this;
   }
 
   /** Actions that act on no particular stack. */
@@ -78,28 +88,66 @@ export class CloudFormationAccess {
     return new PolicyStatement({ actions, resources: this.stackArns });
   }
 
-  /**
-   * Actions that delete or unprotect a stack, only on stacks carrying Cairn's `cairn:source` tag:
-   * whatever the code does, IAM refuses them on a stack Cairn does not own.
-   */
-  onOwnedStacks(actions: string[]): PolicyStatement {
-    return new PolicyStatement({ actions, resources: this.stackArns, conditions: { Null: { [`aws:ResourceTag/${OWNER_SOURCE_TAG}`]: 'false' } } });
-  }
-
   /** Actions on change sets, which IAM authorises on the stack as well as the change set. */
   onChangeSets(actions: string[]): PolicyStatement {
     return new PolicyStatement({ actions, resources: [...this.stackArns, ...this.changeSetArns] });
   }
 
   /**
-   * CreateChangeSet only with one of `roleArns` as the service role: a change set that would run
-   * with the reconciler's own credentials, or through any other role, is refused by IAM.
+   * A source role's writes, each allowed only on that source's stacks. What IAM evaluates for these
+   * actions (the Service Authorization Reference for CloudFormation): ExecuteChangeSet,
+   * DeleteChangeSet, DeleteStack and UpdateTerminationProtection are authorised on the stack, whose
+   * tags are `aws:ResourceTag/*`, so they require `cairn:source` equal to the source. A new stack has
+   * no tags to test, so CreateChangeSet is allowed by what the request carries instead: its tags
+   * (`aws:RequestTag/cairn:source`, which Cairn sets on every change set) and its service role
+   * (`cloudformation:RoleArn`, one of the source's deployer roles); `sourceDenies` keeps such a
+   * request off a stack another source already owns. Stack tags are set by CreateChangeSet's own
+   * Tags, so no cloudformation:TagResource is involved, nor granted.
    */
-  createChangeSet(roleArns: string[]): PolicyStatement {
+  sourceWrites(source: string, roleArns: string[]): PolicyStatement[] {
+    const ownTag = { StringEquals: { [`aws:ResourceTag/${OWNER_SOURCE_TAG}`]: source } };
+    return [
+      new PolicyStatement({
+        actions: ['cloudformation:CreateChangeSet'],
+        resources: [...this.stackArns, ...this.changeSetArns, ...this.transformArns],
+        conditions: { StringEquals: { [`aws:RequestTag/${OWNER_SOURCE_TAG}`]: source }, ArnEquals: { 'cloudformation:RoleArn': roleArns } },
+      }),
+      new PolicyStatement({
+        actions: ['cloudformation:ExecuteChangeSet', 'cloudformation:DeleteChangeSet', 'cloudformation:DeleteStack', 'cloudformation:UpdateTerminationProtection'],
+        resources: [...this.stackArns, ...this.changeSetArns],
+        conditions: ownTag,
+      }),
+      // Adopting a stack nobody owns (cairn.yaml's `adopt`): its change set was created with this
+      // source's tag and role (above), but the stack carries the tag only once it is executed.
+      // ChangeSetName cannot narrow this further: Cairn's names carry a content hash, not the source.
+      new PolicyStatement({
+        actions: ['cloudformation:ExecuteChangeSet', 'cloudformation:DeleteChangeSet'],
+        resources: [...this.stackArns, ...this.changeSetArns],
+        conditions: { Null: { [`aws:ResourceTag/${OWNER_SOURCE_TAG}`]: 'true' } },
+      }),
+    ];
+  }
+
+  /**
+   * Whatever else allows them, a source role may not create a change set on, or otherwise change, a
+   * stack tagged as another source's. (StringNotEquals alone would also match an untagged stack, so
+   * the Null test requires the tag to be there.)
+   */
+  sourceDenies(source: string): PolicyStatement {
     return new PolicyStatement({
-      actions: ['cloudformation:CreateChangeSet'],
-      resources: [...this.stackArns, ...this.changeSetArns, ...this.transformArns],
-      conditions: { ArnEquals: { 'cloudformation:RoleArn': roleArns } },
+      effect: Effect.DENY,
+      actions: [
+        'cloudformation:CreateChangeSet',
+        'cloudformation:ExecuteChangeSet',
+        'cloudformation:DeleteChangeSet',
+        'cloudformation:DeleteStack',
+        'cloudformation:UpdateTerminationProtection',
+      ],
+      resources: [...this.stackArns, ...this.changeSetArns],
+      conditions: {
+        Null: { [`aws:ResourceTag/${OWNER_SOURCE_TAG}`]: 'false' },
+        StringNotEquals: { [`aws:ResourceTag/${OWNER_SOURCE_TAG}`]: source },
+      },
     });
   }
 
@@ -110,6 +158,7 @@ export class CloudFormationAccess {
       actions: [
         'cloudformation:CreateChangeSet',
         'cloudformation:ExecuteChangeSet',
+        'cloudformation:DeleteChangeSet',
         'cloudformation:DeleteStack',
         'cloudformation:UpdateTerminationProtection',
       ],

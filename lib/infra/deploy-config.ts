@@ -8,7 +8,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import * as z from 'zod';
 import { ValidationError, type Problem } from '../core/errors.js';
-import { parseDeploymentConfig, SourceConfigSchema, type SourceConfig } from '../core/source-config.js';
+import { accountOf } from '../core/policy.js';
+import { DEFAULT_DRIFT_RESOURCE_TYPES, RESOURCE_TYPE_PATTERN } from './drift-reads.js';
+import { parseDeploymentConfig, type SourceConfig } from '../core/source-config.js';
 
 export const DEFAULT_CONFIG_FILE = 'cairn.deploy.json';
 export const EXAMPLE_CONFIG_FILE = 'cairn.deploy.example.json';
@@ -49,9 +51,6 @@ const PolicySchema = z
     /^(arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/\S+|[A-Za-z0-9+=,.@_/-]{1,128})$/,
     'expected a managed policy ARN, or the name of an AWS managed policy such as ReadOnlyAccess',
   );
-
-/** The same check as a source's roleArn. */
-const RoleArnSchema = SourceConfigSchema.shape.roleArn.unwrap();
 
 const AlarmsSchema = z.strictObject({
   /** Addresses subscribed to a topic this stack creates for the alarms. */
@@ -99,8 +98,13 @@ const StackOptionsSchema = z.strictObject({
   createWebhookSecrets: z.boolean().default(false),
   alarms: AlarmsSchema.prefault({}),
   deployerPolicies: z.array(PolicySchema).min(1, 'name at least one policy for the default deployer role').default(['AdministratorAccess']),
-  driftDetectionPolicies: z.array(PolicySchema).default(['ReadOnlyAccess']),
-  deployerRoleArns: z.array(RoleArnSchema).default([]),
+  driftDetectionPolicies: z.array(PolicySchema).default([]),
+  driftDetectionResourceTypes: z
+    .array(z.string().regex(RESOURCE_TYPE_PATTERN, 'expected a resource type such as AWS::SQS::Queue, or a whole service such as AWS::SQS::*'))
+    .min(1, 'name at least one resource type the stacks may hold')
+    .default([...DEFAULT_DRIFT_RESOURCE_TYPES]),
+  /** Replaced by each source's destinations.roleArns; named here only to say so. */
+  deployerRoleArns: z.unknown().optional(),
   reservedConcurrency: ReservedConcurrencySchema.prefault({}),
 });
 
@@ -123,10 +127,10 @@ export interface DeployConfig {
   alarms: { emails: string[]; topicArn: string | undefined };
   /** Policies of the default deployer role, the CloudFormation service role for sources without roleArn. */
   deployerPolicies: string[];
-  /** Policies of the sweep's role: drift detection reads every resource with the caller's credentials. */
+  /** Further policies of the sweep's role, beyond the reads of driftDetectionResourceTypes. */
   driftDetectionPolicies: string[];
-  /** Further CloudFormation service roles cairn.yaml files may name; the reconciler may pass only these and each source's roleArn. */
-  deployerRoleArns: string[];
+  /** The resource types the stacks may hold: the sweep may read their services' configuration, which drift detection does with its credentials. */
+  driftDetectionResourceTypes: string[];
 }
 
 /** Validate a parsed deployment file; `where` names it in every problem. Throws ValidationError. */
@@ -165,6 +169,29 @@ export function parseDeployConfig(data: unknown, where: string): DeployConfig {
       message: `is ${reservedReconcile}, below reconcileConcurrency (${o.reconcileConcurrency}): the queue would start invocations Lambda then throttles; give at least ${o.reconcileConcurrency}`,
     });
   }
+  if (o.deployerRoleArns !== undefined) {
+    problems.push({
+      file: where,
+      path: 'deployerRoleArns',
+      message: 'is no longer used: each source may pass only its own roles, so list each role in the destinations.roleArns of the sources that may use it',
+    });
+  }
+  sources.forEach((source, index) => {
+    const accounts = source.destinations?.accounts;
+    const roles: [string, string][] = [
+      ...(source.roleArn ? [[`sources.${index}.roleArn`, source.roleArn] as [string, string]] : []),
+      ...(source.destinations?.roleArns ?? []).map((r, i): [string, string] => [`sources.${index}.destinations.roleArns.${i}`, r]),
+    ];
+    for (const [path, role] of accounts ? roles : []) {
+      const account = accountOf(role);
+      if (account && !accounts!.includes(account)) {
+        problems.push({ file: where, path, message: `role ${role} is in account ${account}, which destinations.accounts (${accounts!.join(', ')}) does not list` });
+      }
+    }
+    if (source.sourceRoleArn !== undefined) {
+      problems.push({ file: where, path: `sources.${index}.sourceRoleArn`, message: 'is created and filled in by the Cairn stack; remove it' });
+    }
+  });
   if (o.createWebhookSecrets) {
     sources.forEach((source, index) => {
       if (source.webhookSecretName.startsWith('arn:')) {
@@ -200,14 +227,18 @@ export function parseDeployConfig(data: unknown, where: string): DeployConfig {
     alarms: { emails: o.alarms.emails, topicArn: o.alarms.topicArn },
     deployerPolicies: o.deployerPolicies,
     driftDetectionPolicies: o.driftDetectionPolicies,
-    deployerRoleArns: o.deployerRoleArns,
+    driftDetectionResourceTypes: [...new Set(o.driftDetectionResourceTypes)],
     reservedConcurrency: { ...o.reservedConcurrency, reconcile: o.reservedConcurrency.reconcile ?? o.reconcileConcurrency },
   };
 }
 
-/** The default deployer's ARN is only known at deploy time; size the budget for the longest it can be. */
+/**
+ * The default deployer's ARN and each source role's are only known at deploy time; size the budget
+ * for the longest they can be.
+ */
 function withLongestRoleArn(source: SourceConfig): SourceConfig {
-  return source.roleArn ? source : { ...source, roleArn: `arn:aws-us-gov:iam::123456789012:role/${'x'.repeat(64)}` };
+  const longest = `arn:aws-us-gov:iam::123456789012:role/${'x'.repeat(64)}`;
+  return { ...source, roleArn: source.roleArn ?? longest, sourceRoleArn: longest };
 }
 
 export interface LoadDeployConfigOptions {

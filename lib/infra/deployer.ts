@@ -1,10 +1,10 @@
 /**
  * Deployers: the CloudFormation service roles Cairn deploys through. A source names its own in
  * roleArn; a source that does not gets the default deployer, one role created here and assumed
- * only by CloudFormation. The reconcile function may pass these roles and nothing else, so what a
- * repository can create is bounded by the role's policies, never by the function's own identity.
+ * only by CloudFormation. Only a source's own role may pass them (lib/infra/source-roles.ts), so what
+ * a repository can create is bounded by the role's policies, never by the function's own identity.
  */
-import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { SourceConfig } from '../core/source-config.js';
 import { attachManagedPolicies } from './managed-policies.js';
@@ -13,15 +13,11 @@ export interface DeployersProps {
   sources: SourceConfig[];
   /** The default deployer's policies: AWS managed policy names or policy ARNs. */
   policies: string[];
-  /** Further roles cairn.yaml files may name (defaults.roleArn or a stack's roleArn). */
-  extraRoleArns: string[];
 }
 
 export class Deployers extends Construct {
   /** Created only when some source has no roleArn of its own. */
   readonly defaultRole: Role | undefined;
-  /** Every role the reconciler may pass to CloudFormation. */
-  readonly roleArns: string[];
   /** The sources as the functions see them: each with the role its stacks are deployed through. */
   readonly sources: SourceConfig[];
 
@@ -36,25 +32,11 @@ export class Deployers extends Construct {
         this.defaultRole,
         props.policies,
         'The default deployer creates whatever the Git repository declares, as the CDK bootstrap execution role does; only ' +
-          'CloudFormation can assume it and only the reconcile function can pass it. Narrow it with deployerPolicies, or give ' +
+          'CloudFormation can assume it and only the roles of the sources deploying through it can pass it. Narrow it with deployerPolicies, or give ' +
           'each source its own roleArn (docs/deploy.md).',
       );
     }
     const defaultArn = this.defaultRole?.roleArn;
     this.sources = props.sources.map((s) => (s.roleArn || !defaultArn ? s : { ...s, roleArn: defaultArn }));
-    this.roleArns = [...new Set([...this.sources.flatMap((s) => [...(s.roleArn ? [s.roleArn] : []), ...(s.destinations?.roleArns ?? [])]), ...props.extraRoleArns])];
-  }
-
-  /**
-   * iam:PassRole on exactly these roles, and only to CloudFormation: the function cannot hand a
-   * deployer role to any other service, nor any other role to CloudFormation.
-   */
-  passRoleStatement(): PolicyStatement {
-    return new PolicyStatement({
-      effect: Effect.ALLOW,
-      actions: ['iam:PassRole'],
-      resources: this.roleArns,
-      conditions: { StringEquals: { 'iam:PassedToService': 'cloudformation.amazonaws.com' } },
-    });
   }
 }

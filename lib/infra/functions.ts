@@ -14,7 +14,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../adapters/powertools-sink.js';
-import { acknowledgeWildcards } from './nag.js';
+import { acknowledge, acknowledgeWildcards } from './nag.js';
 
 /** The newest Node.js runtime aws-cdk-lib knows; the handlers need Node 20 or later. */
 export const RUNTIME = Runtime.NODEJS_24_X;
@@ -23,12 +23,14 @@ export const ESBUILD_TARGET = 'node24';
 /**
  * Resolved from the runtime's own SDK instead of bundled. The credential providers are loaded only
  * when no credentials are in the environment, which in Lambda they always are. S3 (PutObject and
- * HeadObject on the template bucket) is the largest client and the only one whose calls every SDK
- * version makes alike; bundling the rest pins the SDK the tests ran against, including recent
- * CloudFormation fields such as DeploymentMode.
+ * HeadObject on the template bucket) is the largest client, and STS (AssumeRole of a source's role)
+ * keeps the reconcile bundle under 1 MB; every SDK version makes those calls alike. Bundling the
+ * rest pins the SDK the tests ran against, including recent CloudFormation fields such as
+ * DeploymentMode.
  */
 export const EXTERNAL_MODULES = [
   '@aws-sdk/client-s3',
+  '@aws-sdk/client-sts',
   '@aws-sdk/credential-provider-http',
   '@aws-sdk/credential-provider-ini',
   '@aws-sdk/credential-provider-login',
@@ -130,6 +132,15 @@ export class CairnFunction extends Construct {
       ['*'],
       'X-Ray accepts trace segments only on "*" (xray:PutTraceSegments and PutTelemetryRecords have no resource types).',
     );
+  }
+
+  /**
+   * Allow read `actions` named with wildcards (sqs:Get*) on every resource, each wildcard
+   * acknowledged to cdk-nag with `reason`.
+   */
+  grantReads(actions: string[], reason: string): void {
+    this.grant(new PolicyStatement({ actions, resources: ['*'] }), reason);
+    for (const action of actions) if (action.includes('*')) acknowledge(this, `IAM5[Action::${action}]`, reason);
   }
 
   /** Add a permission to this function's role; `wildcardReason` explains any "*" in its resources to cdk-nag. */

@@ -4,6 +4,7 @@
  * (adapters/embedded-account). The reconcile use cases speak only this interface.
  */
 import type { ActualStack, Capability } from '../core/model.js';
+import { StalledError } from '../core/errors.js';
 
 export type ChangeSetType = 'CREATE' | 'UPDATE';
 
@@ -176,6 +177,32 @@ export class GatewayError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/**
+ * IAM refused the call: the identity Cairn acts with lacks `action` (e.g.
+ * `cloudformation:ExecuteChangeSet`). Retrying repeats the refusal; a person must grant it.
+ */
+export class AccessDeniedError extends GatewayError {
+  override name = 'AccessDeniedError';
+  constructor(
+    code: string,
+    /** The IAM action refused, as IAM names it, or the call's name when the answer did not say. */
+    readonly action: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+
+  /** The stall this refusal means for the commit being applied, on the stack of cairn.yaml it was for. */
+  toStall(stackId?: string): StalledError {
+    return new StalledError('AccessDenied', `${stackId ? `stack ${stackId}: ` : ''}IAM refused ${this.action}: ${this.message}`, {
+      cause: this,
+      ...(stackId ? { stackId } : {}),
+      hint: `grant ${this.action} to the role Cairn acts with for this source, then push again or run \`cairn apply --retry\``,
+    });
   }
 }
 

@@ -16,7 +16,7 @@ import { requestToken } from '../core/request-token.js';
 import { summariseChanges } from '../core/protection.js';
 import type { EventSink } from '../ports/events.js';
 import type { ApprovalPolicy, ApprovalStore } from '../ports/approvals.js';
-import { InsufficientCapabilitiesError, type ChangeSetChange, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
+import { AccessDeniedError, InsufficientCapabilitiesError, type ChangeSetChange, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
 import { CHANGE_SET_PREFIX, changeSetInput, changeSetName, revertInput } from './change-set.js';
 import { planSource, type SourcePlan } from './plan-source.js';
 import { runChangeSet, type ChangeSetRun, type OpResult } from './run-change-set.js';
@@ -357,6 +357,7 @@ async function startReadyStacks(step: Step): Promise<void> {
       else if (r === 'held') step.held.push(s.id);
     } catch (error) {
       if (error instanceof StalledError) step.stalls.push(error);
+      else if (error instanceof AccessDeniedError) step.stalls.push(error.toStall(s.id));
       else throw error;
     }
   });
@@ -375,6 +376,7 @@ async function revertDriftedStacks(step: Step): Promise<void> {
       else nothingToRevert(s);
     } catch (error) {
       if (error instanceof StalledError) step.stalls.push(error);
+      else if (error instanceof AccessDeniedError) step.stalls.push(error.toStall(s.id));
       else throw error;
     }
   });

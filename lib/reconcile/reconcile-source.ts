@@ -9,7 +9,7 @@
 import { StalledError, WaitingError } from '../core/errors.js';
 import type { EventSink } from '../ports/events.js';
 import type { SourceRepo } from '../ports/source-repo.js';
-import type { GatewayFactory } from '../ports/stack-gateway.js';
+import { AccessDeniedError, type GatewayFactory } from '../ports/stack-gateway.js';
 import type { WorkKind } from '../ports/work-queue.js';
 import { countActions } from '../core/plan.js';
 import { advance, type AdvanceOptions } from './advance.js';
@@ -28,10 +28,10 @@ export interface ReconcileContext {
   /** Stalled commits, and what the steps of the current commit started. */
   stalls: StallMemory;
   /**
-   * The roles and regions this source may use (besides `step.defaultRoleArn`); checked on every
+   * The roles, regions and accounts this source may use (besides `step.defaultRoleArn`); checked on every
    * commit before any AWS call. Absent, with no default role: any.
    */
-  destinations?: { roleArns?: readonly string[]; regions?: readonly string[]; configuredIn: string };
+  destinations?: { roleArns?: readonly string[]; regions?: readonly string[]; accounts?: readonly string[]; configuredIn: string };
   step?: StepOptions;
 }
 
@@ -120,6 +120,7 @@ export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): 
     result = await advance(desired, { ...ctx.step, gateways: ctx.gateways, sink, ...(trigger.receivedAt ? { receivedAt: trigger.receivedAt } : {}) });
   } catch (error) {
     if (error instanceof StalledError) return stalled(commit, error, noted());
+    if (error instanceof AccessDeniedError) return stalled(commit, error.toStall(), noted());
     if (error instanceof WaitingError) {
       noted();
       return { outcome: 'waiting', commit, summary: error.message, retryAfterSeconds: error.retryAfterSeconds };

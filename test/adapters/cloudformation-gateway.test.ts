@@ -32,8 +32,12 @@ import { HeadObjectCommand, NotFound, PutObjectCommand, S3Client } from '@aws-sd
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StalledError } from '../../lib/core/errors.js';
+import { toGatewayError } from '../../lib/adapters/aws-errors.js';
 import { CloudFormationGateway } from '../../lib/adapters/cloudformation-gateway.js';
+import { sourceGateways } from '../../lib/adapters/source-credentials.js';
+import type { SourceConfig } from '../../lib/core/source-config.js';
 import {
+  AccessDeniedError,
   GatewayError,
   InsufficientCapabilitiesError,
   ThrottlingError,
@@ -194,6 +198,24 @@ describe('CloudFormationGateway', () => {
       expect(error).toMatchObject({ code: 'AccessDenied', cause: denied });
       expect((error as Error).message).toContain('stack app');
       expect((error as Error).message).toContain('not authorized');
+    });
+
+    it('throws an IAM refusal as AccessDeniedError naming the refused action, which stalls rather than retries', async () => {
+      const message =
+        'User: arn:aws:sts::123456789012:assumed-role/Cairn-SourceRole/cairn-dev is not authorized to perform: cloudformation:ExecuteChangeSet on resource: arn:aws:cloudformation:eu-west-1:123456789012:stack/app/1 because no identity-based policy allows the cloudformation:ExecuteChangeSet action';
+      cfn.on(ExecuteChangeSetCommand).rejects(serviceError('AccessDenied', message, 403));
+
+      const error = await gateway()
+        .executeChangeSet('app', 'cairn-1', 'cairn-token')
+        .catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(AccessDeniedError);
+      expect(error).toMatchObject({ code: 'AccessDenied', action: 'cloudformation:ExecuteChangeSet' });
+      const stall = (error as AccessDeniedError).toStall('app');
+      expect(stall).toMatchObject({ reason: 'AccessDenied', stackId: 'app' });
+      expect(stall.message).toMatch(/^stack app: IAM refused cloudformation:ExecuteChangeSet: ExecuteChangeSet cairn-1 for stack app failed: AccessDenied/);
+      // Without the action in the message, the call's own name stands in.
+      expect(toGatewayError(serviceError('AccessDeniedException', 'Access denied', 400), 'GetTemplate for stack app')).toMatchObject({ action: 'GetTemplate' });
     });
 
     it('lets errors that are not service errors through unchanged, as transient', async () => {
@@ -748,7 +770,7 @@ describe('CloudFormationGateway', () => {
 });
 
 describe('CloudFormationGateway against an endpoint from the environment', () => {
-  const requests: { url: string; body: string }[] = [];
+  const requests: { url: string; body: string; authorization?: string | undefined; sessionToken?: string | undefined }[] = [];
   let respond: (body: string) => { status: number; xml: string } = () => ({ status: 500, xml: '' });
   let server: Server;
   let endpoint: string;
@@ -759,7 +781,8 @@ describe('CloudFormationGateway against an endpoint from the environment', () =>
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
       req.on('end', () => {
-        requests.push({ url: req.url ?? '', body });
+        const sessionToken = req.headers['x-amz-security-token'];
+        requests.push({ url: req.url ?? '', body, authorization: req.headers.authorization, sessionToken: Array.isArray(sessionToken) ? sessionToken[0] : sessionToken });
         const { status, xml } = respond(body);
         // Status 0: never answer, like a connection that hangs.
         if (status === 0) return;
@@ -815,6 +838,28 @@ describe('CloudFormationGateway against an endpoint from the environment', () =>
         driftCheckedAt: undefined,
       },
     ]);
+  });
+
+  it('signs a source\'s calls with the credentials of the source\'s assumed role, not the process\'s own', async () => {
+    process.env.AWS_ENDPOINT_URL = endpoint;
+    delete process.env.AWS_ENDPOINT_URL_CLOUDFORMATION;
+    respond = () => ({ status: 200, xml: DESCRIBE_STACKS_XML });
+    const assumed: unknown[] = [];
+    const sts = {
+      send: async (command: { input: unknown }) => {
+        assumed.push(command.input);
+        return { Credentials: { AccessKeyId: 'ASIAASSUMEDSOURCE', SecretAccessKey: 'assumed-secret', SessionToken: 'assumed-session-token', Expiration: new Date(Date.now() + 3_600_000) } };
+      },
+    };
+    const role = 'arn:aws:iam::123456789012:role/Cairn-SourceRolesSourceplatform-1';
+    const gateways = sourceGateways({ sts: sts as never })({ name: 'platform', sourceRoleArn: role } as SourceConfig);
+
+    await gateways('us-east-1').listStacks();
+
+    expect(assumed).toEqual([{ RoleArn: role, RoleSessionName: 'cairn-platform', DurationSeconds: 3600 }]);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]!.authorization).toContain('Credential=ASIAASSUMEDSOURCE/');
+    expect(requests[0]!.sessionToken).toBe('assumed-session-token');
   });
 
   it('gives up on an answer that never comes at the attempt deadline, then retries', async () => {

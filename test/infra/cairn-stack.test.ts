@@ -32,9 +32,19 @@ function functionLike(template: Template, description: RegExp): [string, Resourc
   return found[0]!;
 }
 
+/** The logical id of a source's role (its description names the source). */
+function sourceRoleOf(template: Template, source: string): string {
+  const found = Object.entries(resources(template, 'AWS::IAM::Role')).filter(([, r]) => String(r.Properties['Description']).startsWith(`Cairn source ${source}:`));
+  expect(found, `role of source ${source}`).toHaveLength(1);
+  return found[0]![0];
+}
+
 /** Every statement of the inline policies attached to the role of that function. */
 function statementsOf(template: Template, fn: Resource): Statement[] {
-  const roleId = fn.Properties['Role']['Fn::GetAtt'][0];
+  return statementsOfRole(template, fn.Properties['Role']['Fn::GetAtt'][0]);
+}
+
+function statementsOfRole(template: Template, roleId: string): Statement[] {
   return Object.values(resources(template, 'AWS::IAM::Policy'))
     .filter((p) => p.Properties['Roles'].some((r: { Ref: string }) => r.Ref === roleId))
     .flatMap((p) => p.Properties['PolicyDocument']['Statement'] as Statement[]);
@@ -177,13 +187,13 @@ describe('Infra: Cairn stack', () => {
       }
     });
 
-    it('leave out of the bundles only Node built-ins, the S3 client and the credential providers Lambda never loads', () => {
+    it('leave out of the bundles only Node built-ins, the S3 and STS clients and the credential providers Lambda never loads', () => {
       const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
       for (const fn of Object.values(resources(t, 'AWS::Lambda::Function'))) {
         const code = readFileSync(join(bundleOf(fn), 'index.mjs'), 'utf8');
         const outside = (pattern: RegExp) => [...code.matchAll(pattern)].map((m) => m[1]!).filter((x) => /^[@a-z]/.test(x) && !builtins.has(x));
-        // Loaded at start-up: at most the S3 client, from the Lambda runtime's own SDK.
-        for (const specifier of outside(/\b(?:from|import)"([^"\s]+)"/g)) expect(specifier).toBe('@aws-sdk/client-s3');
+        // Loaded at start-up: at most the S3 and STS clients, from the Lambda runtime's own SDK.
+        for (const specifier of outside(/\b(?:from|import)"([^"\s]+)"/g)) expect(['@aws-sdk/client-s3', '@aws-sdk/client-sts']).toContain(specifier);
         // Loaded only if credentials were not in the environment, which in Lambda they always are.
         for (const specifier of outside(/\bimport\("([^"\s]+)"\)/g)) expect(EXTERNAL_MODULES).toContain(specifier);
       }
@@ -191,48 +201,47 @@ describe('Infra: Cairn stack', () => {
   });
 
   describe('permissions', () => {
-    it('let the reconciler pass only the deployer roles, and only to CloudFormation', () => {
-      const [, reconcile] = functionLike(t, /reconciles a source/);
-      const passRole = statementsOf(t, reconcile).filter((st) => actionsOf(st).some((a) => a.startsWith('iam:')));
-      expect(passRole).toEqual([
-        {
-          Effect: 'Allow',
-          Action: 'iam:PassRole',
-          Resource: [
-            'arn:aws:iam::123456789012:role/platform-deployer',
-            'arn:aws:iam::123456789012:role/data-deployer',
-            'arn:aws:iam::123456789012:role/network-deployer',
-          ],
-          Condition: { StringEquals: { 'iam:PassedToService': 'cloudformation.amazonaws.com' } },
-        },
-      ]);
+    it('let each source role pass only its own deployer roles, and only to CloudFormation', () => {
+      const passRole = (source: string) => statementsOfRole(t, sourceRoleOf(t, source)).filter((st) => actionsOf(st).some((a) => a.startsWith('iam:')));
+      const only = (roles: string[]) => [
+        { Effect: 'Allow', Action: 'iam:PassRole', Resource: roles.length === 1 ? roles[0] : roles, Condition: { StringEquals: { 'iam:PassedToService': 'cloudformation.amazonaws.com' } } },
+      ];
+      expect(passRole('platform')).toEqual(only(['arn:aws:iam::123456789012:role/platform-deployer', 'arn:aws:iam::123456789012:role/network-deployer']));
+      expect(passRole('data')).toEqual(only(['arn:aws:iam::123456789012:role/data-deployer']));
     });
 
-    it('let the reconciler create change sets only through a deployer role', () => {
-      const [, reconcile] = functionLike(t, /reconciles a source/);
-      const create = statementsOf(t, reconcile).filter((st) => st.Effect === 'Allow' && actionsOf(st).includes('cloudformation:CreateChangeSet'));
+    it('let a source role create change sets only through its deployer roles and with its own cairn:source tag', () => {
+      const create = statementsOfRole(t, sourceRoleOf(t, 'data')).filter((st) => st.Effect === 'Allow' && actionsOf(st).includes('cloudformation:CreateChangeSet'));
       expect(create).toHaveLength(1);
       expect(create[0]!.Condition).toEqual({
-        ArnEquals: {
-          'cloudformation:RoleArn': [
-            'arn:aws:iam::123456789012:role/platform-deployer',
-            'arn:aws:iam::123456789012:role/data-deployer',
-            'arn:aws:iam::123456789012:role/network-deployer',
-          ],
-        },
+        StringEquals: { 'aws:RequestTag/cairn:source': 'data' },
+        ArnEquals: { 'cloudformation:RoleArn': ['arn:aws:iam::123456789012:role/data-deployer'] },
       });
     });
 
-    it('scope stack operations to this account in the configured regions, and deny Cairn\'s own stack', () => {
+    it('let only the reconcile function assume the source roles', () => {
       const [, reconcile] = functionLike(t, /reconciles a source/);
-      const statements = statementsOf(t, reconcile);
+      const reconcileRole = reconcile.Properties['Role']['Fn::GetAtt'][0];
+      for (const source of ['platform', 'data']) {
+        const role = resources(t, 'AWS::IAM::Role')[sourceRoleOf(t, source)]!;
+        expect(role.Properties['AssumeRolePolicyDocument']['Statement']).toEqual([
+          { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: { 'Fn::GetAtt': [reconcileRole, 'Arn'] } } },
+        ]);
+      }
+      const assume = statementsOf(t, reconcile).filter((st) => actionsOf(st).includes('sts:AssumeRole'));
+      expect(assume).toEqual([
+        { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: [sourceRoleOf(t, 'platform'), sourceRoleOf(t, 'data')].map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })) },
+      ]);
+    });
+
+    it('scope stack operations to this account in the configured regions, and deny Cairn\'s own stack', () => {
+      const statements = statementsOfRole(t, sourceRoleOf(t, 'platform'));
       const execute = statements.find((st) => st.Effect === 'Allow' && actionsOf(st).includes('cloudformation:ExecuteChangeSet'))!;
       const text = JSON.stringify(execute.Resource);
       expect(text).toContain('":cloudformation:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":stack/*"');
       expect(text).toContain(':cloudformation:us-east-1:');
-      const deny = statements.find((st) => st.Effect === 'Deny')!;
+      const deny = statements.find((st) => st.Effect === 'Deny' && JSON.stringify(st.Resource).includes(':stack/CairnTest/*'))!;
       expect(actionsOf(deny)).toEqual(expect.arrayContaining(['cloudformation:DeleteStack', 'cloudformation:ExecuteChangeSet']));
-      expect(JSON.stringify(deny.Resource)).toContain(':stack/CairnTest/*');
     });
 
     it('give each function exactly the actions its handler calls', () => {
@@ -248,24 +257,15 @@ describe('Infra: Cairn stack', () => {
           'cloudformation:DescribeStacks',
           'cloudformation:DetectStackDrift',
           'cloudformation:DetectStackResourceDrift',
+          // The reads drift detection makes with the sweep's credentials, for AWS::SQS::Queue and AWS::Cognito::*.
+          ...['cognito-identity', 'cognito-idp', 'sqs'].flatMap((p) => [`${p}:Describe*`, `${p}:Get*`, `${p}:List*`]),
           'sqs:SendMessage',
         ].sort(),
       );
+      // CloudFormation only through the source roles (below).
       expect(of(/reconciles a source/)).toEqual(
         [
           ...common,
-          'cloudformation:CreateChangeSet',
-          'cloudformation:DeleteChangeSet',
-          'cloudformation:DeleteStack',
-          'cloudformation:DescribeChangeSet',
-          'cloudformation:DescribeStackEvents',
-          'cloudformation:DescribeStackResourceDrifts',
-          'cloudformation:DescribeStacks',
-          'cloudformation:ExecuteChangeSet',
-          'cloudformation:GetTemplate',
-          'cloudformation:ListChangeSets',
-          'cloudformation:UpdateTerminationProtection',
-          'iam:PassRole',
           's3:GetObject',
           's3:PutObject',
           'secretsmanager:GetSecretValue',
@@ -275,6 +275,26 @@ describe('Infra: Cairn stack', () => {
           'sqs:GetQueueUrl',
           'sqs:ReceiveMessage',
           'sqs:SendMessage',
+          'sts:AssumeRole',
+        ].sort(),
+      );
+      expect(allActions(statementsOfRole(t, sourceRoleOf(t, 'platform')))).toEqual(
+        [
+          'cloudformation:CreateChangeSet',
+          'cloudformation:DeleteChangeSet',
+          'cloudformation:DeleteChangeSet',
+          'cloudformation:DeleteStack',
+          'cloudformation:DescribeChangeSet',
+          'cloudformation:DescribeStackEvents',
+          'cloudformation:DescribeStackResourceDrifts',
+          'cloudformation:DescribeStacks',
+          'cloudformation:ExecuteChangeSet',
+          'cloudformation:ExecuteChangeSet',
+          'cloudformation:GetTemplate',
+          'cloudformation:ListChangeSets',
+          'cloudformation:UpdateTerminationProtection',
+          'iam:PassRole',
+          's3:GetObject',
         ].sort(),
       );
     });
@@ -416,7 +436,7 @@ describe('Infra: Cairn stack with only sources configured', () => {
     ]);
 
     const [, reconcile] = functionLike(t, /reconciles a source/);
-    const passRole = statementsOf(t, reconcile).find((st) => actionsOf(st).includes('iam:PassRole'))!;
+    const passRole = statementsOfRole(t, sourceRoleOf(t, 'platform')).find((st) => actionsOf(st).includes('iam:PassRole'))!;
     expect(passRole).toMatchObject({
       Resource: { 'Fn::GetAtt': [deployerId, 'Arn'] },
       Condition: { StringEquals: { 'iam:PassedToService': 'cloudformation.amazonaws.com' } },
@@ -424,6 +444,8 @@ describe('Infra: Cairn stack with only sources configured', () => {
     // The handlers see it as the source's roleArn.
     const config = JSON.stringify(reconcile.Properties['Environment']['Variables'][ENV.config]);
     expect(config).toContain(`"roleArn\\":\\"",{"Fn::GetAtt":["${deployerId}","Arn"]}`);
+    // And the reconciler sees the role it assumes for the source's work.
+    expect(config).toContain(`"sourceRoleArn\\":\\"",{"Fn::GetAtt":["${sourceRoleOf(t, 'platform')}","Arn"]}`);
   });
 
   it('creates the webhook secret with a random value, kept when the stack is removed', () => {

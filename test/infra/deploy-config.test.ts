@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ValidationError, type Problem } from '../../lib/core/errors.js';
+import { DEFAULT_DRIFT_RESOURCE_TYPES } from '../../lib/infra/drift-reads.js';
 import {
   CONFIG_ENV_BUDGET_BYTES,
   DEFAULT_CONFIG_FILE,
@@ -56,8 +57,8 @@ describe('Infra: deployment configuration', () => {
       createWebhookSecrets: false,
       alarms: { emails: [], topicArn: undefined },
       deployerPolicies: ['AdministratorAccess'],
-      driftDetectionPolicies: ['ReadOnlyAccess'],
-      deployerRoleArns: [],
+      driftDetectionPolicies: [],
+      driftDetectionResourceTypes: [...DEFAULT_DRIFT_RESOURCE_TYPES],
       reservedConcurrency: { webhook: 10, reconcile: 5, sweep: 1, stackEvents: 5 },
     });
   });
@@ -71,7 +72,7 @@ describe('Infra: deployment configuration', () => {
   it('names the file and the field of a bad stack option, and every problem at once', () => {
     const problems = problemsOf(() =>
       parseDeployConfig(
-        { sources: [source()], reconcileConcurrency: 1, logRetentionDays: 10, alarms: { emails: ['ops'] }, deployerRoleArns: ['cairn-deployer'] },
+        { sources: [source()], reconcileConcurrency: 1, logRetentionDays: 10, alarms: { emails: ['ops'] } },
         'prod.json',
       ),
     );
@@ -79,9 +80,21 @@ describe('Infra: deployment configuration', () => {
       'prod.json: reconcileConcurrency',
       'prod.json: logRetentionDays',
       'prod.json: alarms.emails.0',
-      'prod.json: deployerRoleArns.0',
     ]);
     expect(problems[0]!.message).toMatch(/at least 2/);
+  });
+
+  it('says where the roles deployerRoleArns listed go now, and refuses a source role written by hand', () => {
+    const problems = problemsOf(() =>
+      parseDeployConfig(
+        { sources: [source({ sourceRoleArn: 'arn:aws:iam::123456789012:role/mine' })], deployerRoleArns: ['arn:aws:iam::123456789012:role/network'] },
+        'cairn.deploy.json',
+      ),
+    );
+    expect(problems).toEqual([
+      expect.objectContaining({ path: 'deployerRoleArns', message: expect.stringContaining('destinations.roleArns') }),
+      expect.objectContaining({ path: 'sources.0.sourceRoleArn', message: expect.stringContaining('filled in by the Cairn stack') }),
+    ]);
   });
 
   it('names an option it does not know, and lists the ones it does', () => {

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { driftReadActions } from '../../lib/infra/drift-reads.js';
 import type { HandlerName } from '../../lib/infra/functions.js';
 import { FULL_CONFIG, synth } from './synth.js';
 
@@ -27,6 +28,7 @@ const SERVICES: Record<string, string> = {
   '@aws-sdk/client-s3': 's3',
   '@aws-sdk/client-secrets-manager': 'secretsmanager',
   '@aws-sdk/client-sqs': 'sqs',
+  '@aws-sdk/client-sts': 'sts',
 };
 
 /** Calls IAM authorises under another action's name. */
@@ -45,11 +47,12 @@ const USED_BY_AWS_FOR: Partial<Record<HandlerName, Record<string, string>>> = {
     'sqs:DeleteMessage': 'the SQS event source mapping deletes what the batch processed',
     'sqs:GetQueueAttributes': 'the SQS event source mapping',
     'sqs:GetQueueUrl': 'the SQS event source mapping',
-    'iam:PassRole': 'CreateChangeSet and DeleteStack pass the deployer role to CloudFormation',
-    's3:GetObject': 'CloudFormation fetches a TemplateURL with the caller\'s credentials',
+    'iam:PassRole': 'CreateChangeSet and DeleteStack, signed with the source role, pass the deployer role to CloudFormation',
+    's3:GetObject': 'CloudFormation fetches a TemplateURL with the caller\'s credentials (the source role\'s)',
   },
   sweep: {
     'cloudformation:DetectStackResourceDrift': 'DetectStackDrift checks each resource with the caller\'s DetectStackResourceDrift permission',
+    ...Object.fromEntries(driftReadActions(FULL_CONFIG.driftDetectionResourceTypes).map((a) => [a, 'drift detection reads each resource with the caller\'s credentials'])),
   },
 };
 
@@ -187,11 +190,11 @@ function actionsSentBy(handler: HandlerName): Set<string> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-/** The Allow actions of the inline policies on the role of the function for `handler`. */
-function grantedTo(template: Template, handler: HandlerName, roleId: string): Set<string> {
+/** The Allow actions of the inline policies on the roles (a function's, and the source roles it assumes). */
+function grantedTo(template: Template, handler: HandlerName, roleIds: string[]): Set<string> {
   const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Json[];
   const statements = policies
-    .filter((p) => p.Properties.Roles.some((r: { Ref?: string }) => r.Ref === roleId))
+    .filter((p) => p.Properties.Roles.some((r: { Ref?: string }) => roleIds.includes(r.Ref ?? '')))
     .flatMap((p) => p.Properties.PolicyDocument.Statement as Json[]);
   expect(statements.length, `statements for ${handler}`).toBeGreaterThan(0);
   return new Set(statements.filter((s) => s.Effect === 'Allow').flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]) as string[]));
@@ -202,6 +205,7 @@ const HANDLERS: HandlerName[] = ['webhook', 'reconcile', 'sweep', 'stack-events'
 describe('Infra: permissions derived from the code', () => {
   let template: Template;
   let roles: Record<HandlerName, string>;
+  let sourceRoles: string[];
   beforeAll(() => {
     const s = synth(FULL_CONFIG, { bundle: false, validate: false });
     template = s.template;
@@ -209,6 +213,23 @@ describe('Infra: permissions derived from the code', () => {
     roles = Object.fromEntries(
       HANDLERS.map((h) => [h, s.stack.getLogicalId(fns[h].role.node.defaultChild as unknown as Parameters<typeof s.stack.getLogicalId>[0])]),
     ) as Record<HandlerName, string>;
+    sourceRoles = [...s.stack.sourceRoles.roles.values()].map((r) => s.stack.getLogicalId(r.node.defaultChild as unknown as Parameters<typeof s.stack.getLogicalId>[0]));
+  });
+
+  /** The reconciler acts with its own role and, for each source's work, that source's role. */
+  const identityOf = (handler: HandlerName): string[] => (handler === 'reconcile' ? [roles.reconcile, ...sourceRoles] : [roles[handler]]);
+
+  it('gives the reconcile function\'s own role no CloudFormation action and no PassRole: only the source roles have them', () => {
+    const own = grantedTo(template, 'reconcile', [roles.reconcile]);
+    expect([...own].filter((a) => a.startsWith('cloudformation:') || a === 'iam:PassRole')).toEqual([]);
+    expect(own.has('sts:AssumeRole')).toBe(true);
+    const cloudformation = [...actionsSentBy('reconcile')].filter((a) => a.startsWith('cloudformation:')).sort();
+    expect(sourceRoles).toHaveLength(FULL_CONFIG.sources.length);
+    for (const role of sourceRoles) {
+      const granted = grantedTo(template, 'reconcile', [role]);
+      expect([...granted].filter((a) => a.startsWith('cloudformation:')).sort(), role).toEqual(cloudformation);
+      expect([...granted].filter((a) => !a.startsWith('cloudformation:')).sort(), role).toEqual(['iam:PassRole', 's3:GetObject']);
+    }
   });
 
   it('finds the calls the code makes (the derivation itself works)', () => {
@@ -222,7 +243,7 @@ describe('Infra: permissions derived from the code', () => {
   for (const handler of HANDLERS) {
     it(`grants ${handler} every call its code can make, and nothing more`, () => {
       const sent = actionsSentBy(handler);
-      const granted = grantedTo(template, handler, roles[handler]);
+      const granted = grantedTo(template, handler, identityOf(handler));
       const byAws = { ...USED_BY_AWS, ...USED_BY_AWS_FOR[handler] };
       expect([...sent].filter((a) => !granted.has(a)).sort(), 'sent but not granted').toEqual([]);
       expect([...granted].filter((a) => !sent.has(a) && !(a in byAws)).sort(), 'granted but never sent').toEqual([]);

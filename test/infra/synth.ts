@@ -56,6 +56,7 @@ export const FULL_CONFIG = parseDeployConfig(
         previousWebhookSecretName: 'cairn/platform/webhook-previous',
         gitTokenSecretName: 'cairn/platform/git-token',
         roleArn: 'arn:aws:iam::123456789012:role/platform-deployer',
+        destinations: { roleArns: ['arn:aws:iam::123456789012:role/network-deployer'] },
       },
       {
         name: 'data',
@@ -72,7 +73,7 @@ export const FULL_CONFIG = parseDeployConfig(
     logRetentionDays: 30,
     alarms: { emails: ['ops@example.com'], topicArn: 'arn:aws:sns:eu-west-1:123456789012:pager' },
     driftDetectionPolicies: ['SecurityAudit'],
-    deployerRoleArns: ['arn:aws:iam::123456789012:role/network-deployer'],
+    driftDetectionResourceTypes: ['AWS::SQS::Queue', 'AWS::Cognito::*'],
   },
   'test configuration',
 );

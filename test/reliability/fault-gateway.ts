@@ -4,8 +4,10 @@
  * executed, on which incarnation of a stack); `Chaos` injects what the embedded account cannot:
  * simulated latency, calls that hang past a deadline and then time out, and an invocation killed
  * between two calls (a crashed or timed-out Lambda), after which every call the dead invocation
- * still makes fails without reaching the account.
+ * still makes fails without reaching the account; `denying` answers IAM's AccessDenied for the
+ * operations a role lacks, shaped as the SDK throws it and mapped as the CloudFormation adapter maps it.
  */
+import { toGatewayError } from '../../lib/adapters/aws-errors.js';
 import { TransientError } from '../../lib/core/errors.js';
 import type { ChangeSetInput, StackGateway } from '../../lib/ports/stack-gateway.js';
 import type { Random } from './random.js';
@@ -127,4 +129,24 @@ export class Chaos {
       return result;
     });
   }
+}
+
+/** The IAM action of a StackGateway write: `executeChangeSet` is `cloudformation:ExecuteChangeSet`. */
+export const iamActionOf = (operation: string): string => `cloudformation:${operation[0]!.toUpperCase()}${operation.slice(1)}`;
+
+/** The error the SDK throws for a call IAM refuses (CloudFormation's query protocol: code AccessDenied, HTTP 403). */
+export function accessDeniedSdkError(action: string, resource: string): Error {
+  const message = `User: arn:aws:sts::123456789012:assumed-role/CairnSourceRole/cairn-app is not authorized to perform: ${action} on resource: ${resource} because no identity-based policy allows the ${action} action`;
+  return Object.assign(new Error(message), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403, attempts: 1 } });
+}
+
+/** Calls of the operations in `denied` (as it is at each call) fail as IAM refuses them, without reaching the account. */
+export function denying(gateway: StackGateway, denied: ReadonlySet<string>, onDenied: (operation: string) => void = () => undefined): StackGateway {
+  return intercept(gateway, async (operation, args, call) => {
+    if (!denied.has(operation)) return call();
+    onDenied(operation);
+    const stackName = typeof args[0] === 'string' ? args[0] : (args[0] as { stackName?: string } | undefined)?.stackName ?? '*';
+    const action = iamActionOf(operation);
+    throw toGatewayError(accessDeniedSdkError(action, `arn:aws:cloudformation:eu-west-1:123456789012:stack/${stackName}/*`), `${action.split(':')[1]} for stack ${stackName}`);
+  });
 }

@@ -167,6 +167,27 @@ describe('Reliability: each fault on its own', () => {
     expect(traced(run, /receives .*scheduled-sweep/)).not.toEqual([]);
   });
 
+  it('stalls the commit whose step IAM refuses, naming the action, and tries it no more', async () => {
+    const run = await holds(
+      scenario(chain(), [{ kind: 'denied', operation: 'executeChangeSet', at: 30 * S, until: undefined }, { kind: 'sweep', at: 400 * S }, { kind: 'sweep', at: 700 * S }], {
+        kind: 'denied',
+        action: 'cloudformation:ExecuteChangeSet',
+      }),
+    );
+    // One refusal: the commit is stalled, not retried into the dead-letter queue, and the sweeps' wake-ups skip it.
+    expect(run.stats.denied).toBe(1);
+    expect(run.stats.deadLetters).toBe(0);
+    expect(traced(run, /stalled AccessDenied: stack alpha: IAM refused cloudformation:ExecuteChangeSet/)).toHaveLength(1);
+  });
+
+  it('stalls a create IAM refuses, then applies the next commit once the permission is granted', async () => {
+    const commits = [...chain(), { at: 240 * S, stacks: [stack('alpha', { label: 'v3' }), stack('bravo', { upstream: 'alpha' }), stack('charlie', { topics: 0 })] }];
+    const run = await holds(scenario(commits, [{ kind: 'denied', operation: 'createChangeSet', at: 0, until: 200 * S }]));
+    expect(traced(run, /stalled AccessDenied: stack (alpha|charlie): IAM refused cloudformation:CreateChangeSet/)).toHaveLength(2);
+    // Once per stack that could start (alpha and charlie; bravo waits for alpha) for each of the two commits pushed while refused.
+    expect(run.stats.denied).toBe(4);
+  });
+
   it('stalls on a broken cairn.yaml and resumes with the commit that repairs it', async () => {
     const commits = chain();
     commits[0]!.broken = true;

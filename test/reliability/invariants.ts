@@ -92,6 +92,10 @@ export async function checkOutcome(state: FinalState): Promise<string[]> {
     } else if (!last.summary.includes(CANARY_TYPE) && !/ROLLBACK_FAILED/.test(last.summary)) {
       violations.push(`the last commit stalled on ${expect.stack}, but not for the injected ${CANARY_TYPE} failure: ${last.summary}`);
     }
+  } else if (expect.kind === 'denied') {
+    if (last.outcome !== 'stalled' || last.reason !== 'AccessDenied' || !last.summary.includes(`IAM refused ${expect.action}`)) {
+      violations.push(`expected the last commit to stall with AccessDenied naming ${expect.action}, but the last reconcile was ${last.outcome}${last.reason ? ` (${last.reason})` : ''}: ${last.summary}`);
+    }
   } else if (last.outcome !== 'succeeded') {
     violations.push(`expected the last commit to converge, but the last reconcile was ${last.outcome}${last.reason ? ` (${last.reason})` : ''}: ${last.summary}`);
   } else expectConverged = true;

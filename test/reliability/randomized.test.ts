@@ -38,6 +38,7 @@ const totals: SimulationStats & { scenarios: number } = {
   reconciles: 0,
   kills: 0,
   timeouts: 0,
+  denied: 0,
   throttled: 0,
   internalFailures: 0,
   rollbacks: 0,

@@ -62,9 +62,15 @@ export type Fault =
   | { kind: 'sweep'; at: number }
   | { kind: 'slow-source'; invocation: number; delayMs: number }
   | { kind: 'source-down'; at: number; durationMs: number }
-  | { kind: 'lost-events'; at: number; durationMs: number; share: number };
+  | { kind: 'lost-events'; at: number; durationMs: number; share: number }
+  /** IAM refuses every call of this gateway operation from `at` until `until` (undefined: never granted). */
+  | { kind: 'denied'; operation: string; at: number; until: number | undefined };
 
-export type Expectation = { kind: 'converge' } | { kind: 'stall'; reason: 'StackFailed'; stack: string };
+export type Expectation =
+  | { kind: 'converge' }
+  | { kind: 'stall'; reason: 'StackFailed'; stack: string }
+  /** The last commit stalls with AccessDenied, naming the refused IAM action. */
+  | { kind: 'denied'; action: string };
 
 export interface Scenario {
   seed: number;
@@ -305,13 +311,20 @@ export function describeFault(f: Fault): string {
       return `invocation #${f.invocation} takes ${seconds(f.delayMs)} to fetch the branch head`;
     case 'source-down':
       return `the Git host is unreachable from ${seconds(f.at)} for ${seconds(f.durationMs)}`;
+    case 'denied':
+      return `IAM refuses every ${f.operation} call from ${seconds(f.at)}${f.until === undefined ? ' on (never granted)' : ` until ${seconds(f.until)}`}`;
     case 'lost-events':
       return `${Math.round(f.share * 100)}% of stack status events are lost from ${seconds(f.at)} for ${seconds(f.durationMs)} (the scheduled sweep runs every 15 min)`;
   }
 }
 
+function describeExpectation(e: Expectation): string {
+  if (e.kind === 'converge') return 'convergence';
+  return e.kind === 'denied' ? `an AccessDenied stall naming ${e.action}` : `a ${e.reason} stall on ${e.stack}`;
+}
+
 export function describeScenario(s: Scenario): string {
-  const lines = [`scenario #${s.index} (seed ${s.seed}), expecting ${s.expect.kind === 'converge' ? 'convergence' : `a ${s.expect.reason} stall on ${s.expect.stack}`}`];
+  const lines = [`scenario #${s.index} (seed ${s.seed}), expecting ${describeExpectation(s.expect)}`];
   for (const c of s.commits) {
     const share = c.spec.pruneMaxShare ? ` pruneMaxShare ${c.spec.pruneMaxShare}` : '';
     const delay = c.deliveryDelayMs ? ` (push delivered ${seconds(c.deliveryDelayMs)} late)` : '';

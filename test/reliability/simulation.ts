@@ -36,7 +36,7 @@ import type { Settled } from '../../lib/reconcile/settle.js';
 import { routeStackEvent } from '../../lib/reconcile/route-stack-event.js';
 import { StallMemory } from '../../lib/reconcile/stall-memory.js';
 import { MemoryRepo, type MemoryFiles } from '../helpers/memory-source.js';
-import { CallRecord, Chaos, type Invocation } from './fault-gateway.js';
+import { CallRecord, Chaos, denying, iamActionOf, type Invocation } from './fault-gateway.js';
 import { checkLeftovers, checkOutcome, lastReported, type FinalState } from './invariants.js';
 import { Random } from './random.js';
 import { CANARY_TYPE, POISON_SOURCE, SOURCE, describeFault, renderRepo, type CommitPlan, type Scenario } from './scenario.js';
@@ -89,6 +89,8 @@ export interface SimulationStats {
   rollbacks: number;
   stuck: number;
   lostEvents: number;
+  /** Calls IAM refused (the `denied` fault). */
+  denied: number;
   slowFetches: number;
   sourceFailures: number;
   messages: number;
@@ -136,6 +138,8 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
   const files = (c: CommitPlan): MemoryFiles => renderRepo(c.spec, { broken: c.broken ?? false });
   const repo = new MemoryRepo(files(scenario.commits[0]!));
   const record = new CallRecord();
+  /** Gateway operations IAM refuses just now (the `denied` fault). */
+  const denied = new Set<string>();
   const stats: SimulationStats = {
     simulatedMs: 0,
     steps: 0,
@@ -148,6 +152,7 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
     rollbacks: 0,
     stuck: 0,
     lostEvents: 0,
+    denied: 0,
     slowFetches: 0,
     sourceFailures: 0,
     messages: 0,
@@ -217,7 +222,10 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
       const key = region ?? account.defaultRegion;
       let g = cache.get(key);
       if (!g) {
-        const base = record.wrap(account.gateway(key));
+        const base = denying(record.wrap(account.gateway(key)), denied, (operation) => {
+          stats.denied++;
+          log(`DENIED ${iamActionOf(operation)}`);
+        });
         g = withRetries(chaos.wrap(hooks.gateway ? hooks.gateway(base) : base, invocation), { sleep: clock.sleep, random: retryRandom.fn });
         cache.set(key, g);
       }
@@ -465,6 +473,10 @@ export async function runScenario(scenario: Scenario, hooks: SimulationHooks = {
         break;
       case 'sweep':
         at(f.at, 'sweep', () => work.send({ source: SOURCE, kind: 'sweep', dedupId: `sweep-${f.at}`, receivedAt: now() }).then(() => undefined));
+        break;
+      case 'denied':
+        at(f.at, 'deny on', () => void denied.add(f.operation));
+        if (f.until !== undefined) at(f.until, 'deny off', () => void denied.delete(f.operation));
         break;
       case 'lost-events':
         for (let t = SWEEP_EVERY_MS; t <= f.at + f.durationMs + SWEEP_EVERY_MS; t += SWEEP_EVERY_MS) {

@@ -11,7 +11,9 @@ import type { CommitStatus } from '../../lib/ports/commit-status.js';
 import { EmbeddedAccount } from '../../lib/adapters/embedded-account/index.js';
 import { parseManifest } from '../../lib/core/manifest.js';
 import { destinationProblems, type DestinationPolicy } from '../../lib/core/policy.js';
+import type { ValidationError } from '../../lib/core/errors.js';
 import { parseDeploymentConfig } from '../../lib/core/source-config.js';
+import { parseDeployConfig } from '../../lib/infra/deploy-config.js';
 import { MemorySink } from '../../lib/ports/events.js';
 import { createReconciler } from '../../lib/reconcile/reconciler.js';
 import { StallMemory } from '../../lib/reconcile/stall-memory.js';
@@ -46,6 +48,11 @@ describe('Policy: destination checks (pure)', () => {
     ['a region outside the list', ['stacks:', '  a: {template: a.yaml, region: us-east-1}'], { regions: ['eu-west-1'] }, ['stacks.a.region']],
     ['no region, Cairn\'s own not allowed', ['stacks:', '  a: {template: a.yaml}'], { regions: ['eu-central-1'] }, ['stacks.a']],
     ['no role and no default while roles are restricted', ['stacks:', '  a: {template: a.yaml}'], { defaultRoleArn: undefined, roleArns: [DEV_EXTRA] }, ['stacks.a']],
+    ['a role in an allowed account', ['stacks:', `  a: {template: a.yaml, roleArn: "${DEV_EXTRA}"}`], { roleArns: [DEV_EXTRA], accounts: ['111111111111'] }, []],
+    ['an allowed role in another account', ['stacks:', `  a: {template: a.yaml, roleArn: "${PROD_ADMIN}"}`], { roleArns: [PROD_ADMIN], accounts: ['111111111111'] }, ['stacks.a.roleArn']],
+    ['a defaults role in another account, roles unrestricted', ['defaults:', `  roleArn: "${PROD_ADMIN}"`, 'stacks:', '  a: {template: a.yaml}'], { defaultRoleArn: undefined, accounts: ['111111111111'] }, ['defaults.roleArn']],
+    ['the default role in another account', ['stacks:', '  a: {template: a.yaml}'], { defaultRoleArn: PROD_ADMIN, accounts: ['111111111111'] }, ['stacks.a']],
+    ['no role at all: Cairn\'s own account, not checked', ['stacks:', '  a: {template: a.yaml}'], { defaultRoleArn: undefined, accounts: ['111111111111'] }, []],
     ['unrestricted: no default role, no destinations', ['stacks:', `  a: {template: a.yaml, roleArn: "${PROD_ADMIN}"}`], { defaultRoleArn: undefined }, []],
   ] as const)('%s', (_name, lines, over, paths) => {
     const problems = destinationProblems(manifest([...lines]).value, policy(over as Partial<DestinationPolicy>));
@@ -58,10 +65,35 @@ describe('Policy: destination checks (pure)', () => {
     expect(problem!.message).toContain(`allowed roles for source dev: ${DEV}, ${DEV_EXTRA} (cairn.deploy.json)`);
   });
 
+  it('names the account, the field and every allowed account', () => {
+    const [problem] = destinationProblems(manifest(['stacks:', `  a: {template: a.yaml, roleArn: "${PROD_ADMIN}"}`]).value, policy({ roleArns: [PROD_ADMIN], accounts: ['333333333333', '111111111111'] }));
+    expect(problem).toMatchObject({ path: 'stacks.a.roleArn' });
+    expect(problem!.message).toBe(
+      `role ${PROD_ADMIN} is in account 222222222222, which is not a destination of source dev; allowed accounts for source dev: 111111111111, 333333333333 (cairn.deploy.json)`,
+    );
+  });
+
   it('accepts destinations in cairn.deploy.json and rejects a malformed one by path', () => {
     const base = { name: 'dev', repoUrl: 'https://git.example/dev.git', provider: 'github', webhookSecretName: 'w' };
     expect(parseDeploymentConfig({ sources: [{ ...base, destinations: { roleArns: [DEV_EXTRA], regions: ['eu-west-1'] } }] }, 'f').sources[0]!.destinations).toEqual({ roleArns: [DEV_EXTRA], regions: ['eu-west-1'] });
     expect(() => parseDeploymentConfig({ sources: [{ ...base, destinations: { regions: ['mars-1'] } }] }, 'f')).toThrow(/sources\.0\.destinations\.regions\.0: expected an AWS region/);
+    expect(parseDeploymentConfig({ sources: [{ ...base, destinations: { accounts: ['111111111111'] } }] }, 'f').sources[0]!.destinations).toEqual({ accounts: ['111111111111'] });
+    expect(() => parseDeploymentConfig({ sources: [{ ...base, destinations: { accounts: ['1111'] } }] }, 'f')).toThrow(/sources\.0\.destinations\.accounts\.0: expected a 12-digit AWS account id/);
+  });
+
+  it('refuses a deployment whose own roles lie outside the source\'s accounts', () => {
+    const base = { name: 'dev', repoUrl: 'https://git.example/dev.git', provider: 'github', webhookSecretName: 'w' };
+    const problems = (() => {
+      try {
+        parseDeployConfig({ sources: [{ ...base, roleArn: DEV, destinations: { roleArns: [PROD_ADMIN], accounts: ['111111111111'] } }] }, 'cairn.deploy.json');
+        return [];
+      } catch (error) {
+        return (error as ValidationError).problems;
+      }
+    })();
+    expect(problems).toEqual([
+      { file: 'cairn.deploy.json', path: 'sources.0.destinations.roleArns.0', message: `role ${PROD_ADMIN} is in account 222222222222, which destinations.accounts (111111111111) does not list` },
+    ]);
   });
 });
 
@@ -82,11 +114,11 @@ describe('Use case: reconcile refuses a destination it was not given', () => {
     'network.yaml': NETWORK,
   });
 
-  async function run(roleLine: string) {
+  async function run(roleLine: string, accounts?: string[]) {
     const statuses: CommitStatus[] = [];
     account.resetCalls();
     const reconciler = createReconciler({
-      sources: [{ name: 'dev', destinations: { roleArns: [DEV_EXTRA], regions: ['eu-west-1'], configuredIn: 'cairn.deploy.json, source dev' }, defaultRoleArn: DEV }],
+      sources: [{ name: 'dev', destinations: { roleArns: [DEV_EXTRA, PROD_ADMIN], regions: ['eu-west-1'], accounts: accounts ?? ['111111111111', '222222222222'], configuredIn: 'cairn.deploy.json, source dev' }, defaultRoleArn: DEV }],
       repos: new Map([['dev', new MemoryRepo(files(roleLine))]]),
       gateways: () => (r) => account.gateway(r),
       sink: new MemorySink(),
@@ -98,14 +130,25 @@ describe('Use case: reconcile refuses a destination it was not given', () => {
   }
 
   it('stalls a commit naming another source\'s role as PolicyDenied, with the line, and calls nothing', async () => {
-    const { outcome, statuses, calls } = await run(`roleArn: ${PROD_ADMIN}`);
+    const { outcome, statuses, calls } = await run(`roleArn: arn:aws:iam::111111111111:role/prod-admin-deployer`);
     expect(outcome.outcome).toBe('stalled');
     if (outcome.outcome !== 'stalled') return;
     expect(outcome.error).toMatchObject({ name: 'PolicyDeniedError', reason: 'PolicyDenied' });
-    expect(outcome.error.message).toMatch(/^cairn\.yaml:6: stacks\.network\.roleArn: role arn:aws:iam::222222222222:role\/prod-admin-deployer is not a destination of source dev/);
+    expect(outcome.error.message).toMatch(/^cairn\.yaml:6: stacks\.network\.roleArn: role arn:aws:iam::111111111111:role\/prod-admin-deployer is not a destination of source dev/);
     expect(outcome.error.message).toContain(DEV_EXTRA);
     expect(calls).toBe(0);
     expect(statuses.at(-1)).toMatchObject({ state: 'failure', description: expect.stringMatching(/^PolicyDenied: 1 problem/) });
+  });
+
+  it('stalls a commit whose role is in an account that is not a destination, naming the field and the accounts', async () => {
+    const { outcome, calls } = await run(`roleArn: ${PROD_ADMIN}`, ['111111111111']);
+    expect(outcome.outcome).toBe('stalled');
+    if (outcome.outcome !== 'stalled') return;
+    expect(outcome.error).toMatchObject({ reason: 'PolicyDenied' });
+    expect(outcome.error.message).toContain(
+      `cairn.yaml:6: stacks.network.roleArn: role ${PROD_ADMIN} is in account 222222222222, which is not a destination of source dev; allowed accounts for source dev: 111111111111 (cairn.deploy.json, source dev)`,
+    );
+    expect(calls).toBe(0);
   });
 
   it('applies a commit whose role is one of the destinations', async () => {
@@ -137,6 +180,27 @@ describe('CLI: validate and plan check destinations when given', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('stacks.network.roleArn: role');
     expect(r.stderr).toContain(`allowed roles for source dev: ${DEV} (--allow-role)`);
+  });
+
+  it('validate and plan --allow-account name the role\'s account and the allowed ones', () => {
+    for (const command of ['validate', 'plan']) {
+      const r = cairn([command, dir, '--allow-account', '111111111111'], { env: { CAIRN_HOME: join(dir, 'home') } });
+      expect(r.status, command).toBe(1);
+      expect(r.stderr, command).toContain(
+        `stacks.network.roleArn: role ${PROD_ADMIN} is in account 222222222222, which is not a destination of source dev; allowed accounts for source dev: 111111111111 (--allow-account)`,
+      );
+    }
+    expect(cairn(['validate', dir, '--allow-account', '222222222222']).status).toBe(0);
+    expect(cairn(['validate', dir, '--allow-account', '2222']).stderr).toContain('--allow-account: "2222" is not a 12-digit AWS account id');
+  });
+
+  it('validate --deploy-config takes the accounts from the source\'s entry, and --allow-account adds to them', () => {
+    const file = join(dir, 'accounts.deploy.json');
+    writeFileSync(file, JSON.stringify({ sources: [{ name: 'dev', repoUrl: 'https://git.example/dev.git', provider: 'github', webhookSecretName: 'w', destinations: { accounts: ['111111111111'] } }] }));
+    const r = cairn(['validate', dir, '--deploy-config', file]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`allowed accounts for source dev: 111111111111 (${file}, source dev)`);
+    expect(cairn(['validate', dir, '--deploy-config', file, '--allow-account', '222222222222']).status).toBe(0);
   });
 
   it('plan --deploy-config reads the source\'s destinations and stops before the account', () => {

@@ -1,7 +1,8 @@
 /**
- * Security: IAM enforces what the code promises, so a bug in Cairn cannot widen it. The reconciler
- * may delete or unprotect only stacks carrying `cairn:source` (a Null condition, asserted on the
- * synthesised policy: removing it fails here); prune deletes a stack through the role it was
+ * Security: IAM enforces what the code promises, so a bug in Cairn cannot widen it. A source's role
+ * may delete or unprotect only stacks whose `cairn:source` is that source (asserted on the
+ * synthesised policy: removing the condition fails here; test/security/source-isolation.test.ts
+ * evaluates the policies); prune deletes a stack through the role it was
  * deployed with; the template bucket's policy lets only the reconcile role write; the sweep is denied the data-plane reads its read-only policies would allow; every
  * function has reserved concurrency from the deployment configuration; destination roles are
  * passable. Synthesised without bundling, and on the embedded account for the prune.
@@ -9,6 +10,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DATA_PLANE_READS } from '../../lib/infra/cloudformation-access.js';
+import { DEFAULT_DRIFT_RESOURCE_TYPES, driftReadActions } from '../../lib/infra/drift-reads.js';
 import { parseDeployConfig } from '../../lib/infra/deploy-config.js';
 import type { GatewayFactory } from '../../lib/ports/stack-gateway.js';
 import { synth } from '../infra/synth.js';
@@ -38,14 +40,14 @@ const config = (extra: Record<string, unknown> = {}) =>
 describe('Security: IAM enforces ownership and least privilege', () => {
   const { template } = synth(config({ reservedConcurrency: { webhook: 3 } }), { bundle: false });
 
-  it('lets the reconciler delete or unprotect only stacks tagged cairn:source', () => {
+  it('lets a source\'s role delete or unprotect only stacks tagged with that source', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
             Effect: 'Allow',
-            Action: ['cloudformation:DeleteStack', 'cloudformation:UpdateTerminationProtection'],
-            Condition: { Null: { 'aws:ResourceTag/cairn:source': 'false' } },
+            Action: Match.arrayWith(['cloudformation:DeleteStack', 'cloudformation:UpdateTerminationProtection']),
+            Condition: { StringEquals: { 'aws:ResourceTag/cairn:source': 'platform' } },
           }),
         ]),
       },
@@ -73,6 +75,15 @@ describe('Security: IAM enforces ownership and least privilege', () => {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: DATA_PLANE_READS, Resource: '*' })]) },
     });
     expect(DATA_PLANE_READS).toEqual(expect.arrayContaining(['s3:GetObject', 'dynamodb:Scan', 'secretsmanager:GetSecretValue', 'kms:Decrypt']));
+  });
+
+  it('gives the sweep only the reads drift detection makes, for the deployment\'s resource types, and no managed policy by default', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Allow', Action: driftReadActions(DEFAULT_DRIFT_RESOURCE_TYPES), Resource: '*' })]) },
+    });
+    const sweepRoles = Object.values(template.findResources('AWS::IAM::Role')).filter((r) => (r as { Properties: { Description?: string } }).Properties.Description === 'Cairn sweep function');
+    expect(sweepRoles).toHaveLength(1);
+    expect((sweepRoles[0] as { Properties: { ManagedPolicyArns?: unknown } }).Properties.ManagedPolicyArns).toBeUndefined();
   });
 
   it('lets only the reconcile role write templates, in the bucket policy', () => {

@@ -35,11 +35,12 @@ Options:
   --provider P        signature scheme of incoming webhooks: ${PROVIDERS.join(', ')} (default: github)
   --target T          embedded (default; simulated account under $CAIRN_HOME) or aws
   --region R          region for stacks that name none (default: AWS_REGION, else us-east-1)
-  --deploy-config F   take each source's destinations (roleArn, destinations.roleArns and .regions)
-                      from its entry in the deployment file F (cairn.deploy.json)
+  --deploy-config F   take each source's destinations (roleArn, destinations.roleArns, .regions and
+                      .accounts) from its entry in the deployment file F (cairn.deploy.json)
   --allow-role ARN    a role cairn.yaml may name (repeatable); a commit naming another stalls
                       (PolicyDenied) before any AWS call
   --allow-region R    a region stacks may go to (repeatable); likewise
+  --allow-account ID  an account the deployer roles may be in (repeatable); likewise
   --token-env NAME    a private https repository's token, from this environment variable (the form
                       each provider expects: README, "Reading repositories and credentials")
   --token-file PATH   the same, from a file, read again on every fetch (so rotation applies)
@@ -75,6 +76,7 @@ export async function run(argv: string[]): Promise<number> {
       region: { type: 'string' },
       'allow-role': { type: 'string', multiple: true },
       'allow-region': { type: 'string', multiple: true },
+      'allow-account': { type: 'string', multiple: true },
       'deploy-config': { type: 'string' },
       'token-env': { type: 'string' },
       'token-file': { type: 'string' },
@@ -105,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.source && paths.length > 1) throw new UsageError('--source names one source; with several --path, each cairn.yaml names its own with `source:`');
   const branch = values.branch ?? (isUrl ? 'main' : 'HEAD');
   const followed: { name: string; repo: SourceRepo; path: string | undefined; destinations: GivenDestinations | undefined }[] = [];
-  const policy = { 'allow-role': values['allow-role'], 'allow-region': values['allow-region'], 'deploy-config': values['deploy-config'] };
+  const policy = { 'allow-role': values['allow-role'], 'allow-region': values['allow-region'], 'allow-account': values['allow-account'], 'deploy-config': values['deploy-config'] };
   for (const path of paths) {
     const loaded = await inspectSource(
       {
