@@ -163,7 +163,8 @@ export class CloudFormationGateway implements StackGateway {
           Description: input.description,
           DeploymentMode: input.deploymentMode,
           IncludeNestedStacks: false,
-          ...(input.includePropertyValues ? { IncludePropertyValues: true } : {}),
+          // CreateChangeSet has no IncludePropertyValues: CloudFormation computes the values for every
+          // change set, and DescribeChangeSet returns them when asked (below).
         }),
       );
       return { changeSetId: Id ?? '', stackId: StackId ?? '' };

@@ -23,13 +23,16 @@ export const ESBUILD_TARGET = 'node24';
 /**
  * Resolved from the runtime's own SDK instead of bundled. The credential providers are loaded only
  * when no credentials are in the environment, which in Lambda they always are. S3 (PutObject and
- * HeadObject on the template bucket) is the largest client, and STS (AssumeRole of a source's role)
- * keeps the reconcile bundle under 1 MB; every SDK version makes those calls alike. Bundling the
+ * HeadObject on the template bucket) is the largest client; STS (AssumeRole of a source's role),
+ * SQS (SendMessage, ChangeMessageVisibility) and Secrets Manager (GetSecretValue) keep the
+ * reconcile bundle under 1 MB. Every SDK version makes those calls alike. Bundling the
  * rest pins the SDK the tests ran against, including recent CloudFormation fields such as
  * DeploymentMode.
  */
 export const EXTERNAL_MODULES = [
   '@aws-sdk/client-s3',
+  '@aws-sdk/client-secrets-manager',
+  '@aws-sdk/client-sqs',
   '@aws-sdk/client-sts',
   '@aws-sdk/credential-provider-http',
   '@aws-sdk/credential-provider-ini',

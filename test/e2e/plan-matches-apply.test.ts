@@ -142,8 +142,8 @@ describe.each(TARGETS)('E2E: the plan tells the truth (%s)', (target) => {
   const run = (args: string[], cwd?: string): CliResult => cairn([...args, '--target', target], { env, ...(cwd ? { cwd } : {}) });
   /** `cairn sim`, on the account's home, whichever target reads it. */
   const sim = (args: string[]): CliResult => cairn(['sim', ...args], { env });
-  const plan = (dir: string): { status: number | null; json: PlanOutput } => {
-    const r = run(['plan', dir, '--json']);
+  const plan = (dir: string, ...flags: string[]): { status: number | null; json: PlanOutput } => {
+    const r = run(['plan', dir, '--json', ...flags]);
     return { status: r.status, json: PlanOutputSchema.parse(JSON.parse(r.stdout)) };
   };
   const apply = (dir: string, ...flags: string[]): { status: number | null; json: ApplyOutput } => {
@@ -235,8 +235,13 @@ describe.each(TARGETS)('E2E: the plan tells the truth (%s)', (target) => {
     } finally {
       expect(sim(['reset']).status).toBe(0);
     }
+    // plan --retry shows what apply --retry then does: the stack recreated.
+    const retryPlan = plan(dir, '--retry');
+    expect(retryPlan.status).toBe(2);
+    expect(retryPlan.json.stacks[0]).toMatchObject({ id: 'queue', action: 'create', recreate: true });
     const retried = apply(dir, '--retry');
     expect(retried.status).toBe(0);
+    expect(retried.json.planned).toEqual(retryPlan.json.counts);
     expect(retried.json.counts).toMatchObject({ created: 1, blocked: 0 });
     const after = status(dir);
     expect(after.stacks[0]).toMatchObject({ id: 'queue', status: 'CREATE_COMPLETE', inSync: true, commit: head });

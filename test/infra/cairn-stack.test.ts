@@ -187,13 +187,13 @@ describe('Infra: Cairn stack', () => {
       }
     });
 
-    it('leave out of the bundles only Node built-ins, the S3 and STS clients and the credential providers Lambda never loads', () => {
+    it('leave out of the bundles only Node built-ins, the S3, STS, SQS and Secrets Manager clients and the credential providers Lambda never loads', () => {
       const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
       for (const fn of Object.values(resources(t, 'AWS::Lambda::Function'))) {
         const code = readFileSync(join(bundleOf(fn), 'index.mjs'), 'utf8');
         const outside = (pattern: RegExp) => [...code.matchAll(pattern)].map((m) => m[1]!).filter((x) => /^[@a-z]/.test(x) && !builtins.has(x));
-        // Loaded at start-up: at most the S3 and STS clients, from the Lambda runtime's own SDK.
-        for (const specifier of outside(/\b(?:from|import)"([^"\s]+)"/g)) expect(['@aws-sdk/client-s3', '@aws-sdk/client-sts']).toContain(specifier);
+        // Loaded at start-up: at most the S3, STS, SQS and Secrets Manager clients, from the Lambda runtime's own SDK.
+        for (const specifier of outside(/\b(?:from|import)"([^"\s]+)"/g)) expect(['@aws-sdk/client-s3', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-sqs', '@aws-sdk/client-sts']).toContain(specifier);
         // Loaded only if credentials were not in the environment, which in Lambda they always are.
         for (const specifier of outside(/\bimport\("([^"\s]+)"\)/g)) expect(EXTERNAL_MODULES).toContain(specifier);
       }

@@ -23,10 +23,12 @@ Options:
 ${SOURCE_HELP}
   --offline           Cairn's own template diff only: no preview change sets, no CloudFormation
                       call beyond listing the stacks
+  --retry             show what \`cairn apply --retry\` would do: a failed create or update of this
+                      same content planned as tried once more instead of blocked
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('plan', argv, { ...SOURCE_OPTIONS, offline: { type: 'boolean' } });
+  const { values, positionals } = parse('plan', argv, { ...SOURCE_OPTIONS, offline: { type: 'boolean' }, retry: { type: 'boolean' } });
   if (values.help) {
     process.stdout.write(HELP);
     return EXIT.ok;
@@ -37,7 +39,14 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.json && warnings.length > 0) process.stderr.write(`${renderProblems(warnings)}\n\n`);
   const account = await openAccount(values.target, values.region);
   try {
-    const { plan, defaultRegion } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, ...(values.offline ? {} : { preview: changeSetTiming(account.target) }) });
+    // What `cairn apply --retry` would do: a failed create or update of this same content tried once more.
+    const retry = values.retry ? new Set(desired.stacks.map((s) => s.id)) : undefined;
+    const { plan, defaultRegion } = await planSource(desired, {
+      gateways: account.gateways,
+      resourceDiff: true,
+      ...(values.offline ? {} : { preview: changeSetTiming(account.target) }),
+      ...(retry ? { retry } : {}),
+    });
     const counts = countActions(plan);
     if (values.json) {
       const stacks = plan.stacks.map((s) => ({
