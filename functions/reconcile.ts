@@ -7,6 +7,7 @@
  * visibility); stalled ones are reported on the commit and dropped; malformed messages are moved
  * to the dead-letter queue at once.
  */
+import { approvalsUnavailable } from '../lib/ports/approvals.js';
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createCommitStatusReporter } from '../lib/adapters/commit-status/index.js';
@@ -78,6 +79,8 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
       });
     },
     step: () => ({ remainingMs: () => context.getRemainingTimeInMillis(), reserveMs: 30_000 }),
+    // Never applied without the approval a stack asks for: until this deployment keeps approvals, such a stack stalls, saying so.
+    approvals: approvalsUnavailable('the deployed reconciler cannot take yet (approvals work in `cairn serve`)'),
   });
   try {
     const result = await processBatch(

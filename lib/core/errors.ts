@@ -39,7 +39,9 @@ export type StallReason =
   /** cairn.yaml names a role or region outside the source's declared destinations. */
   | 'PolicyDenied'
   /** A person rejected this change set (`cairn reject`). */
-  | 'ApprovalRejected';
+  | 'ApprovalRejected'
+  /** The stack asks for an approval this runtime cannot take. */
+  | 'ApprovalUnavailable';
 
 export type WaitReason = 'StackBusy' | 'ChangeSetPending' | 'DependencyPending' | 'Throttled' | 'ApplyInProgress';
 

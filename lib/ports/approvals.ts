@@ -23,4 +23,20 @@ export interface Approval {
 export interface ApprovalStore {
   get(source: string, stack: string, changeSetName: string): Promise<Approval | undefined>;
   put(approval: Approval): Promise<void>;
+  /**
+   * Set when this runtime cannot take approvals at all (why): a stack whose policy asks for one
+   * then stalls, saying so, rather than being applied without one.
+   */
+  readonly unavailable?: string;
+}
+
+/** For a runtime that keeps no approvals: every stack that asks for one stalls with `why`. */
+export function approvalsUnavailable(why: string): ApprovalStore {
+  return {
+    unavailable: why,
+    get: async () => undefined,
+    put: async () => {
+      throw new Error(why);
+    },
+  };
 }

@@ -263,6 +263,13 @@ async function approvalGate(step: Step, s: StackPlan, policy: ApprovalPolicy, ch
   const store = step.options.approvals;
   if (!store || !needsApproval(policy, action, changes)) return 'go';
   const { sink } = step.options;
+  if (store.unavailable) {
+    if (changeSetName !== 'delete' && gateway) await gateway.deleteChangeSet(s.stackName, changeSetName);
+    throw new StalledError('ApprovalUnavailable', `stack ${s.id}: \`approval: ${policy}\` asks for a person's approval of its ${action}, which ${store.unavailable}`, {
+      stackId: s.id,
+      hint: 'set `approval: auto` for this stack, or apply this commit with `cairn apply` (the person running it approves)',
+    });
+  }
   const found = await store.get(step.desired.source, s.id, changeSetName);
   const approval = found && found.commit === step.desired.commit ? found : undefined;
   if (approval?.decision === 'approved') {
@@ -279,7 +286,7 @@ async function approvalGate(step: Step, s: StackPlan, policy: ApprovalPolicy, ch
   const what = changes.length ? `: ${summariseChanges([...changes])}` : '';
   const message = `awaiting approval (${policy}) of ${action === 'delete' ? 'its deletion' : `change set ${changeSetName}`}${what}; approve with \`cairn approve ${s.id}\` or reject with \`cairn reject ${s.id}\``;
   s.held = { window: 'approval', until: undefined, message };
-  sink.emit({ ...step.base, type: 'log', level: 'info', stack: s.id, message: `${s.id} ${message}` });
+  sink.emit({ ...step.base, type: 'log', level: 'info', stack: s.id, message });
   return 'hold';
 }
 

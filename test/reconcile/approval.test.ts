@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileApprovals } from '../../lib/adapters/file-approvals.js';
 import { needsApproval } from '../../lib/reconcile/advance.js';
+import { approvalsUnavailable } from '../../lib/ports/approvals.js';
 import type { ChangeSetChange } from '../../lib/ports/stack-gateway.js';
 import { repo, world } from '../helpers/world.js';
 
@@ -49,6 +50,15 @@ describe('Reconcile: manual approval', () => {
     const result = await w.converge(desired, { approvals });
     expect(result.outcome).toBe('stalled');
     if (result.outcome === 'stalled') expect([result.error.reason, result.error.message]).toEqual(['ApprovalRejected', `stack app: bo rejected its create (change set ${name}) at 2026-01-01T00:00:00.000Z`]);
+    expect((await w.gateway.listChangeSets('app')).filter((c) => c.executionStatus === 'AVAILABLE')).toEqual([]);
+  });
+
+  it('stalls, never applies, a stack asking for approval where no approvals can be taken', async () => {
+    const w = world();
+    const result = await w.converge(await w.desired(files(30)), { approvals: approvalsUnavailable('the deployed reconciler cannot take yet') });
+    expect(result.outcome).toBe('stalled');
+    if (result.outcome === 'stalled') expect(result.error).toMatchObject({ reason: 'ApprovalUnavailable', message: "stack app: `approval: manual` asks for a person's approval of its create, which the deployed reconciler cannot take yet" });
+    expect(w.account.callCount('executeChangeSet')).toBe(0);
     expect((await w.gateway.listChangeSets('app')).filter((c) => c.executionStatus === 'AVAILABLE')).toEqual([]);
   });
 
