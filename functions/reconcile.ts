@@ -8,6 +8,7 @@
  * to the dead-letter queue at once.
  */
 import { approvalsUnavailable } from '../lib/ports/approvals.js';
+import { S3Approvals } from '../lib/adapters/s3-approvals.js';
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createCommitStatusReporter } from '../lib/adapters/commit-status/index.js';
@@ -36,7 +37,8 @@ const queue = new SqsWorkQueue({ queueUrl, client: sqs });
 // Kept across warm invocations: stalled commits, each source's gateways per region (signed with
 // that source's own role), and each source's git cache.
 const stalls = new StallMemory();
-const gatewaysForSource = sourceGateways({ templateBucket: process.env[ENV.templateBucket] });
+const templateBucket = process.env[ENV.templateBucket];
+const gatewaysForSource = sourceGateways({ templateBucket });
 /** Each source's stacks go through its own role, assumed for that source's work alone. */
 const gatewaysOf = (name: string): GatewayFactory => gatewaysForSource(findSource(config, name)!);
 const repos = new Map(
@@ -79,8 +81,8 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
       });
     },
     step: () => ({ remainingMs: () => context.getRemainingTimeInMillis(), reserveMs: 30_000 }),
-    // Never applied without the approval a stack asks for: until this deployment keeps approvals, such a stack stalls, saying so.
-    approvals: approvalsUnavailable('the deployed reconciler cannot take yet (approvals work in `cairn serve`)'),
+    // Approvals are objects in the deployment's bucket, written by people (`cairn approve --target aws`), read here.
+    approvals: templateBucket ? new S3Approvals({ bucket: templateBucket }) : approvalsUnavailable('this deployment cannot take: it has no bucket configured'),
   });
   try {
     const result = await processBatch(

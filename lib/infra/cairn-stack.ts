@@ -7,7 +7,7 @@
 import { CfnOutput, Duration, Size, Stack, type StackProps } from 'aws-cdk-lib';
 import { Match, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Effect, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -24,6 +24,9 @@ import { attachManagedPolicies } from './managed-policies.js';
 import { SourceRoles } from './source-roles.js';
 import { SourceSecrets } from './source-secrets.js';
 import { TemplateBucket } from './template-bucket.js';
+import { acknowledgeWildcards } from './nag.js';
+import { DEFAULT_TEMPLATE_PREFIX } from '../adapters/cloudformation-gateway.js';
+import { APPROVALS_PREFIX } from '../adapters/s3-approvals.js';
 import { WorkQueue } from './work-queue.js';
 
 /** One reconcile step: fetch, plan, start change sets; the handler keeps 30 s in reserve. */
@@ -140,8 +143,12 @@ export class CairnStack extends Stack {
     this.reconcile.function.addEnvironment(ENV.config, this.toJsonString({ sources: this.sourceRoles.sources }));
     // GetObject: HeadObject, which the reconciler uses to skip an upload, is authorised as GetObject.
     this.reconcile.grant(
-      new PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [templates.bucket.arnForObjects('*')] }),
-      'Template objects are keyed by stack name and content hash, known only at run time; the bucket holds nothing but these templates.',
+      new PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [templates.bucket.arnForObjects(`${DEFAULT_TEMPLATE_PREFIX}*`)] }),
+      'Template objects are keyed by stack name and content hash, known only at run time; the prefix holds nothing but these templates.',
+    );
+    this.reconcile.grant(
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [templates.bucket.arnForObjects(`${APPROVALS_PREFIX}*`)] }),
+      'Approvals are keyed by source, stack and change set, known only at run time; the reconciler reads them and the bucket policy denies it writing one.',
     );
     templates.onlyWrittenBy(this.reconcile.role);
     if (secrets.gitTokenSecretArns.length > 0) {
@@ -242,6 +249,14 @@ export class CairnStack extends Stack {
     });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.work.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'TemplateBucketName', { value: templates.bucket.bucketName });
+    // Attach to the people (or their role) who may approve change sets of stacks with an `approval` policy.
+    const approvers = new ManagedPolicy(this, 'ApproverPolicy', { description: 'Cairn: approve or reject change sets (cairn approve --target aws)', statements: templates.approverStatements() });
+    acknowledgeWildcards(
+      approvers,
+      [templates.bucket.arnForObjects(`${APPROVALS_PREFIX}*`), '*'],
+      'Approvals are keyed by source, stack and change set, known only when a person approves; reading change sets needs DescribeStacks and ListChangeSets on the stacks, whose names come from each repository.',
+    );
+    new CfnOutput(this, 'ApproverPolicyArn', { description: 'Managed policy for people who run `cairn approve --target aws`', value: approvers.managedPolicyArn });
     for (const [name, f] of Object.entries(functions)) {
       new CfnOutput(this, `${f.node.id}LogGroup`, { description: `Log group of the ${name} function`, value: f.logGroup.logGroupName });
     }

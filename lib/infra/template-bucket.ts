@@ -1,13 +1,15 @@
 /**
  * TemplateBucket: where the reconciler puts templates over CloudFormation's 51,200-byte inline
- * limit, for CloudFormation to read by URL. Private, encrypted, TLS only; objects are copies of
- * what is in Git and expire once no change set can still need them.
+ * limit, for CloudFormation to read by URL, and where people's approvals are kept (written by
+ * approvers, read by the reconciler). Private, encrypted, TLS only; objects expire after 30 days.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AnyPrincipal, Effect, PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag.js';
+import { DEFAULT_TEMPLATE_PREFIX } from '../adapters/cloudformation-gateway.js';
+import { APPROVALS_PREFIX } from '../adapters/s3-approvals.js';
 
 export class TemplateBucket extends Construct {
   readonly bucket: Bucket;
@@ -45,9 +47,28 @@ export class TemplateBucket extends Construct {
         effect: Effect.DENY,
         principals: [new AnyPrincipal()],
         actions: ['s3:PutObject'],
-        resources: [this.bucket.arnForObjects('*')],
+        resources: [this.bucket.arnForObjects(`${DEFAULT_TEMPLATE_PREFIX}*`)],
         conditions: { ArnNotEquals: { 'aws:PrincipalArn': role.roleArn } },
       }),
     );
+    // Approvals are people's: the reconcile role reads them and can never write one, so no bug in
+    // Cairn can approve its own change set.
+    this.bucket.addToResourcePolicy(
+      new PolicyStatement({
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['s3:PutObject', 's3:DeleteObject'],
+        resources: [this.bucket.arnForObjects(`${APPROVALS_PREFIX}*`)],
+        conditions: { ArnEquals: { 'aws:PrincipalArn': role.roleArn } },
+      }),
+    );
+  }
+
+  /** What a person needs to approve or reject with `cairn approve --target aws`: write an approval, and read the stacks' change sets. */
+  approverStatements(): PolicyStatement[] {
+    return [
+      new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(`${APPROVALS_PREFIX}*`)] }),
+      new PolicyStatement({ actions: ['cloudformation:DescribeStacks', 'cloudformation:ListChangeSets'], resources: ['*'] }),
+    ];
   }
 }

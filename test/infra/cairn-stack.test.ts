@@ -266,6 +266,8 @@ describe('Infra: Cairn stack', () => {
       expect(of(/reconciles a source/)).toEqual(
         [
           ...common,
+          // Templates (read and written) and people's approvals (read only), each under its own prefix.
+          's3:GetObject',
           's3:GetObject',
           's3:PutObject',
           'secretsmanager:GetSecretValue',

@@ -96,6 +96,21 @@ describe('Security: IAM enforces ownership and least privilege', () => {
     });
   });
 
+  it('never lets the reconcile role write an approval, and gives approvers a policy to write one', () => {
+    const approvals = Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('/cairn/approvals/\\*$')])] });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Principal: { AWS: '*' }, Action: ['s3:PutObject', 's3:DeleteObject'], Resource: approvals, Condition: { ArnEquals: { 'aws:PrincipalArn': Match.anyValue() } } }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Allow', Action: 's3:PutObject', Resource: approvals })]) },
+    });
+    template.hasOutput('ApproverPolicyArn', Match.anyValue());
+  });
+
   it('reserves concurrency for every function, the webhook\'s small, from the configuration', () => {
     const reserved = Object.values(template.findResources('AWS::Lambda::Function')).map(
       (f) => (f as { Properties: { Description: string; ReservedConcurrentExecutions?: number } }).Properties,

@@ -7,7 +7,8 @@
 import { userInfo } from 'node:os';
 import { FileApprovals } from '../../adapters/file-approvals.js';
 import { stackKey } from '../../core/plan.js';
-import type { Approval } from '../../ports/approvals.js';
+import type { Approval, ApprovalStore } from '../../ports/approvals.js';
+import { S3Approvals } from '../../adapters/s3-approvals.js';
 import { isPreview } from '../../reconcile/preview.js';
 import { CHANGE_SET_PREFIX } from '../../reconcile/change-set.js';
 import { listActual } from '../../reconcile/plan-source.js';
@@ -24,7 +25,10 @@ ${verb === 'approve' ? 'Approves' : 'Rejects'} the change set that stack STACK (
 stack whose \`approval\` policy (manual, manual-on-replace, manual-on-delete) asks for one; for a
 stack being pruned, its deletion. The decision is bound to that change set and to the source's
 commit (HEAD unless --ref): a newer commit needs its own. It is recorded with your user name and
-the time, and \`cairn serve\` ${verb === 'approve' ? 'executes the change set' : 'stalls the commit, naming you'} on its next step.
+the time, and the reconciler (\`cairn serve\`, or the deployed one with --target aws)
+${verb === 'approve' ? 'executes the change set' : 'stalls the commit, naming you'} on its next step. With --target aws the decision is written to the
+deployment's bucket: set CAIRN_APPROVALS_BUCKET to its TemplateBucketName output; your identity
+needs the stack's ApproverPolicyArn policy.
 
 Options:
 ${SOURCE_HELP}
@@ -70,16 +74,31 @@ export async function decide(argv: string[], verb: 'approve' | 'reject'): Promis
       by: userName(),
       at: new Date().toISOString(),
     };
-    await new FileApprovals(approvalsDir()).put(approval);
+    await approvalStore(account.target, values.region).put(approval);
     const what = changeSetName === 'delete' ? 'the deletion of' : `change set ${changeSetName} of`;
     process.stdout.write(
       `${verb === 'approve' ? style.green('✓') : style.red('✗')} ${approval.decision} ${what} stack ${stackId} at ${shortSha(snapshot.commit)}, as ${approval.by}\n` +
-        `  \`cairn serve\` ${verb === 'approve' ? 'executes it' : 'stalls the commit'} on its next step\n`,
+        `  the reconciler ${verb === 'approve' ? 'executes it' : 'stalls the commit'} on its next step\n`,
     );
     return EXIT.ok;
   } finally {
     await account.close();
   }
+}
+
+/**
+ * Where the decision goes: the state directory for the embedded account (what `cairn serve` reads),
+ * the deployment's bucket for AWS (what the reconcile function reads), named by CAIRN_APPROVALS_BUCKET.
+ */
+function approvalStore(target: string, region: string | undefined): ApprovalStore {
+  if (target !== 'aws') return new FileApprovals(approvalsDir());
+  const bucket = process.env['CAIRN_APPROVALS_BUCKET'];
+  if (!bucket) {
+    throw new UsageError(
+      'cairn approve --target aws: set CAIRN_APPROVALS_BUCKET to the deployment\'s bucket (the TemplateBucketName output of the Cairn stack); your identity needs the ApproverPolicyArn policy',
+    );
+  }
+  return new S3Approvals({ bucket, ...(region ? { region } : {}) });
 }
 
 function userName(): string {
