@@ -1,12 +1,15 @@
 /** `cairn status [DIR]`: every declared or owned stack, its CloudFormation status, whether it is in sync, the commit it was applied from, and drift. */
 import { healthOf } from '../../core/health.js';
-import { OWNER_TAGS, type ActualStack } from '../../core/model.js';
+import { OWNER_TAGS, type ActualStack, type DesiredState, type StackPlan } from '../../core/model.js';
+import type { GatewayFactory } from '../../ports/stack-gateway.js';
 import { stackKey } from '../../core/plan.js';
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
 import { inspectSource, openAccount, requireSourceName } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { activeWindows } from '../../core/windows.js';
+import { CHANGE_SET_PREFIX } from '../../reconcile/change-set.js';
+import { isPreview } from '../../reconcile/preview.js';
 import type { StatusOutput } from '../json-output.js';
 import { describeCommit, renderProblems, shortSha } from '../render.js';
 import { pad, style } from '../style.js';
@@ -87,7 +90,8 @@ export async function run(argv: string[]): Promise<number> {
         const a = byKey.get(stackKey(s.region, s.stackName, defaultRegion));
         const declared = desired.stacks.some((d) => d.id === s.id);
         const why = !declared ? `no longer declared in cairn.yaml; ${s.action === 'delete' ? 'the next apply prunes it' : 'kept, since prune is off'}` : s.reason;
-        const reason = s.held ? `${why}; ${s.held.message}` : why;
+        const awaiting = declared && a ? await awaitingApproval(s, desired, account.gateways) : undefined;
+        const reason = s.held ? `${why}; ${s.held.message}` : awaiting ? `awaiting approval of change set ${awaiting} (\`cairn approve ${s.id}\` or \`cairn reject ${s.id}\`)` : why;
         rows.push(row(s.id, s.stackName, s.region, a, s.action === 'none' && !s.waiting && declared, reason, declared, s.action === 'blocked' ? `blocked: ${s.reason}` : undefined));
       }
     } else {
@@ -144,4 +148,12 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     await account.close();
   }
+}
+
+/** The change set a stack whose approval policy asks for one keeps waiting for a person, if any. */
+async function awaitingApproval(s: StackPlan, desired: DesiredState, gateways: GatewayFactory): Promise<string | undefined> {
+  const d = desired.stacks.find((x) => x.id === s.id);
+  if (!d || d.approval === 'auto' || (s.action !== 'create' && s.action !== 'update' && s.action !== 'revert')) return undefined;
+  const sets = await gateways(s.region).listChangeSets(s.stackName);
+  return sets.find((c) => c.changeSetName.startsWith(CHANGE_SET_PREFIX) && !isPreview(c.changeSetName) && c.executionStatus === 'AVAILABLE')?.changeSetName;
 }
