@@ -78,7 +78,7 @@ describe('End to end: cairn demo', () => {
   it('tours every step and exits 0 by itself', async () => {
     const r = await cairnAsync(['demo']);
     expect(r.status).toBe(0);
-    for (const step of ['1/6 First push', '2/6 Change one stack', '3/6 A destructive change', '4/6 Drift', '5/6 Prune', '6/6 Final status']) expect(r.stdout).toContain(step);
+    for (const step of ['1/7 First push', '2/7 Change one stack', '3/7 A destructive change', '4/7 Drift', '5/7 Prune', '6/7 Manual approval', '7/7 Final status']) expect(r.stdout).toContain(step);
     expect(r.stdout).toMatch(/succeeded: 4 stacks created$/m);
     expect(r.stdout).toMatch(/destructive change blocked: Orders \(AWS::DynamoDB::Table\) would be replaced/);
     expect(r.stdout).toMatch(/revert-drift: reverting 1 drifted resource \(OrdersQueue\)/);

@@ -4,6 +4,7 @@
  * it with real signed GitHub webhooks: create in dependency order, update, a destructive change
  * blocked, drift found and reverted, a stack pruned, and the final status.
  */
+import { FileApprovals } from '../../adapters/file-approvals.js';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
   const gateway = withRetries(account.gateway());
   const printer = new PrinterSink(out);
   const secret = randomBytes(16).toString('hex');
+  const approvals = new FileApprovals(join(dir, 'approvals'));
   const runtime = new LocalRuntime({
     sources: [{ name: 'platform', repo: new GitSource({ url: repo.url!, branch: 'main', cacheDir: join(dir, 'git-cache') }), provider: 'github', branch: 'main', location: repo.url!, watch: false }],
     webhookSecret: secret,
@@ -73,6 +75,7 @@ export async function run(argv: string[]): Promise<number> {
     sweepEveryMs: 0,
     reconcileOnStart: false,
     maxRetryDelayMs: 300,
+    approvals,
   });
   await runtime.start();
 
@@ -115,7 +118,7 @@ export async function run(argv: string[]): Promise<number> {
   const expect = (e: CairnEvent, outcome: string): void => {
     if (e.type !== 'reconcile.finished' || e.outcome !== outcome) throw new Error(`expected the reconcile to end ${outcome}, it ended ${e.type === 'reconcile.finished' ? `${e.outcome}: ${e.summary}` : e.type}`);
   };
-  const step = (n: number, text: string): boolean => say(`\n${style.bold(`${n}/6 ${text}`)}`);
+  const step = (n: number, text: string): boolean => say(`\n${style.bold(`${n}/7 ${text}`)}`);
 
   try {
     say(style.bold('Cairn demo: GitOps for CloudFormation, on a simulated account'));
@@ -159,7 +162,19 @@ export async function run(argv: string[]): Promise<number> {
     const pruned = await push({ 'cairn.yaml': manifest }, 'Retire the observability stack');
     expect(await finished(pruned, 'succeeded'), 'succeeded');
 
-    step(6, 'Final status');
+    step(6, 'Manual approval: app now asks for a person\u2019s yes (approval: manual), so its next change waits for one');
+    const withApproval = manifest.replace(/\n {2}app:\n/, '\n  app:\n    approval: manual\n');
+    const gated = await push({ 'cairn.yaml': withApproval, 'stacks/app.yaml': files['stacks/app.yaml']!.replace('Default: 30', 'Default: 90') }, 'Give order workers 90 seconds, with approval');
+    const waiting = await finished(gated, 'waiting');
+    expect(waiting, 'waiting');
+    const kept = (await gateway.listChangeSets('app')).find((c) => c.changeSetName.startsWith('cairn-') && c.executionStatus === 'AVAILABLE');
+    if (!kept) throw new Error('the demo found no change set awaiting approval on app');
+    say(style.dim(`   cairn approve app   (approves change set ${kept.changeSetName} at ${gated.slice(0, 7)}, as demo)`));
+    const approved = until((e) => e.type === 'reconcile.finished' && e.commit === gated && (e.outcome === 'succeeded' || e.outcome === 'stalled'), `the approved reconcile of ${gated.slice(0, 7)}`);
+    await approvals.put({ source: 'platform', stack: 'app', changeSetName: kept.changeSetName, commit: gated, decision: 'approved', by: 'demo', at: new Date().toISOString() });
+    expect(await approved, 'succeeded');
+
+    step(7, 'Final status');
     const stacks = await gateway.listStacks();
     say(style.dim(`   ${pad('STACK', 16)}${pad('STATUS', 20)}${pad('COMMIT', 10)}DRIFT`));
     for (const s of stacks.sort((a, b) => a.stackName.localeCompare(b.stackName))) {
