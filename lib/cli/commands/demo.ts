@@ -2,7 +2,8 @@
  * `cairn demo`: a self-contained tour on a temporary embedded account. It serves a copy of
  * examples/platform over real git smart HTTP, runs the same runtime as `cairn serve`, and drives
  * it with real signed GitHub webhooks: create in dependency order, update, a destructive change
- * blocked, drift found and reverted, a stack pruned, and the final status.
+ * blocked, drift found and reverted, a stack pruned, a change held for and released by an
+ * approval, and the final status.
  */
 import { FileApprovals } from '../../adapters/file-approvals.js';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
