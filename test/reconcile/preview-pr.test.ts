@@ -23,6 +23,8 @@ import { previewPullRequest } from '../../lib/reconcile/preview-pr.js';
 import { reconcileSource } from '../../lib/reconcile/reconcile-source.js';
 import { StallMemory } from '../../lib/reconcile/stall-memory.js';
 import type { Reconciler } from '../../lib/reconcile/reconciler.js';
+import { LocalGitSource } from '../../lib/adapters/local-source.js';
+import { commit, createBranch, createRepo } from '../helpers/git-server.js';
 import { memorySnapshot, type MemoryFiles } from '../helpers/memory-source.js';
 
 const stack = (over: Partial<StackPlan>): StackPlan => ({
@@ -211,6 +213,44 @@ describe('Preview step', () => {
       expect(statuses).toEqual([expect.objectContaining({ state: 'success', context: 'cairn/prod/preview' })]);
       expect((await gateway.listStacks()).map((s) => [s.stackName, s.status, s.updatedAt ?? s.createdAt])).toEqual(before);
       expect((await gateway.listChangeSets('app')).filter((c) => c.changeSetName.startsWith('cairn-preview-'))).toEqual([]);
+    } finally {
+      account.close();
+    }
+  });
+
+  it('reads a pull request of a repository on disk by its branch, as cairn serve has no pull request refs, and says so when neither exists', async () => {
+    home = mkdtempSync(join(tmpdir(), 'cairn-preview-local-'));
+    const account = new EmbeddedAccount({ home, operationMs: 1, autoAdvance: true, pollMs: 5 });
+    try {
+      const manifest = 'version: 1\nsource: prod\nstacks:\n  app:\n    template: app.yaml\n';
+      const repo = await createRepo(home, 'infra', { 'cairn.yaml': manifest, 'app.yaml': TEMPLATE(30) });
+      await createBranch(repo, 'feature');
+      const head = await commit({ ...repo, branch: 'feature' }, { 'app.yaml': TEMPLATE(90) });
+      const posted: string[] = [];
+      const ctx = {
+        source: 'prod',
+        repo: new LocalGitSource({ path: repo.bareDir, ref: 'main' }),
+        gateways: () => account.gateway(),
+        sink: new MemorySink(),
+        comments: {
+          upsert: async (c: PullRequestComment) => {
+            posted.push(c.body);
+            return posted.length === 1 ? ('created' as const) : ('updated' as const);
+          },
+        },
+        commitStatus: { report: async () => undefined },
+        statusContext: 'cairn/prod/preview',
+        changeSetWaitMs: 5_000,
+        pollMs: 5,
+      };
+      // Nothing deployed yet: the merge would create the stack, read at the branch's head commit.
+      expect(await previewPullRequest(ctx, pr(2))).toMatchObject({ outcome: 'previewed', commit: head, clean: true, summary: 'merging would apply cleanly: 1 to create' });
+      expect(posted[0]).toContain(`at ${head.slice(0, 7)}`);
+      // A fork's head is never looked for under a branch of the base repository.
+      expect(await previewPullRequest(ctx, { ...pr(3), fork: true })).toMatchObject({ outcome: 'previewed', commit: '', clean: false });
+      expect(posted[1]).toContain('could not plan: ');
+      expect(posted[1]).toContain('refs/pull/3/head');
+      expect(await account.gateway().listStacks()).toEqual([]);
     } finally {
       account.close();
     }
