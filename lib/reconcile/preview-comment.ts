@@ -16,8 +16,8 @@ export interface PreviewCommentInput {
   source: string;
   /** The pull request's head commit that was planned. */
   commit: string;
-  /** The plan, or the problems that kept the head from being planned. */
-  result: { plan: Plan } | { problems: Problem[] } | { error: string };
+  /** The plan (with the warnings its load found), or the problems that kept the head from being planned. */
+  result: { plan: Plan; findings?: Problem[] } | { problems: Problem[] } | { error: string };
 }
 
 /** Whether merging would apply cleanly: something planned, nothing blocked. */
@@ -39,6 +39,9 @@ export function previewVerdict(input: PreviewCommentInput): string {
   const parts = [c.create && `${c.create} to create`, c.update && `${c.update} to update`, c.revert && `${c.revert} to revert`, c.delete && `${c.delete} to delete`].filter(Boolean);
   return `merging would apply cleanly: ${parts.join(', ')}`;
 }
+
+/** Providers refuse longer comments (GitHub at 65,536 characters); what is cut is said. */
+export const COMMENT_MAX_CHARS = 60_000;
 
 const ICON: Record<string, string> = { create: '➕', update: '✏️', replace: '♻️', revert: '↩️', delete: '🗑️', blocked: '⛔', none: '✔️' };
 
@@ -109,7 +112,13 @@ export function renderPreviewComment(input: PreviewCommentInput): string {
     for (const s of changed) lines.push(...renderStack(s));
     if (unchanged > 0) lines.push(`${unchanged} stack${unchanged === 1 ? '' : 's'} unchanged.`, '');
     if (plan.stacks.length === 0) lines.push('cairn.yaml declares no stacks.', '');
+    const warnings = (result.findings ?? []).filter((p) => p.severity === 'warning');
+    if (warnings.length > 0) lines.push('Warnings (they do not stop the merge from applying):', '', ...warnings.map((p) => `- ⚠️ ${formatProblem(p)}`), '');
   }
-  lines.push('<sub>Planned against the account with preview change sets (read and deleted, never executed). Updated on every push to this pull request.</sub>');
-  return lines.join('\n');
+  const footer = '<sub>Planned against the account with preview change sets (read and deleted, never executed). Updated on every push to this pull request.</sub>';
+  let body = lines.join('\n');
+  if (body.length + footer.length > COMMENT_MAX_CHARS) {
+    body = `${body.slice(0, COMMENT_MAX_CHARS - footer.length - 200)}\n\n… (cut: the whole plan is longer than a comment may be; \`cairn plan\` at this commit shows all of it)\n\n`;
+  }
+  return body + footer;
 }

@@ -110,7 +110,7 @@ async function planHead(ctx: PreviewContext, snapshot: SourceSnapshot): Promise<
     resourceDiff: true,
     preview: { waitMs: ctx.changeSetWaitMs, pollMs: ctx.pollMs, ...(ctx.sleep ? { sleep: ctx.sleep } : {}), ...(ctx.defaultRoleArn ? { defaultRoleArn: ctx.defaultRoleArn } : {}) },
   });
-  return { plan };
+  return { plan, findings: desired.findings };
 }
 
 /**

@@ -18,7 +18,7 @@ import type { PullRequestComment } from '../../lib/ports/pr-comments.js';
 import type { SourceRepo } from '../../lib/ports/source-repo.js';
 import { messageGroup, type PullRequestWork } from '../../lib/ports/work-queue.js';
 import { processBatch } from '../../lib/reconcile/process-batch.js';
-import { renderPreviewComment, previewVerdict } from '../../lib/reconcile/preview-comment.js';
+import { COMMENT_MAX_CHARS, renderPreviewComment, previewVerdict } from '../../lib/reconcile/preview-comment.js';
 import { previewPullRequest } from '../../lib/reconcile/preview-pr.js';
 import { reconcileSource } from '../../lib/reconcile/reconcile-source.js';
 import { StallMemory } from '../../lib/reconcile/stall-memory.js';
@@ -87,6 +87,16 @@ describe('Preview comment', () => {
     const input = { source: 'prod', commit: 'b'.repeat(40), result: { problems: [{ file: 'stacks/app.yaml', path: 'Resources.Queue.Type', line: 12, message: 'unknown resource type AWS::SQS::Queu' }] } };
     expect(previewVerdict(input)).toBe('cairn.yaml or a template is invalid: 1 problem');
     expect(renderPreviewComment(input)).toContain('- ❌ stacks/app.yaml:12: Resources.Queue.Type: unknown resource type AWS::SQS::Queu');
+  });
+
+  it('shows the warnings of a head that loads, and cuts a comment longer than providers accept, saying so', () => {
+    const withWarning = renderPreviewComment({ source: 'prod', commit: 'd'.repeat(40), result: { plan: plan([stack({})]), findings: [{ file: 'app.yaml', path: 'Resources.Fn.Properties.Runtime', line: 7, message: 'nodejs16.x is deprecated', severity: 'warning' }] } });
+    expect(withWarning).toContain('- ⚠️ app.yaml:7: Resources.Fn.Properties.Runtime: warning: nodejs16.x is deprecated');
+    const many = Array.from({ length: 3000 }, (_, i) => stack({ id: `s${i}`, stackName: `s${i}`, action: 'create', reason: 'not deployed yet '.repeat(3) }));
+    const long = renderPreviewComment({ source: 'prod', commit: 'e'.repeat(40), result: { plan: plan(many) } });
+    expect(long.length).toBeLessThanOrEqual(COMMENT_MAX_CHARS);
+    expect(long).toContain('(cut: the whole plan is longer than a comment may be');
+    expect(long.startsWith('<!-- cairn:preview source=prod -->')).toBe(true);
   });
 
   it('says a merge that changes nothing changes nothing', () => {
