@@ -9,7 +9,7 @@ import { DEFAULT_MAX_BODY_BYTES } from '../core/environment.js';
 import { messageOf } from '../core/errors.js';
 import { findSource, type DeploymentConfig, type Provider, type SourceConfig } from '../core/source-config.js';
 import type { SecretProvider } from '../ports/secrets.js';
-import type { WorkQueue } from '../ports/work-queue.js';
+import type { WorkMessage, WorkQueue } from '../ports/work-queue.js';
 import { bitbucket } from './bitbucket.js';
 import { generic } from './generic.js';
 import { toPreviewMessage, toWorkMessage, type GitEvent } from './git-event.js';
@@ -149,6 +149,26 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDeps):
     log.deliveryId = deliveryId;
     log.eventType = clip(provider.eventType(headers));
 
+    /** Queue a verified delivery's message once, and say so (or that the queue already had it). */
+    const queue = async (message: WorkMessage, extra: Partial<WebhookResponseBody>, commit: string | undefined, queuedMessage: string): Promise<WebhookResponse> => {
+      let sent;
+      try {
+        sent = await deps.queue.send(message);
+      } catch (error) {
+        return respond(503, 'failed', { queued: false, deliveryId, error: 'the work queue is unavailable; retry later' }, 'queue send failed', {
+          error: messageOf(error),
+        });
+      }
+      const body: WebhookResponseBody = { queued: !sent.duplicate, deliveryId, source: source.name, branch: source.branch, ...extra };
+      if (commit) body.commit = commit;
+      if (sent.duplicate) {
+        body.duplicate = true;
+        body.reason = `delivery ${deliveryId} was already queued`;
+        return respond(202, 'duplicate', body, body.reason);
+      }
+      return respond(202, 'queued', body, queuedMessage);
+    };
+
     const parsed = parsePayload(rawBody, headers);
     if ('error' in parsed) return reject(400, parsed.error);
     let event;
@@ -177,22 +197,7 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDeps):
       }
       log.branch = source.branch;
       if (pr.headSha) log.commit = pr.headSha;
-      let sent;
-      try {
-        sent = await deps.queue.send(toPreviewMessage(source.name, pr, deliveryId, receivedAt.toISOString()));
-      } catch (error) {
-        return respond(503, 'failed', { queued: false, deliveryId, error: 'the work queue is unavailable; retry later' }, 'queue send failed', {
-          error: messageOf(error),
-        });
-      }
-      const body: WebhookResponseBody = { queued: !sent.duplicate, deliveryId, source: source.name, branch: source.branch, pullRequest: pr.number };
-      if (pr.headSha) body.commit = pr.headSha;
-      if (sent.duplicate) {
-        body.duplicate = true;
-        body.reason = `delivery ${deliveryId} was already queued`;
-        return respond(202, 'duplicate', body, body.reason);
-      }
-      return respond(202, 'queued', body, `queued preview of pull request #${pr.number} (${pr.action})`);
+      return await queue(toPreviewMessage(source.name, pr, deliveryId, receivedAt.toISOString()), { pullRequest: pr.number }, pr.headSha, `queued preview of pull request #${pr.number} (${pr.action})`);
     }
 
     const selected = selectChange(event.changes, source);
@@ -213,22 +218,7 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDeps):
     log.branch = gitEvent.branch;
     if (gitEvent.commit) log.commit = gitEvent.commit;
 
-    let sent;
-    try {
-      sent = await deps.queue.send(toWorkMessage(gitEvent));
-    } catch (error) {
-      return respond(503, 'failed', { queued: false, deliveryId, error: 'the work queue is unavailable; retry later' }, 'queue send failed', {
-        error: messageOf(error),
-      });
-    }
-    const body: WebhookResponseBody = { queued: !sent.duplicate, deliveryId, source: source.name, branch: source.branch };
-    if (gitEvent.commit) body.commit = gitEvent.commit;
-    if (sent.duplicate) {
-      body.duplicate = true;
-      body.reason = `delivery ${deliveryId} was already queued`;
-      return respond(202, 'duplicate', body, body.reason);
-    }
-    return respond(202, 'queued', body, `queued push to ${source.branch}${gitEvent.commit ? ` at ${gitEvent.commit}` : ''}`);
+    return await queue(toWorkMessage(gitEvent), {}, gitEvent.commit, `queued push to ${source.branch}${gitEvent.commit ? ` at ${gitEvent.commit}` : ''}`);
   } catch (error) {
     // A defect in Cairn, never the sender's doing: no detail in the response, all of it in the log.
     return respond(500, 'failed', { queued: false, error: 'internal error while handling the delivery' }, 'unexpected error', {
