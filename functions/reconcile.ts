@@ -5,13 +5,15 @@
  * partial batch failures. Waiting
  * sources come back after a growing delay, failed ones after a short growing one (both by message
  * visibility); stalled ones are reported on the commit and dropped; malformed messages are moved
- * to the dead-letter queue at once.
+ * to the dead-letter queue at once. Pull-request preview messages take their own preview step,
+ * which comments on the pull request and never applies.
  */
 import { approvalsUnavailable } from '../lib/ports/approvals.js';
 import { S3Approvals } from '../lib/adapters/s3-approvals.js';
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createCommitStatusReporter } from '../lib/adapters/commit-status/index.js';
+import { createPullRequestComments } from '../lib/adapters/pr-comments/index.js';
 import { GitSource } from '../lib/adapters/git-source.js';
 import { deploymentConfigFromEnv, requiredEnv } from '../lib/adapters/lambda-environment.js';
 import { PowertoolsSink } from '../lib/adapters/powertools-sink.js';
@@ -79,6 +81,11 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
         secrets,
         onError: (e) => sink.emit({ source: name, commit: e.status.commit, type: 'log', level: 'warn', message: e.message }),
       });
+    },
+    // Pull-request previews post with the same token the commit statuses use.
+    pullRequestComments: (name) => {
+      const source = findSource(config, name)!;
+      return createPullRequestComments({ provider: source.provider, repoUrl: source.repoUrl, tokenSecret: source.gitTokenSecretName, secrets });
     },
     step: () => ({ remainingMs: () => context.getRemainingTimeInMillis(), reserveMs: 30_000 }),
     // Approvals are objects in the deployment's bucket, written by people (`cairn approve --target aws`), read here.

@@ -46,6 +46,8 @@ export interface GitSourceOptions {
   /** http(s) clone URL. Credentials in it are accepted and never printed. */
   url: string;
   branch: string;
+  /** A full ref read instead of the branch (a pull request's head, e.g. `refs/pull/7/head`). */
+  ref?: string;
   /** The directory inside the repository that holds cairn.yaml (default the root). */
   path?: string;
   /** How a token is presented; detected from well-known hosts, else `generic`. */
@@ -293,6 +295,9 @@ export class GitSource implements SourceRepo {
   private readonly cache: GitCache;
   private readonly maxPackBytes: number;
   private readonly timeoutMs: number;
+  /** The ref read on the server, and the name it is cached and tracked under. */
+  private readonly remoteRef: string;
+  private readonly track: string;
 
   constructor(private readonly options: GitSourceOptions) {
     let remote;
@@ -317,6 +322,12 @@ export class GitSource implements SourceRepo {
     this.cache = new GitCache(options.cacheDir ?? GIT_SOURCE_DEFAULTS.cacheDir(), options.maxCacheBytes ?? GIT_SOURCE_DEFAULTS.maxCacheBytes);
     this.maxPackBytes = options.maxPackBytes ?? GIT_SOURCE_DEFAULTS.maxPackBytes;
     this.timeoutMs = options.timeoutMs ?? GIT_SOURCE_DEFAULTS.timeoutMs;
+    this.remoteRef = options.ref ?? `refs/heads/${this.branch}`;
+    this.track = options.ref ? options.ref.replace(/^refs\//, '') : this.branch;
+  }
+
+  atRef(ref: string): GitSource {
+    return new GitSource({ ...this.options, ref });
   }
 
   async snapshot(): Promise<SourceSnapshot> {
@@ -336,7 +347,7 @@ export class GitSource implements SourceRepo {
       creds = await this.credentials((value) => secrets.push(value));
       const headers = (): Record<string, string> => (creds ? { Authorization: basicAuthHeader(creds) } : {});
       const head = await this.resolveHead(exchange, headers());
-      const entry = this.cache.entry(this.url, this.branch);
+      const entry = this.cache.entry(this.url, this.track);
       // A cache found broken (objects missing or corrupt, a fetch that failed after its pack arrived)
       // has been discarded by then: the second attempt fetches the head whole into a new generation.
       try {
@@ -409,11 +420,11 @@ export class GitSource implements SourceRepo {
 
   /** The branch head from one ref advertisement. */
   private async resolveHead(exchange: Exchange, headers: Record<string, string>): Promise<string> {
-    const ref = `refs/heads/${this.branch}`;
+    const ref = this.remoteRef;
     const refs = await listServerRefs({ http: exchange.http, url: this.url, headers, protocolVersion: 1, prefix: ref });
     const head = refs.find((r) => r.ref === ref);
     if (!head) {
-      throw new SourceInvalidError(this.at, `the branch ${this.branch} does not exist on the remote`, {
+      throw new SourceInvalidError(this.at, this.options.ref ? `the ref ${ref} does not exist on the remote` : `the branch ${this.branch} does not exist on the remote`, {
         hint: 'Push the branch, or point the source at a branch that exists.',
       });
     }
@@ -441,7 +452,7 @@ export class GitSource implements SourceRepo {
     exchange.haves = incremental ? current.tips : [];
     try {
       if (!incremental) {
-        await init({ fs: cacheFs, gitdir, bare: true, defaultBranch: this.branch });
+        await init({ fs: cacheFs, gitdir, bare: true, defaultBranch: this.track });
         // The fetch maps the remote branch through this refspec; the URL has no credentials in it.
         await addRemote({ fs: cacheFs, gitdir, remote: 'origin', url: this.url });
       }
@@ -452,8 +463,8 @@ export class GitSource implements SourceRepo {
         http: exchange.http,
         gitdir,
         url: this.url,
-        ref: `refs/remotes/origin/${this.branch}`,
-        remoteRef: `refs/heads/${this.branch}`,
+        ref: `refs/remotes/origin/${this.track}`,
+        remoteRef: this.remoteRef,
         singleBranch: true,
         depth: 1,
         tags: false,
@@ -467,7 +478,7 @@ export class GitSource implements SourceRepo {
       // The result names the pack it wrote (undefined when there was nothing new), though its type does not say so.
       const packfile = (result as { packfile?: string }).packfile;
       const packBytes = packfile ? (await stat(join(gitdir, packfile))).size : 0;
-      const state = nextState(incremental ? current : undefined, { url: this.url, branch: this.branch, generation, head, packBytes });
+      const state = nextState(incremental ? current : undefined, { url: this.url, branch: this.track, generation, head, packBytes });
       await entry.write(state);
       if (!incremental) await entry.removeGenerations(generation);
       return { state, fetched: incremental ? 'incremental' : 'full' };

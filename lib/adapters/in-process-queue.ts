@@ -5,7 +5,7 @@
  * receive counts, and dead-lettering after too many receives.
  */
 import { randomUUID } from 'node:crypto';
-import type { SendResult, WorkMessage, WorkQueue } from '../ports/work-queue.js';
+import { messageGroup, type SendResult, type WorkMessage, type WorkQueue } from '../ports/work-queue.js';
 
 /** SQS FIFO's fixed deduplication interval. */
 export const DEDUPLICATION_WINDOW_MS = 5 * 60 * 1000;
@@ -84,9 +84,10 @@ export class InProcessQueue implements WorkQueue {
     if (seen) return { messageId: seen.messageId, duplicate: true };
     const messageId = randomUUID();
     this.dedup.set(key, { messageId, at: now });
-    const group = this.groups.get(message.source) ?? [];
+    const groupId = messageGroup(message);
+    const group = this.groups.get(groupId) ?? [];
     group.push({ messageId, message: { ...message }, receiveCount: 0, receipt: undefined, visibleAt: now });
-    this.groups.set(message.source, group);
+    this.groups.set(groupId, group);
     for (const listener of [...this.listeners]) listener();
     return { messageId, duplicate: false };
   }
@@ -128,7 +129,7 @@ export class InProcessQueue implements WorkQueue {
     const found = this.findByReceipt(receipt);
     if (!found) return false;
     found.group.splice(found.index, 1);
-    if (found.group.length === 0) this.groups.delete(found.entry.message.source);
+    if (found.group.length === 0) this.groups.delete(messageGroup(found.entry.message));
     return true;
   }
 

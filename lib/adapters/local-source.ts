@@ -81,6 +81,10 @@ export class LocalGitSource implements SourceRepo {
     this.description = `${this.path}${this.subdir ? `/${this.subdir}` : ''}@${options.ref ?? 'HEAD'}`;
   }
 
+  atRef(ref: string): LocalGitSource {
+    return new LocalGitSource({ ...this.options, ref });
+  }
+
   async snapshot(): Promise<SourceSnapshot> {
     // A fresh store each time: `git gc` may replace this repository's packs between snapshots.
     const store = new ObjectStore(this.commondir);

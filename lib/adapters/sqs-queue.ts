@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { TransientError } from '../core/errors.js';
-import type { SendResult, WorkMessage, WorkQueue } from '../ports/work-queue.js';
+import { messageGroup, type SendResult, type WorkMessage, type WorkQueue } from '../ports/work-queue.js';
 
 export interface SqsWorkQueueOptions {
   /** The FIFO queue's URL (ends in `.fifo`). */
@@ -45,7 +45,7 @@ export class SqsWorkQueue implements WorkQueue {
         new SendMessageCommand({
           QueueUrl: this.queueUrl,
           MessageBody: JSON.stringify(message),
-          MessageGroupId: toSqsId(message.source),
+          MessageGroupId: toSqsId(messageGroup(message)),
           MessageDeduplicationId: toSqsId(message.dedupId),
         }),
       );

@@ -5,6 +5,7 @@
 import { formatProblem, type Problem } from '../core/errors.js';
 import type { Plan, PlanAction, StackPlan } from '../core/model.js';
 import type { ChangeSetChange } from '../ports/stack-gateway.js';
+import { changeVerb } from '../core/change-verb.js';
 import { countActions } from '../core/plan.js';
 import { pad, style } from './style.js';
 
@@ -34,12 +35,6 @@ export function summaryLine(plan: Plan): string {
 
 function stackLabel(s: StackPlan): string {
   return s.stackName === s.id ? s.id : `${s.id} (${s.stackName})`;
-}
-
-/** What CloudFormation's preview says it will do to one resource. */
-function changeVerb(c: ChangeSetChange): string {
-  if (c.action !== 'Modify') return c.action.toLowerCase();
-  return c.replacement === 'True' ? 'replace' : c.replacement === 'Conditional' ? 'may replace' : 'modify';
 }
 
 function shortValue(v: string | undefined, absent: string): string {

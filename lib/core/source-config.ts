@@ -111,6 +111,11 @@ export const SourceConfigSchema = z.strictObject({
   sourceRoleArn: RoleArnSchema.optional(),
   /** The commit status context, e.g. `cairn/prod`; defaults to `cairn/{name}` where it is reported. */
   statusContext: z.string().min(1).max(255).optional(),
+  /**
+   * Pull-request previews. `forks` (default false): also preview pull requests from forks, whose
+   * templates then reach CloudFormation through this source's role during the preview change set.
+   */
+  previews: z.strictObject({ forks: z.boolean().default(false) }).optional(),
 });
 
 export type SourceConfig = z.infer<typeof SourceConfigSchema>;

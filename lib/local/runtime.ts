@@ -1,16 +1,19 @@
 /**
  * The embedded runtime: one process hosting the webhook endpoint, the in-process FIFO queue, the
  * reconciler, the sweep on its schedule and the routing of stack status events, around the same
- * use cases the Lambda functions run. Local repositories are also watched for new commits.
+ * use cases the Lambda functions run, pull-request previews included. Local repositories are also
+ * watched for new commits.
  */
 import type { ApprovalStore } from '../ports/approvals.js';
 import type { Server } from 'node:http';
 import { InProcessQueue } from '../adapters/in-process-queue.js';
 import type { EmbeddedAccount } from '../adapters/embedded-account/index.js';
 import { noCommitStatus } from '../adapters/commit-status/index.js';
+import { noPullRequestComments } from '../adapters/pr-comments/index.js';
 import type { Provider } from '../core/source-config.js';
 import { parseDeploymentConfig } from '../core/source-config.js';
 import type { CommitStatusReporter } from '../ports/commit-status.js';
+import type { PullRequestComments } from '../ports/pr-comments.js';
 import type { CairnEvent, EventSink } from '../ports/events.js';
 import type { SourceRepo } from '../ports/source-repo.js';
 import type { GatewayFactory } from '../ports/stack-gateway.js';
@@ -40,6 +43,10 @@ export interface LocalSource {
   /** Poll the repository for new commits (local repositories need no webhook). */
   watch: boolean;
   commitStatus?: CommitStatusReporter;
+  /** Where pull-request previews are posted; without it, pull request events are previewed nowhere. */
+  pullRequestComments?: PullRequestComments;
+  /** Preview pull requests from forks too (see `previews.forks` in cairn.deploy.json). */
+  previewForks?: boolean;
   /** The roles and regions this source may deploy with, and its default role; absent: any. */
   destinations?: NonNullable<ReconcileContext['destinations']> & { defaultRoleArn?: string };
 }
@@ -143,6 +150,7 @@ export class LocalRuntime {
           ...(s.path ? { path: s.path } : {}),
           provider: s.provider,
           webhookSecretName: WEBHOOK_SECRET_NAME,
+          ...(s.previewForks ? { previews: { forks: true } } : {}),
         })),
       },
       'the serve options',
@@ -291,6 +299,7 @@ export class LocalRuntime {
       gateways: () => options.gateways,
       sink: this.sink,
       commitStatus: (name) => options.sources.find((s) => s.name === name)?.commitStatus ?? noCommitStatus,
+      pullRequestComments: (name) => options.sources.find((s) => s.name === name)?.pullRequestComments ?? noPullRequestComments,
       stalls: this.stalls,
       step: () => ({
         pollMs: options.account ? 20 : 2_000,

@@ -25,6 +25,11 @@ export interface SourceRepo {
   readonly description: string;
   /** Resolve the branch head (fetching what is new) and return a snapshot pinned to it. */
   snapshot(): Promise<SourceSnapshot>;
+  /**
+   * The same repository and path read at another full ref instead of the branch, e.g. a pull
+   * request's head (`refs/pull/7/head`); a snapshot of a ref that does not exist throws SourceInvalid.
+   */
+  atRef?(ref: string): SourceRepo;
 }
 
 export class PathOutsideRepoError extends Error {

@@ -4,24 +4,36 @@
  * action its settle step chose (settle.ts): acknowledge, come back later (a fresh message carries the
  * work while the received ones are held back as the delay), or retry (item failed and shown again
  * after the delay; after the queue's maximum receives it reaches the dead-letter queue). A message
- * that is not a Cairn work message goes to the dead-letter queue on its first receive.
+ * that is not a Cairn work message goes to the dead-letter queue on its first receive. A pull
+ * request's `preview` messages are folded into one preview step of their own, apart from the source's.
  */
 import * as z from 'zod';
 import type { EventSink } from '../ports/events.js';
-import type { WorkKind, WorkMessage } from '../ports/work-queue.js';
+import type { PullRequestWork, WorkKind, WorkMessage } from '../ports/work-queue.js';
 import type { Reconciler } from './reconciler.js';
 import type { Settled } from './settle.js';
 
 export const WorkMessageSchema = z.object({
   source: z.string().min(1),
-  kind: z.enum(['push', 'stack-event', 'sweep', 'retry']),
+  kind: z.enum(['push', 'stack-event', 'sweep', 'retry', 'preview']),
   dedupId: z.string().min(1),
   commit: z.string().optional(),
   stackName: z.string().optional(),
   receivedAt: z.string(),
   /** Set on a message requeued for a waiting source: how many waits in a row came before it. */
   waits: z.number().int().nonnegative().optional(),
-});
+  /** For previews: the pull request to plan and comment on. */
+  pullRequest: z
+    .object({
+      number: z.number().int().positive(),
+      action: z.enum(['opened', 'updated', 'reopened', 'closed']),
+      headRef: z.string().min(1),
+      fetchRef: z.string().min(1),
+      fork: z.boolean(),
+      url: z.string().optional(),
+    })
+    .optional(),
+}).refine((m) => (m.kind === 'preview') === (m.pullRequest !== undefined), { message: 'a preview message, and only one, names its pull request', path: ['pullRequest'] });
 
 export interface BatchRecord {
   messageId: string;
@@ -57,7 +69,7 @@ export interface BatchDeps {
 
 export interface BatchResult {
   batchItemFailures: { itemIdentifier: string }[];
-  outcomes: Record<string, Settled['outcome'] | 'rejected'>;
+  outcomes: Record<string, Settled['outcome'] | 'previewed' | 'closed' | 'skipped' | 'rejected'>;
 }
 
 /** A retry request outranks a push, a push outranks stack events and the sweep: it decides what the reconcile reports as its trigger. */
@@ -67,6 +79,7 @@ export async function processBatch(records: BatchRecord[], deps: BatchDeps): Pro
   const failures = new Set<string>();
   const outcomes: BatchResult['outcomes'] = {};
   const bySource = new Map<string, { records: BatchRecord[]; kinds: Set<WorkKind>; receivedAt: string | undefined; latest: string; waits: number; fresh: boolean }>();
+  const previews = new Map<string, { source: string; records: BatchRecord[]; pullRequest: PullRequestWork }>();
 
   for (const record of records) {
     let parsed;
@@ -99,6 +112,16 @@ export async function processBatch(records: BatchRecord[], deps: BatchDeps): Pro
       continue;
     }
     const m = parsed.data;
+    if (m.pullRequest) {
+      // A pull request's previews are a FIFO group of their own: folded apart from the source's steps.
+      const key = `${m.source}#pr-${m.pullRequest.number}`;
+      const pending = previews.get(key) ?? { source: m.source, records: [], pullRequest: m.pullRequest };
+      pending.records.push(record);
+      // In order: the latest event decides (a push after a close reopens nothing; a close after a push ends it).
+      pending.pullRequest = m.pullRequest;
+      previews.set(key, pending);
+      continue;
+    }
     const group = bySource.get(m.source) ?? { records: [], kinds: new Set(), receivedAt: undefined, latest: m.receivedAt, waits: 0, fresh: false };
     group.records.push(record);
     // A requeued wait carries its count on; anything new but a sweep (a push, a settled stack, a
@@ -158,6 +181,28 @@ export async function processBatch(records: BatchRecord[], deps: BatchDeps): Pro
     }
   };
   await Promise.all(Array.from({ length: Math.min(deps.concurrency ?? 4, entries.length) }, worker));
+
+  for (const { source, records: group, pullRequest } of previews.values()) {
+    const ids = group.map((r) => r.messageId);
+    const receiveCount = Math.max(...group.map((r) => r.receiveCount));
+    let settled;
+    try {
+      if (!deps.reconciler.preview) throw new Error('this reconciler takes no preview steps');
+      settled = await deps.reconciler.preview(source, pullRequest, { waits: 0, receiveCount });
+    } catch (error) {
+      for (const id of ids) {
+        outcomes[id] = 'failed';
+        failures.add(id);
+      }
+      deps.sink.emit({ source, type: 'log', level: 'error', message: `preview of pull request #${pullRequest.number} could not be settled: ${error instanceof Error ? error.message : String(error)}` });
+      continue;
+    }
+    for (const id of ids) outcomes[id] = settled.outcome.outcome;
+    if (settled.action.kind === 'retry') {
+      for (const id of ids) failures.add(id);
+      await deps.retryFailedLater(group, settled.action.seconds).catch(() => undefined);
+    }
+  }
 
   // SQS FIFO: once an item of a group fails, the items after it in that group must fail too, and
   // they do, because all items of a source share their reconcile's result.

@@ -9,8 +9,12 @@ import type { CommitStatusReporter } from '../ports/commit-status.js';
 import type { EventSink } from '../ports/events.js';
 import type { SourceRepo } from '../ports/source-repo.js';
 import type { GatewayFactory } from '../ports/stack-gateway.js';
+import type { PullRequestComments } from '../ports/pr-comments.js';
+import type { PullRequestWork } from '../ports/work-queue.js';
+import { messageOf } from '../core/errors.js';
+import { previewPullRequest, type PreviewOutcome } from './preview-pr.js';
 import { reconcileSource, type ReconcileContext, type StepOptions, type Trigger } from './reconcile-source.js';
-import { settle, type Attempt, type QueueAction, type Settled } from './settle.js';
+import { failureDelaySeconds, MAX_DELAY_SECONDS, settle, type Attempt, type QueueAction, type Settled, type StepFailure } from './settle.js';
 import type { StallMemory } from './stall-memory.js';
 
 export interface ReconcilerSource {
@@ -39,12 +43,19 @@ export interface ReconcilerOptions {
   maxDelaySeconds?: number;
   /** Where people's approvals are kept; stacks with an `approval` policy wait for one there. */
   approvals?: ApprovalStore;
+  /** Where a source's pull-request previews are posted; without it, preview messages are dropped with a warning. */
+  pullRequestComments?: (source: string) => PullRequestComments;
 }
 
 export interface Reconciler {
   knownSource(name: string): boolean;
   /** Take one step of `source` and settle it; never throws for the step's own failures (they settle as `failed`). */
   reconcile(source: string, trigger: Trigger, attempt?: Attempt): Promise<{ outcome: Settled; action: QueueAction }>;
+  /**
+   * Take the preview step of one of `source`'s pull requests (never its apply step): done, or
+   * retried after a failure like a reconcile step; never throws for the step's own failures.
+   */
+  preview?(source: string, pullRequest: PullRequestWork, attempt?: Attempt): Promise<{ outcome: PreviewOutcome | StepFailure | { outcome: 'skipped' }; action: QueueAction }>;
 }
 
 /** How many in-sync stacks a sweep compares with their live templates. */
@@ -93,6 +104,40 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         ...(options.maxDelaySeconds !== undefined ? { maxDelaySeconds: options.maxDelaySeconds } : {}),
       });
       return { outcome, action };
+    },
+    async preview(name, pullRequest, attempt = { waits: 0, receiveCount: 1 }) {
+      const source = sources.get(name);
+      const repo = options.repos.get(name);
+      if (!source || !repo) throw new Error(`no source named ${name} is configured`);
+      if (!options.pullRequestComments) {
+        options.sink.emit({ source: name, type: 'log', level: 'warn', message: `pull request #${pullRequest.number} not previewed: this runtime posts no pull request comments` });
+        return { outcome: { outcome: 'skipped' }, action: { kind: 'delete' } };
+      }
+      const step = options.step?.({ kind: 'preview' }) ?? {};
+      try {
+        const outcome = await previewPullRequest(
+          {
+            source: name,
+            repo,
+            gateways: options.gateways(name),
+            sink: options.sink,
+            comments: options.pullRequestComments(name),
+            commitStatus: options.commitStatus(name),
+            statusContext: `${source.statusContext ?? `cairn/${name}`}/preview`,
+            ...(source.destinations ? { destinations: source.destinations } : {}),
+            ...(source.defaultRoleArn ? { defaultRoleArn: source.defaultRoleArn } : {}),
+            changeSetWaitMs: step.changeSetWaitMs ?? 30_000,
+            pollMs: step.pollMs ?? 1_000,
+            ...(step.sleep ? { sleep: step.sleep } : {}),
+          },
+          pullRequest,
+        );
+        return { outcome, action: { kind: 'delete' } };
+      } catch (error) {
+        const seconds = failureDelaySeconds(attempt.receiveCount, options.maxDelaySeconds ?? MAX_DELAY_SECONDS);
+        options.sink.emit({ source: name, type: 'log', level: 'error', message: `preview of pull request #${pullRequest.number} failed; will retry in ${seconds} s: ${messageOf(error)}` });
+        return { outcome: { outcome: 'failed', error }, action: { kind: 'retry', seconds } };
+      }
     },
   };
 }

@@ -4,11 +4,13 @@
  * `X-Hub-Signature: sha256=<hex HMAC-SHA256>` and may report several refs in one push.
  */
 import {
+  branchAt,
   commitSha,
   deliveryIdFrom,
   isRecord,
   payloadObject,
   PayloadError,
+  pullNumber,
   stringAt,
   verifyHexSignature,
   type ProviderEvent,
@@ -55,6 +57,42 @@ function dataCenterChanges(body: Record<string, unknown>): RefChange[] {
   });
 }
 
+const PR_ACTIONS = {
+  'pullrequest:created': 'opened',
+  'pullrequest:updated': 'updated',
+  'pullrequest:fulfilled': 'closed',
+  'pullrequest:rejected': 'closed',
+} as const;
+
+/**
+ * Cloud's `pullrequest` object. Bitbucket keeps no pull request refs, so the head is fetched by its
+ * branch, which only a pull request from the same repository has in the base repository. Its
+ * `commit.hash` is abbreviated (12 digits), so the head commit is the one the branch names then.
+ */
+function pullRequest(event: keyof typeof PR_ACTIONS, payload: unknown): ProviderEvent {
+  const what = `Bitbucket ${event}`;
+  const body = payloadObject(payload, what);
+  const pr = body['pullrequest'];
+  if (!isRecord(pr)) throw new PayloadError(`${what} payload: pullrequest must be an object`);
+  const headRef = branchAt(pr, what, 'source', 'branch', 'name');
+  const head = stringAt(pr, 'source', 'repository', 'full_name');
+  const base = stringAt(pr, 'destination', 'repository', 'full_name') ?? stringAt(body, 'repository', 'full_name');
+  return {
+    kind: 'pull-request',
+    pullRequest: {
+      number: pullNumber(pr['id'], what),
+      action: PR_ACTIONS[event],
+      headSha: commitSha(stringAt(pr, 'source', 'commit', 'hash')),
+      headRef,
+      baseRef: branchAt(pr, what, 'destination', 'branch', 'name'),
+      fork: head === undefined || base === undefined || head.toLowerCase() !== base.toLowerCase(),
+      fetchRef: `refs/heads/${headRef}`,
+      url: stringAt(pr, 'links', 'html', 'href'),
+    },
+    repository: stringAt(body, 'repository', 'full_name'),
+  };
+}
+
 export const bitbucket: WebhookProvider = {
   name: 'bitbucket',
 
@@ -83,6 +121,7 @@ export const bitbucket: WebhookProvider = {
       const slug = stringAt(body, 'repository', 'slug');
       return { kind: 'push', changes: dataCenterChanges(body), repository: project && slug ? `${project}/${slug}` : slug };
     }
+    if (Object.hasOwn(PR_ACTIONS, event)) return pullRequest(event as keyof typeof PR_ACTIONS, payload);
     return { kind: 'other', eventType: event };
   },
 };

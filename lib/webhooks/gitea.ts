@@ -1,11 +1,12 @@
 /**
  * Gitea and Forgejo webhooks (Forgejo keeps Gitea's format and adds X-Forgejo-* headers): the bare
  * hex HMAC-SHA256 of the raw body in `X-Forgejo-Signature` or `X-Gitea-Signature`, else in the
- * GitHub-style `X-Hub-Signature-256` newer versions also send; delivery and event headers alike.
+ * GitHub-style `X-Hub-Signature-256` newer versions also send; delivery and event headers alike. Pushes and pull requests (GitHub's payload shape).
  */
 import {
   deliveryIdFrom,
   firstHeader,
+  githubStylePullRequest,
   payloadObject,
   singleRefChange,
   stringAt,
@@ -21,6 +22,9 @@ import {
 const SIGNATURE_HEADERS = ['x-forgejo-signature', 'x-gitea-signature', 'x-hub-signature-256'] as const;
 const DELIVERY_HEADERS = ['x-forgejo-delivery', 'x-gitea-delivery', 'x-gogs-delivery', 'x-github-delivery'] as const;
 const EVENT_HEADERS = ['x-forgejo-event', 'x-gitea-event', 'x-gogs-event', 'x-github-event'] as const;
+
+/** Gitea says `synchronized` where GitHub says `synchronize`; both are accepted. */
+const GITEA_ACTIONS = { opened: 'opened', synchronized: 'updated', synchronize: 'updated', reopened: 'reopened', closed: 'closed' } as const;
 
 function eventType(headers: WebhookHeaders): string {
   return firstHeader(headers, EVENT_HEADERS) ?? '';
@@ -44,6 +48,7 @@ function createGiteaProvider(name: 'gitea' | 'forgejo', label: string): WebhookP
 
     normalise(payload: unknown, headers: WebhookHeaders): ProviderEvent {
       const event = eventType(headers);
+      if (event === 'pull_request') return githubStylePullRequest(payload, `${label} pull_request`, GITEA_ACTIONS);
       if (event !== 'push') return { kind: 'other', eventType: event };
       const body = payloadObject(payload, `${label} push`);
       return {

@@ -1,10 +1,11 @@
 /**
  * GitHub webhooks: `X-Hub-Signature-256` (HMAC-SHA256 of the raw body, checked with
- * @octokit/webhooks-methods), `X-GitHub-Delivery`, `X-GitHub-Event`; push, ping and everything else.
+ * @octokit/webhooks-methods), `X-GitHub-Delivery`, `X-GitHub-Event`; push, pull_request, ping and everything else.
  */
 import { verify } from '@octokit/webhooks-methods';
 import {
   deliveryIdFrom,
+  githubStylePullRequest,
   payloadObject,
   singleRefChange,
   stringAt,
@@ -14,6 +15,9 @@ import {
   type WebhookHeaders,
   type WebhookProvider,
 } from './provider.js';
+
+/** `synchronize` is a push to the pull request; `closed` covers merged ones too. */
+const GITHUB_ACTIONS = { opened: 'opened', synchronize: 'updated', reopened: 'reopened', closed: 'closed' } as const;
 
 function eventType(headers: WebhookHeaders): string {
   return headers['x-github-event'] ?? '';
@@ -45,6 +49,7 @@ export const github: WebhookProvider = {
   normalise(payload: unknown, headers: WebhookHeaders): ProviderEvent {
     const event = eventType(headers);
     if (event === 'ping') return { kind: 'ping' };
+    if (event === 'pull_request') return githubStylePullRequest(payload, 'GitHub pull_request', GITHUB_ACTIONS);
     if (event !== 'push') return { kind: 'other', eventType: event };
     const body = payloadObject(payload, 'GitHub push');
     return {

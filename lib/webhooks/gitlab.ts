@@ -5,9 +5,14 @@
  * Retries keep `Idempotency-Key`, which is therefore the delivery id.
  */
 import {
+  branchAt,
+  commitSha,
   deliveryIdFrom,
   hmacSha256,
+  isRecord,
   payloadObject,
+  PayloadError,
+  pullNumber,
   safeEqual,
   singleRefChange,
   stringAt,
@@ -60,6 +65,40 @@ function verifySignature(
   return valid ? 'valid' : 'mismatch';
 }
 
+/** GitLab's merge request actions that change what a preview shows; `merge` and `close` end it. */
+const MR_ACTIONS = { open: 'opened', update: 'updated', reopen: 'reopened', close: 'closed', merge: 'closed' } as const;
+
+/**
+ * `object_attributes` of a Merge Request Hook: `iid` is the number people see, `last_commit.id`
+ * the head; GitLab keeps the head of every merge request, forks' too, at `refs/merge-requests/N/head`.
+ */
+function mergeRequest(payload: unknown): ProviderEvent {
+  const what = 'GitLab Merge Request Hook';
+  const body = payloadObject(payload, what);
+  const mr = body['object_attributes'];
+  if (!isRecord(mr)) throw new PayloadError(`${what} payload: object_attributes must be an object`);
+  const raw = mr['action'];
+  const action = typeof raw === 'string' && Object.hasOwn(MR_ACTIONS, raw) ? MR_ACTIONS[raw as keyof typeof MR_ACTIONS] : undefined;
+  if (!action) return { kind: 'other', eventType: `Merge Request Hook ${typeof raw === 'string' ? raw : ''}`.trim() };
+  const number = pullNumber(mr['iid'], what);
+  const source = mr['source_project_id'];
+  const target = mr['target_project_id'];
+  return {
+    kind: 'pull-request',
+    pullRequest: {
+      number,
+      action,
+      headSha: commitSha(stringAt(mr, 'last_commit', 'id')),
+      headRef: branchAt(mr, what, 'source_branch'),
+      baseRef: branchAt(mr, what, 'target_branch'),
+      fork: source === undefined || source !== target,
+      fetchRef: `refs/merge-requests/${number}/head`,
+      url: stringAt(mr, 'url'),
+    },
+    repository: stringAt(body, 'project', 'path_with_namespace') ?? stringAt(body, 'project', 'web_url'),
+  };
+}
+
 export const gitlab: WebhookProvider = {
   name: 'gitlab',
 
@@ -85,6 +124,7 @@ export const gitlab: WebhookProvider = {
 
   normalise(payload: unknown, headers: WebhookHeaders): ProviderEvent {
     const event = eventType(headers);
+    if (event === 'Merge Request Hook') return mergeRequest(payload);
     if (event !== 'Push Hook' && event !== 'Tag Push Hook' && event !== 'System Hook') return { kind: 'other', eventType: event };
     const body = payloadObject(payload, `GitLab ${event}`);
     // System hooks carry pushes too, told apart by object_kind.

@@ -1,6 +1,7 @@
 /**
  * Webhook intake, the front door: route `POST /hooks/{source}`, refuse oversized bodies unread,
- * verify the delivery against the source's secrets, normalise a push to a GitEvent and queue it;
+ * verify the delivery against the source's secrets, normalise a push to a GitEvent and queue it,
+ * and a pull request into the source's branch to a preview;
  * acknowledge pings, tags, other branches, deletions and other events without queueing. Everything
  * the sender controls gets a 2xx or 4xx with a reason; only Cairn's own dependencies yield a 5xx.
  */
@@ -8,14 +9,14 @@ import { DEFAULT_MAX_BODY_BYTES } from '../core/environment.js';
 import { messageOf } from '../core/errors.js';
 import { findSource, type DeploymentConfig, type Provider, type SourceConfig } from '../core/source-config.js';
 import type { SecretProvider } from '../ports/secrets.js';
-import type { WorkQueue } from '../ports/work-queue.js';
+import type { WorkMessage, WorkQueue } from '../ports/work-queue.js';
 import { bitbucket } from './bitbucket.js';
 import { generic } from './generic.js';
-import { toWorkMessage, type GitEvent } from './git-event.js';
+import { toPreviewMessage, toWorkMessage, type GitEvent } from './git-event.js';
 import { forgejo, gitea } from './gitea.js';
 import { github } from './github.js';
 import { gitlab, SIGNATURE_TOLERANCE_SECONDS } from './gitlab.js';
-import { normaliseHeaders, PayloadError, utf8, type RefChange, type WebhookHeaders, type WebhookProvider } from './provider.js';
+import { normaliseHeaders, PayloadError, utf8, type PullRequestChange, type RefChange, type WebhookHeaders, type WebhookProvider } from './provider.js';
 
 export const WEBHOOK_PROVIDERS: Readonly<Record<Provider, WebhookProvider>> = {
   github,
@@ -40,7 +41,7 @@ export interface WebhookRequest {
 export type IntakeOutcome = 'queued' | 'duplicate' | 'ignored' | 'ping' | 'rejected' | 'failed';
 
 /** Why a verified delivery was acknowledged without being queued. */
-export type IgnoreReason = 'not-a-push' | 'tag' | 'other-branch' | 'branch-deleted' | 'no-ref';
+export type IgnoreReason = 'not-a-push' | 'tag' | 'other-branch' | 'branch-deleted' | 'no-ref' | 'fork';
 
 export interface IntakeLogEntry {
   level: 'info' | 'warn' | 'error';
@@ -83,6 +84,8 @@ export interface WebhookResponseBody {
   source?: string;
   branch?: string;
   commit?: string;
+  /** For a pull request event: its number. */
+  pullRequest?: number;
 }
 
 export interface WebhookResponse {
@@ -146,6 +149,26 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDeps):
     log.deliveryId = deliveryId;
     log.eventType = clip(provider.eventType(headers));
 
+    /** Queue a verified delivery's message once, and say so (or that the queue already had it). */
+    const queue = async (message: WorkMessage, extra: Partial<WebhookResponseBody>, commit: string | undefined, queuedMessage: string): Promise<WebhookResponse> => {
+      let sent;
+      try {
+        sent = await deps.queue.send(message);
+      } catch (error) {
+        return respond(503, 'failed', { queued: false, deliveryId, error: 'the work queue is unavailable; retry later' }, 'queue send failed', {
+          error: messageOf(error),
+        });
+      }
+      const body: WebhookResponseBody = { queued: !sent.duplicate, deliveryId, source: source.name, branch: source.branch, ...extra };
+      if (commit) body.commit = commit;
+      if (sent.duplicate) {
+        body.duplicate = true;
+        body.reason = `delivery ${deliveryId} was already queued`;
+        return respond(202, 'duplicate', body, body.reason);
+      }
+      return respond(202, 'queued', body, queuedMessage);
+    };
+
     const parsed = parsePayload(rawBody, headers);
     if ('error' in parsed) return reject(400, parsed.error);
     let event;
@@ -163,6 +186,18 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDeps):
       const reason = `${event.eventType ? `event ${clip(event.eventType)}` : 'an event without a type header'} is not a push; nothing to do`;
       log.ignored = 'not-a-push';
       return respond(202, 'ignored', { queued: false, deliveryId, ignored: 'not-a-push', reason }, reason);
+    }
+
+    if (event.kind === 'pull-request') {
+      const pr = event.pullRequest;
+      const refused = refusePullRequest(pr, source);
+      if (refused) {
+        log.ignored = refused.ignored;
+        return respond(202, 'ignored', { queued: false, deliveryId, ignored: refused.ignored, reason: refused.reason }, refused.reason);
+      }
+      log.branch = source.branch;
+      if (pr.headSha) log.commit = pr.headSha;
+      return await queue(toPreviewMessage(source.name, pr, deliveryId, receivedAt.toISOString()), { pullRequest: pr.number }, pr.headSha, `queued preview of pull request #${pr.number} (${pr.action})`);
     }
 
     const selected = selectChange(event.changes, source);
@@ -183,22 +218,7 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDeps):
     log.branch = gitEvent.branch;
     if (gitEvent.commit) log.commit = gitEvent.commit;
 
-    let sent;
-    try {
-      sent = await deps.queue.send(toWorkMessage(gitEvent));
-    } catch (error) {
-      return respond(503, 'failed', { queued: false, deliveryId, error: 'the work queue is unavailable; retry later' }, 'queue send failed', {
-        error: messageOf(error),
-      });
-    }
-    const body: WebhookResponseBody = { queued: !sent.duplicate, deliveryId, source: source.name, branch: source.branch };
-    if (gitEvent.commit) body.commit = gitEvent.commit;
-    if (sent.duplicate) {
-      body.duplicate = true;
-      body.reason = `delivery ${deliveryId} was already queued`;
-      return respond(202, 'duplicate', body, body.reason);
-    }
-    return respond(202, 'queued', body, `queued push to ${source.branch}${gitEvent.commit ? ` at ${gitEvent.commit}` : ''}`);
+    return await queue(toWorkMessage(gitEvent), {}, gitEvent.commit, `queued push to ${source.branch}${gitEvent.commit ? ` at ${gitEvent.commit}` : ''}`);
   } catch (error) {
     // A defect in Cairn, never the sender's doing: no detail in the response, all of it in the log.
     return respond(500, 'failed', { queued: false, error: 'internal error while handling the delivery' }, 'unexpected error', {
@@ -283,6 +303,21 @@ function parsePayload(rawBody: Buffer, headers: WebhookHeaders): { payload: unkn
   } catch (error) {
     return { error: `body is not valid JSON: ${messageOf(error).slice(0, 120)}` };
   }
+}
+
+/** Why a pull request event gets no preview: it merges into another branch, or comes from a fork the source does not preview. */
+function refusePullRequest(pr: PullRequestChange, source: SourceConfig): { ignored: IgnoreReason; reason: string } | undefined {
+  if (pr.baseRef !== source.branch) {
+    return { ignored: 'other-branch', reason: `pull request #${pr.number} targets ${clip(pr.baseRef)}: source ${source.name} follows branch ${source.branch}` };
+  }
+  // A closed fork's pull request has nothing to clean up unless forks are previewed.
+  if (pr.fork && !source.previews?.forks) {
+    return {
+      ignored: 'fork',
+      reason: `pull request #${pr.number} comes from a fork; source ${source.name} previews forks only with previews.forks: true, since their templates reach CloudFormation through its role`,
+    };
+  }
+  return undefined;
 }
 
 function selectChange(

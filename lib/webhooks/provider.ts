@@ -23,11 +23,80 @@ export interface RefChange {
   deleted: boolean;
 }
 
+/** A pull request (merge request) opened, pushed to, reopened or closed, as every provider reports it. */
+export interface PullRequestChange {
+  number: number;
+  action: 'opened' | 'updated' | 'reopened' | 'closed';
+  /** The head commit, when the payload names a full SHA (Bitbucket Cloud sends 12 digits). */
+  headSha: string | undefined;
+  /** The branch the pull request comes from. */
+  headRef: string;
+  /** The branch it would merge into. */
+  baseRef: string;
+  /** The head lives in another repository than the base. */
+  fork: boolean;
+  /** The full ref the head commit can be fetched by from the base repository. */
+  fetchRef: string;
+  /** The pull request's web page. */
+  url: string | undefined;
+}
+
 /** What a verified delivery reports. A push may move several refs (Bitbucket sends them together). */
 export type ProviderEvent =
   | { kind: 'ping' }
   | { kind: 'push'; changes: RefChange[]; repository: string | undefined }
+  | { kind: 'pull-request'; pullRequest: PullRequestChange; repository: string | undefined }
   | { kind: 'other'; eventType: string };
+
+/** A pull request payload's number: a positive integer or PayloadError. */
+export function pullNumber(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new PayloadError(`${what} payload: the pull request number must be a positive integer`);
+  return value;
+}
+
+/**
+ * The `{ action, number, pull_request: { head, base, html_url } }` shape GitHub and Gitea/Forgejo
+ * share; `actions` maps the provider's action names onto Cairn's, and any other action (edited,
+ * labeled ...) is not a preview's business. The head is fetched by `refs/pull/N/head`, which both
+ * providers keep in the base repository, forks included.
+ */
+export function githubStylePullRequest(
+  payload: unknown,
+  what: string,
+  actions: Readonly<Record<string, PullRequestChange['action']>>,
+): ProviderEvent {
+  const body = payloadObject(payload, what);
+  const raw = body['action'];
+  const action = typeof raw === 'string' && Object.hasOwn(actions, raw) ? actions[raw] : undefined;
+  if (!action) return { kind: 'other', eventType: `pull_request ${typeof raw === 'string' ? raw : ''}`.trim() };
+  const pr = body['pull_request'];
+  if (!isRecord(pr)) throw new PayloadError(`${what} payload: pull_request must be an object`);
+  const number = pullNumber(pr['number'] ?? body['number'], what);
+  const base = stringAt(pr, 'base', 'repo', 'full_name') ?? stringAt(body, 'repository', 'full_name');
+  // A head repository that is gone (a deleted fork) is no longer the base's own.
+  const head = stringAt(pr, 'head', 'repo', 'full_name');
+  return {
+    kind: 'pull-request',
+    pullRequest: {
+      number,
+      action,
+      headSha: commitSha(stringAt(pr, 'head', 'sha')),
+      headRef: branchAt(pr, what, 'head', 'ref'),
+      baseRef: branchAt(pr, what, 'base', 'ref'),
+      fork: head === undefined || base === undefined || head.toLowerCase() !== base.toLowerCase(),
+      fetchRef: `refs/pull/${number}/head`,
+      url: stringAt(pr, 'html_url'),
+    },
+    repository: stringAt(body, 'repository', 'full_name'),
+  };
+}
+
+/** A branch name a pull request payload must carry, or PayloadError. */
+export function branchAt(value: unknown, what: string, ...path: string[]): string {
+  const found = stringAt(value, ...path);
+  if (found === undefined) throw new PayloadError(`${what} payload: ${path.join('.')} must be a non-empty string`);
+  return found;
+}
 
 export interface WebhookProvider {
   readonly name: Provider;

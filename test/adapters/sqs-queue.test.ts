@@ -23,6 +23,13 @@ const MESSAGE: WorkMessage = {
 afterEach(() => sqs.reset());
 
 describe('Adapter: SqsWorkQueue', () => {
+  it('sends a pull request preview in a group of its own, apart from the source', async () => {
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'sqs-2' });
+    const queue = new SqsWorkQueue({ queueUrl: QUEUE_URL, client: new SQSClient({ region: 'eu-west-1' }) });
+    await queue.send({ ...MESSAGE, kind: 'preview', pullRequest: { number: 7, action: 'opened', headRef: 'feature', fetchRef: 'refs/pull/7/head', fork: false } });
+    expect(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageGroupId).toBe('platform-prod#pr-7');
+  });
+
   it('sends the message as JSON with the source as group and the delivery id as deduplication id', async () => {
     sqs.on(SendMessageCommand).resolves({ MessageId: 'sqs-1' });
     const queue = new SqsWorkQueue({ queueUrl: QUEUE_URL, client: new SQSClient({ region: 'eu-west-1' }) });

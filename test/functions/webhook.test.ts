@@ -89,6 +89,24 @@ describe('Function: webhook', () => {
     expect(JSON.parse(input.MessageBody!)).toMatchObject({ source: 'platform', kind: 'push', dedupId: 'gh-delivery-1', commit: 'a'.repeat(40) });
   });
 
+  it('queues a pull request into the source branch as a preview in its own message group', async () => {
+    const body = JSON.stringify({
+      action: 'synchronize',
+      number: 7,
+      pull_request: { number: 7, head: { ref: 'feature', sha: 'c'.repeat(40), repo: { full_name: 'org/platform' } }, base: { ref: 'main', repo: { full_name: 'org/platform' } } },
+      repository: { full_name: 'org/platform' },
+    });
+    const headers = Object.fromEntries(
+      Object.entries(deliveryHeaders('github', { source: 'platform', body, secret: SECRET, event: 'pull_request', deliveryId: 'gh-pr-1' })).map(([k, v]) => [k.toLowerCase(), v]),
+    );
+    const result = await handler(functionUrlEvent({ body, headers }));
+    expect(result.statusCode).toBe(202);
+    expect(JSON.parse(result.body!)).toMatchObject({ queued: true, pullRequest: 7, commit: 'c'.repeat(40) });
+    const input = sqs.commandCalls(SendMessageCommand)[0]!.args[0].input;
+    expect(input).toMatchObject({ MessageGroupId: 'platform#pr-7', MessageDeduplicationId: 'gh-pr-1' });
+    expect(JSON.parse(input.MessageBody!)).toMatchObject({ kind: 'preview', pullRequest: { number: 7, action: 'updated', fetchRef: 'refs/pull/7/head', fork: false } });
+  });
+
   it('verifies a base64 body as Function URLs deliver non-text content', async () => {
     const event = functionUrlEvent();
     const result = await handler({ ...event, body: Buffer.from(event.body!).toString('base64'), isBase64Encoded: true });

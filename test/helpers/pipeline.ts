@@ -12,6 +12,7 @@ import { GitSource } from '../../lib/adapters/git-source.js';
 import { withRetries } from '../../lib/adapters/retrying-gateway.js';
 import { MemorySink, type CairnEvent } from '../../lib/ports/events.js';
 import type { CommitStatus, CommitStatusReporter } from '../../lib/ports/commit-status.js';
+import type { PullRequestComments } from '../../lib/ports/pr-comments.js';
 import { LocalRuntime } from '../../lib/local/runtime.js';
 import { commit, createRepo, startGitServer, type Files, type GitServer, type TestRepo } from './git-server.js';
 import { deliveryHeaders, githubStylePush } from '../webhooks/deliveries.js';
@@ -36,7 +37,7 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-export async function startPipeline(files: Files, options: { name?: string } = {}): Promise<Pipeline> {
+export async function startPipeline(files: Files, options: { name?: string; pullRequestComments?: PullRequestComments } = {}): Promise<Pipeline> {
   const name = options.name ?? 'platform';
   const home = mkdtempSync(join(tmpdir(), 'cairn-e2e-'));
   const server = await startGitServer();
@@ -56,6 +57,7 @@ export async function startPipeline(files: Files, options: { name?: string } = {
         location: repo.url!,
         watch: false,
         commitStatus: recorder,
+        ...(options.pullRequestComments ? { pullRequestComments: options.pullRequestComments } : {}),
       },
     ],
     webhookSecret: SECRET,

@@ -1,7 +1,8 @@
 /**
  * Every example payload in @octokit/webhooks-examples (GitHub.com and each GHES version), signed as
- * GitHub signs it: every push verifies and normalises to the branch and commit it names; every other
- * event is verified and acknowledged without being queued.
+ * GitHub signs it: every push verifies and normalises to the branch and commit it names; every pull
+ * request event that changes the head (opened, synchronize, reopened, closed) becomes a preview or is
+ * refused for its base or fork; every other event is verified and acknowledged without being queued.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,9 +35,17 @@ const pushes = definitions.flatMap(({ edition, events }) =>
 
 const others = definitions.flatMap(({ edition, events }) =>
   events
-    .filter((event) => event.name !== 'push')
+    .filter((event) => event.name !== 'push' && event.name !== 'pull_request')
     .flatMap((event) => event.examples.map((example, index) => ({ label: `${edition} ${event.name} #${index}`, name: event.name, example }))),
 );
+
+const pullRequests = definitions.flatMap(({ edition, events }) =>
+  events
+    .filter((event) => event.name === 'pull_request')
+    .flatMap((event) => event.examples.map((example, index) => ({ label: `${edition} pull_request ${String(example['action'])} #${index}`, example }))),
+);
+
+const PREVIEW_ACTIONS = new Set(['opened', 'synchronize', 'reopened', 'closed']);
 
 const SECRET = 'octokit-examples-secret';
 const CONFIG = config({ name: 'hello-world', repoUrl: 'https://github.com/Codertocat/Hello-World.git', branch: 'master', provider: 'github', webhookSecretName: 'hook' });
@@ -94,5 +103,36 @@ describe('GitHub: @octokit/webhooks-examples', () => {
     }
     expect(d.queue.sent).toEqual([]);
     expect([...outcomes.keys()].sort()).toEqual(['200 ping', '202 not-a-push']);
+  });
+
+  it.each(pullRequests)('verifies and reads $label', async ({ example }) => {
+    const d = deps();
+    const response = await handleWebhook(delivery('github', { source: 'hello-world', body: JSON.stringify(example), secret: SECRET, event: 'pull_request', deliveryId: 'd-pr' }), d);
+    expect(response.statusCode).toBe(202);
+    const pr = example['pull_request'] as { number: number; base: { ref: string; repo: { full_name: string } }; head: { sha: string; repo: { full_name: string } | null } };
+    if (!PREVIEW_ACTIONS.has(String(example['action']))) {
+      expect(response.body).toMatchObject({ queued: false, ignored: 'not-a-push' });
+    } else if (pr.base.ref !== 'master') {
+      expect(response.body).toMatchObject({ queued: false, ignored: 'other-branch' });
+    } else if (pr.head.repo?.full_name !== pr.base.repo.full_name) {
+      expect(response.body).toMatchObject({ queued: false, ignored: 'fork' });
+    } else {
+      expect(response.body).toMatchObject({ queued: true, pullRequest: pr.number, commit: pr.head.sha });
+      expect(d.queue.sent).toEqual([
+        expect.objectContaining({ source: 'hello-world', kind: 'preview', dedupId: 'd-pr', commit: pr.head.sha, pullRequest: expect.objectContaining({ number: pr.number, fetchRef: `refs/pull/${pr.number}/head`, fork: false }) }),
+      ]);
+      return;
+    }
+    expect(d.queue.sent).toEqual([]);
+  });
+
+  it('queues a preview for at least one example of each action that changes the head', async () => {
+    const queued = new Set<string>();
+    for (const { example } of pullRequests) {
+      const d = deps();
+      await handleWebhook(delivery('github', { source: 'hello-world', body: JSON.stringify(example), secret: SECRET, event: 'pull_request' }), d);
+      if (d.queue.sent.length > 0) queued.add(d.queue.sent[0]!.pullRequest!.action);
+    }
+    expect([...queued].sort()).toEqual(['closed', 'opened', 'reopened', 'updated']);
   });
 });

@@ -56,7 +56,7 @@ export const gitlabStatusApi: StatusApi = {
  * The project's full path. On a server under a relative URL (`https://host/gitlab`, set through
  * apiBaseUrl) the clone path starts with that prefix, which is not part of the project's path.
  */
-function projectPath(repo: RepoLocation, apiBase: string): string {
+export function projectPath(repo: RepoLocation, apiBase: string): string {
   let root: string[] = [];
   try {
     root = new URL(apiBase).pathname.replace(/\/api\/v4\/?$/, '').split('/').filter(Boolean);

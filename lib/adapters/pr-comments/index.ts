@@ -1,0 +1,157 @@
+/**
+ * Pull request comments over each provider's HTTP API (GitHub, GitLab, Gitea/Forgejo, Bitbucket
+ * Cloud), wired from a source's configuration like commit statuses: the same token secret, API root
+ * and authentication. `upsert` lists the pull request's comments (following pages), edits the one
+ * carrying the marker, or creates it. Failures throw a redacted PullRequestCommentError: unlike a
+ * commit status, the comment is what a preview is for, so a lost one is retried.
+ */
+import type { Provider } from '../../core/source-config.js';
+import type { PullRequestComment, PullRequestComments } from '../../ports/pr-comments.js';
+import type { SecretProvider } from '../../ports/secrets.js';
+import { redactUrl, scrubber } from '../git-credentials.js';
+import { credentialFrom, DEFAULT_STATUS_TIMEOUT_MS } from '../commit-status/http-status-reporter.js';
+import { parseRepoLocation, type RepoLocation } from '../commit-status/repo-location.js';
+import { bitbucketComments, giteaComments, githubComments, gitlabComments, type CommentApi, type ListedComment } from './providers.js';
+
+/** Pages of comments read before giving up on finding Cairn's (100 comments a page). */
+const MAX_PAGES = 20;
+
+export class PullRequestCommentError extends Error {
+  override name = 'PullRequestCommentError';
+  constructor(
+    message: string,
+    /** The provider's HTTP status, when it answered. */
+    readonly httpStatus?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface PullRequestCommentsOptions {
+  provider: Provider;
+  /** The repository's clone URL; owner, repository and a self-hosted API host come from it. */
+  repoUrl: string;
+  /** The secret holding the token (the source's git token); without it nothing is posted. */
+  tokenSecret?: string;
+  secrets: SecretProvider;
+  /** The provider's API root when it cannot be derived from repoUrl. */
+  apiBaseUrl?: string;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+}
+
+/** Posts nothing: for sources without a token, generic Git servers, and local runs. */
+export const noPullRequestComments: PullRequestComments = {
+  upsert: async () => 'created',
+};
+
+export function createPullRequestComments(options: PullRequestCommentsOptions): PullRequestComments {
+  if (!options.tokenSecret || options.provider === 'generic') return noPullRequestComments;
+  return new HttpPullRequestComments(apiFor(options.provider), { ...options, tokenSecret: options.tokenSecret });
+}
+
+function apiFor(provider: Exclude<Provider, 'generic'>): CommentApi {
+  switch (provider) {
+    case 'github':
+      return githubComments;
+    case 'gitlab':
+      return gitlabComments;
+    case 'gitea':
+      return giteaComments('Gitea');
+    case 'forgejo':
+      return giteaComments('Forgejo');
+    case 'bitbucket':
+      return bitbucketComments;
+  }
+}
+
+export class HttpPullRequestComments implements PullRequestComments {
+  private readonly fetch: typeof fetch;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly api: CommentApi,
+    private readonly options: PullRequestCommentsOptions & { tokenSecret: string },
+  ) {
+    this.fetch = options.fetch ?? globalThis.fetch;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_STATUS_TIMEOUT_MS;
+  }
+
+  async upsert(comment: PullRequestComment): Promise<'created' | 'updated'> {
+    if (!comment.body.includes(comment.marker)) throw new TypeError('the comment body must contain its marker');
+    const prefix = `${this.api.status.label} comment on pull request #${comment.number} was not posted`;
+    let repo: RepoLocation;
+    let apiBase: string;
+    try {
+      repo = parseRepoLocation(this.options.repoUrl);
+      apiBase = this.options.apiBaseUrl ? redactUrl(this.options.apiBaseUrl) : this.api.status.defaultApiBase(repo);
+    } catch (error) {
+      throw new PullRequestCommentError(`${prefix}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    let secret: string;
+    try {
+      secret = await this.options.secrets.get(this.options.tokenSecret);
+    } catch (error) {
+      throw new PullRequestCommentError(`${prefix}: the token in secret ${this.options.tokenSecret} could not be read: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const credential = credentialFrom(secret);
+    const scrub = scrubber([secret, 'token' in credential ? credential.token : credential.password], 'token' in credential ? undefined : credential);
+    const headers = { accept: 'application/json', 'content-type': 'application/json', 'user-agent': 'cairn', ...this.api.status.headers(credential) };
+    try {
+      const existing = await this.find(repo, apiBase, comment, headers);
+      if (existing) {
+        await this.call(this.api.updateMethod, this.api.updateUrl(repo, apiBase, comment.number, existing.id), headers, this.api.payload(comment.body));
+        return 'updated';
+      }
+      await this.call('POST', this.api.createUrl(repo, apiBase, comment.number), headers, this.api.payload(comment.body));
+      return 'created';
+    } catch (error) {
+      const status = error instanceof PullRequestCommentError ? error.httpStatus : undefined;
+      throw new PullRequestCommentError(scrub(`${prefix}: ${error instanceof Error ? error.message : String(error)}`), status);
+    }
+  }
+
+  /** Cairn's comment: the first carrying the marker, on any page. */
+  private async find(repo: RepoLocation, apiBase: string, comment: PullRequestComment, headers: Record<string, string>): Promise<ListedComment | undefined> {
+    const origin = new URL(apiBase).origin;
+    let url: string | undefined = this.api.listUrl(repo, apiBase, comment.number);
+    for (let page = 0; url && page < MAX_PAGES; page++) {
+      const { json, link } = await this.call('GET', url, headers);
+      const { comments, next } = this.api.page(json);
+      const found = comments.find((c) => c.body.includes(comment.marker));
+      if (found) return found;
+      url = next ?? nextLink(link);
+      // The token goes only where the API root is.
+      if (url && new URL(url, apiBase).origin !== origin) url = undefined;
+    }
+    return undefined;
+  }
+
+  private async call(method: string, url: string, headers: Record<string, string>, body?: unknown): Promise<{ json: unknown; link: string | null }> {
+    let response: Response;
+    try {
+      response = await this.fetch(url, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (error) {
+      throw new PullRequestCommentError(`${method} ${url} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const text = await response.text().catch(() => '');
+    if (!response.ok) throw new PullRequestCommentError(`HTTP ${response.status} from ${method} ${url}: ${text.replace(/\s+/g, ' ').slice(0, 300)}`, response.status);
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { json, link: response.headers.get('link') };
+  }
+}
+
+/** The `rel="next"` URL of an RFC 8288 Link header (GitHub, GitLab, Gitea). */
+function nextLink(link: string | null): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(',')) {
+    const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part.trim());
+    if (match) return match[1];
+  }
+  return undefined;
+}
