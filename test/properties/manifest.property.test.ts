@@ -59,7 +59,7 @@ const stackId = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,9}$/);
 /** `_` is not allowed in stack names: an id with one needs a stackName (this mapping is injective). */
 const nameFor = (id: string): string => `${id.replaceAll('_', '-u-')}-s`;
 const parameterName = fc.oneof(
-  { weight: 8, arbitrary: fc.stringMatching(/^[A-Z][A-Za-z0-9]{0,7}$/) },
+  { weight: 8, arbitrary: fc.stringMatching(/^[A-Z][A-Za-z0-9]{0,7}$/).filter((n) => !n.endsWith('Res')) },
   { weight: 1, arbitrary: fc.constantFrom('constructor', 'toString', 'valueOf', 'hasOwnProperty') },
 );
 const logicalId = fc.stringMatching(/^[A-Z][A-Za-z0-9]{0,9}$/);
@@ -129,7 +129,8 @@ function stackArb(id: string, earlier: string[]): fc.Arbitrary<StackSpec> {
         }),
         { selector: (p) => p.name, maxLength: 3 },
       ),
-      resources: fc.uniqueArray(fc.record({ id: logicalId, type: fc.constantFrom('AWS::SNS::Topic', 'AWS::SQS::Queue', 'AWS::S3::Bucket'), name: text }), {
+      // Resource ids end in `Res`, parameter names never do: CloudFormation requires logical ids unique across both.
+      resources: fc.uniqueArray(fc.record({ id: logicalId.map((id) => `${id}Res`), type: fc.constantFrom('AWS::SNS::Topic', 'AWS::SQS::Queue', 'AWS::S3::Bucket'), name: text }), {
         selector: (r) => r.id,
         minLength: 1,
         maxLength: 2,
