@@ -10,6 +10,7 @@ import { requiredFiles, resolveDesired, type FileContent } from '../core/desired
 import { PolicyDeniedError, ValidationError, type Problem } from '../core/errors.js';
 import { MANIFEST_FILE, parseManifest, withLines } from '../core/manifest.js';
 import type { DesiredState } from '../core/model.js';
+import type { TemplateStore } from '../core/template-cache.js';
 import { destinationProblems, type DestinationPolicy } from '../core/policy.js';
 import { formatBytes, LIMITS } from '../core/limits.js';
 import { FileTooLargeError, PathOutsideRepoError, type SourceSnapshot } from '../ports/source-repo.js';
@@ -54,6 +55,8 @@ export interface LoadOptions {
    * any other role or region throws PolicyDeniedError.
    */
   destinations?: (source: string) => Omit<DestinationPolicy, 'source'> | undefined;
+  /** Where analysed templates are kept by content (default: the process-wide memory store). */
+  templates?: TemplateStore;
 }
 
 export async function loadDesired(snapshot: SourceSnapshot, source: string | undefined, options: LoadOptions = {}): Promise<DesiredState> {
@@ -88,7 +91,7 @@ export async function loadDesired(snapshot: SourceSnapshot, source: string | und
     // One at a time, so the commit's byte budget is checked before each read.
     for (const p of wanted) files.set(p, await read(snapshot, p, budget, LIMITS.fileBytes, 'a template or deployment file'));
   }
-  const desired = resolveDesired({ source: 'name' in naming ? naming.name : '', commit: snapshot.commit, manifest: manifest.value, files: lookup });
+  const desired = resolveDesired({ source: 'name' in naming ? naming.name : '', commit: snapshot.commit, manifest: manifest.value, files: lookup, ...(options.templates ? { templates: options.templates } : {}) });
   if (!desired.ok || schemaProblems.length > 0) {
     throw new ValidationError(withLines([...schemaProblems, ...(desired.ok ? [] : desired.problems)], manifestFile.text, MANIFEST_FILE));
   }
