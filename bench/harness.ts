@@ -15,6 +15,8 @@ export interface Figure {
   ok?: boolean;
   /** How the figure was made: e.g. "median of 9 runs". */
   detail?: string;
+  /** Lowest and highest of the runs the median was taken of, printed beside it. */
+  spread?: [number, number];
 }
 
 export interface BenchContext {
@@ -36,6 +38,11 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The median of `values` with their spread (lowest, highest), rounded to `digits`. */
+export function summary(values: number[], digits = 0): { value: number; spread: [number, number] } {
+  return { value: round(median(values), digits), spread: [round(Math.min(...values), digits), round(Math.max(...values), digits)] };
 }
 
 export function percentile(values: number[], p: number): number {

@@ -13,10 +13,11 @@ const MODULES: Record<string, () => Promise<BenchModule>> = {
   reconcile: async () => (await import('./reconcile.bench.js')).reconcileBench,
   serve: async () => (await import('./serve.bench.js')).serveBench,
   memory: async () => (await import('./memory.bench.js')).memoryBench,
+  scale: async () => (await import('./scale.bench.js')).scaleBench,
 };
 
 function table(figures: Figure[]): string {
-  const rows = figures.map((f) => [f.group, f.name, `${f.value} ${f.unit}`, f.target ?? '', f.ok === undefined ? '' : f.ok ? 'ok' : 'MISSED', f.detail ?? '']);
+  const rows = figures.map((f) => [f.group, f.name, `${f.value} ${f.unit}${f.spread ? ` (${f.spread[0]}–${f.spread[1]})` : ''}`, f.target ?? '', f.ok === undefined ? '' : f.ok ? 'ok' : 'MISSED', f.detail ?? '']);
   const head = ['group', 'figure', 'value', 'target', '', 'how'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();

@@ -2,7 +2,9 @@
  * One function's work per process, for measuring its peak memory from outside:
  * `node dist/bench/workloads.js webhook|reconcile|sweep` prints {"maxRssMB": N}.
  * webhook: twenty 1 MB signed pushes through the intake; reconcile [N]: a cold git read of an N-stack (default 50)
- * repository plus its whole apply; sweep: drift detection over 1,000 owned stacks.
+ * repository plus its whole apply; sweep: drift detection over 1,000 owned stacks; apply REPO HOME:
+ * read a directory and apply every stack it declares into the embedded account at HOME, on simulated
+ * time, printing {"applyMs": N} first.
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { EmbeddedAccount } from '../lib/adapters/embedded-account/index.js';
 import { GitSource } from '../lib/adapters/git-source.js';
 import { InProcessQueue } from '../lib/adapters/in-process-queue.js';
+import { openSource } from '../lib/adapters/local-source.js';
 import { usePackagedResourceSchemas } from '../lib/adapters/resource-schema-file.js';
 import { parseDeploymentConfig } from '../lib/core/source-config.js';
 import { createRepo, startGitServer } from '../lib/local/git-http-server.js';
@@ -55,6 +58,17 @@ const WORKLOADS: Record<string, (dir: string) => Promise<void>> = {
     } finally {
       await server.stop();
     }
+  },
+  async apply() {
+    const [repo, home] = process.argv.slice(3);
+    if (!repo || !home) throw new Error('apply needs a repository directory and an account home');
+    const { account, sleep } = simulated(home);
+    const started = performance.now();
+    const desired = await loadDesired(await openSource({ dir: repo }).snapshot(), undefined);
+    const r = await converge(desired, { gateways: (g) => account.gateway(g), sink: nullSink, sleep, pollMs: 100, stepIntervalMs: 1000, maxParallel: 8 });
+    if (r.outcome !== 'succeeded') throw new Error(`apply ended ${r.outcome}`);
+    account.close();
+    process.stdout.write(`${JSON.stringify({ applyMs: performance.now() - started })}\n`);
   },
   async sweep(dir) {
     const { account, sleep } = simulated(join(dir, 'home'));

@@ -96,7 +96,11 @@ class Memo<K, V> {
   private readonly entries = new Map<K, { value: V; bytes: number }>();
   private bytes = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  /** `maxEntryBytes`: the largest value kept (default a sixteenth of the budget). */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly maxEntryBytes = maxBytes / 16,
+  ) {}
 
   get(key: K): V | undefined {
     const entry = this.entries.get(key);
@@ -108,7 +112,7 @@ class Memo<K, V> {
 
   set(key: K, value: V, bytes: number): void {
     // One large object must not flush everything else.
-    if (bytes > this.maxBytes / 16 || this.entries.has(key)) return;
+    if (bytes > this.maxEntryBytes || this.entries.has(key)) return;
     this.entries.set(key, { value, bytes });
     this.bytes += bytes;
     for (const [k, entry] of this.entries) {
@@ -285,13 +289,17 @@ export class ObjectStore {
   private scanned: Promise<void> | undefined;
   private readonly objects: Memo<string, GitObject>;
   private readonly trees: Memo<string, Tree>;
+  /** Trees being read now: reads that start together share one parse. */
+  private readonly readingTrees = new Map<string, Promise<Tree>>();
 
   constructor(
     readonly gitdir: string,
     memoBytes = 16 * 1024 * 1024,
   ) {
     this.objects = new Memo(memoBytes);
-    this.trees = new Memo(memoBytes / 4);
+    // A directory is read again for every path through it: even a very wide one (tens of thousands
+    // of entries) is kept, up to half the trees' budget.
+    this.trees = new Memo(memoBytes / 4, memoBytes / 8);
   }
 
   /**
@@ -318,6 +326,15 @@ export class ObjectStore {
   async readTree(oid: string): Promise<Tree> {
     const known = this.trees.get(oid);
     if (known) return known;
+    let reading = this.readingTrees.get(oid);
+    if (!reading) {
+      reading = this.parseTree(oid).finally(() => this.readingTrees.delete(oid));
+      this.readingTrees.set(oid, reading);
+    }
+    return reading;
+  }
+
+  private async parseTree(oid: string): Promise<Tree> {
     const { type, data } = await this.readObject(oid);
     if (type !== 'tree') throw new Error(`object ${oid} is a ${type}, not a tree`);
     const tree: Tree = new Map();

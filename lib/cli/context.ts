@@ -111,6 +111,12 @@ export function cairnHome(): string {
   return join(process.env['XDG_STATE_HOME'] || join(homedir(), '.local', 'state'), 'cairn');
 }
 
+/** Analysed templates kept in memory and, across runs, under the state directory. */
+async function templateStore(): Promise<import('../core/template-cache.js').TemplateStore> {
+  const [{ layeredStore, sharedTemplateStore }, { TemplateCacheDir }] = await Promise.all([import('../core/template-cache.js'), import('../adapters/template-cache-dir.js')]);
+  return layeredStore(sharedTemplateStore, new TemplateCacheDir({ dir: join(cairnHome(), 'template-cache') }));
+}
+
 /** Where `cairn approve` and `cairn reject` keep their decisions, and `cairn serve` reads them. */
 export function approvalsDir(): string {
   return join(cairnHome(), 'approvals');
@@ -211,6 +217,7 @@ export async function loadSource(options: SourceOptions, dir: string | undefined
  */
 export async function inspectSource(options: SourceOptions, dir: string | undefined, mode: LoadMode = {}): Promise<LoadedSource> {
   const { loadDesired } = await import('../reconcile/load-desired.js');
+  const templates = await templateStore();
   const opened = await openRepo(options, dir);
   let repo = opened.repo;
   let snapshot = await repo.snapshot();
@@ -220,6 +227,7 @@ export async function inspectSource(options: SourceOptions, dir: string | undefi
       return {
         desired: await loadDesired(s, options.source, {
           sourceFrom: 'flag',
+          templates,
           destinations: (name) => {
             const given = destinationsFor(options, name);
             return given && { ...given, defaultRegion: region };

@@ -5,14 +5,13 @@
  */
 import { toWindow } from './windows.js';
 import { posix } from 'node:path';
-import { isError, type Problem } from './errors.js';
+import type { Problem } from './errors.js';
 import { findCycles } from './graph.js';
-import { MANIFEST_FILE, parseDeploymentFile, withLines, type Manifest, type StackEntry } from './manifest.js';
+import { MANIFEST_FILE, parseDeploymentFile, type Manifest, type StackEntry } from './manifest.js';
 import type { DesiredStack, DesiredState, ParameterValue } from './model.js';
 import { DEFAULT_DRIFT_POLICY, DEFAULT_PROTECTED_TYPES, DEFAULT_PRUNE_MAX_SHARE } from './policy.js';
 import { stackNameProblem } from './stack-name.js';
-import { checkTemplate } from './template-checks.js';
-import { parseTemplate } from './template.js';
+import { cachedTemplate, type TemplateStore } from './template-cache.js';
 
 export type FileContent =
   | { kind: 'file'; text: string }
@@ -65,11 +64,13 @@ interface ResolveInput {
   commit: string;
   manifest: Manifest;
   files: FileLookup;
+  /** Where analysed templates are kept by content (default: the process-wide memory store). */
+  templates?: TemplateStore;
 }
 
 const RESERVED_TAG_PREFIXES = ['cairn:', 'aws:'];
 
-export function resolveDesired({ source, commit, manifest, files }: ResolveInput): DesiredResult {
+export function resolveDesired({ source, commit, manifest, files, templates }: ResolveInput): DesiredResult {
   const problems: Problem[] = [];
   const at = (path: string, message: string, file = MANIFEST_FILE): void => {
     problems.push({ file, path, message });
@@ -93,21 +94,17 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
     if (!source) continue;
     const { templateFile, templateText, fileParameters, fileTags, deploymentFile } = source;
     usedBy.set(templateFile, [...(usedBy.get(templateFile) ?? []), id]);
-    const parsed = parseTemplate(templateText, templateFile);
+    const parsed = cachedTemplate(templateText, templateFile, templates);
     if (!parsed.ok) {
-      if (!checked.has(templateFile)) problems.push(...located(parsed.problems, templateText, templateFile));
+      if (!checked.has(templateFile)) problems.push(...parsed.problems);
       checked.add(templateFile);
       continue;
     }
     const template = parsed.value;
     if (!checked.has(templateFile)) {
       checked.add(templateFile);
-      const found = checkTemplate(template.template, templateFile);
-      if (found.length > 0) {
-        const withLine = located(found, templateText, templateFile);
-        problems.push(...withLine.filter(isError));
-        findings.push(...withLine.filter((p) => !isError(p)));
-      }
+      problems.push(...parsed.errors);
+      findings.push(...parsed.findings);
     }
 
     const stackName = entry.stackName ?? id;
@@ -209,11 +206,6 @@ export function resolveDesired({ source, commit, manifest, files }: ResolveInput
       findings: named(findings),
     },
   };
-}
-
-/** Problems with the line of their path, reading the text again only when one needs it. */
-function located(problems: Problem[], text: string, file: string): Problem[] {
-  return problems.some((p) => p.path && p.line === undefined) ? withLines(problems, text, file) : problems;
 }
 
 function checkTagKey(key: string, where: string, at: (path: string, message: string) => void): void {

@@ -59,11 +59,18 @@ interface Index {
 
 let provider: (() => string) | undefined;
 let index: Index | undefined;
+let generation = 0;
 
 /** Where the compact text comes from; called once, on first use. */
 export function provideResourceSchemas(load: () => string): void {
   provider = load;
   index = undefined;
+  generation++;
+}
+
+/** Changes whenever other schemas are provided: findings kept from before must not be reused. */
+export function resourceSchemaGeneration(): number {
+  return generation;
 }
 
 function load(): Index {

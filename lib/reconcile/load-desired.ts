@@ -8,8 +8,10 @@
  */
 import { requiredFiles, resolveDesired, type FileContent } from '../core/desired.js';
 import { PolicyDeniedError, ValidationError, type Problem } from '../core/errors.js';
-import { MANIFEST_FILE, parseManifest, withLines } from '../core/manifest.js';
+import { sha256 } from '../core/canonical.js';
+import { MANIFEST_FILE, parseManifest, withLines, type Manifest, type ParseResult } from '../core/manifest.js';
 import type { DesiredState } from '../core/model.js';
+import type { TemplateStore } from '../core/template-cache.js';
 import { destinationProblems, type DestinationPolicy } from '../core/policy.js';
 import { formatBytes, LIMITS } from '../core/limits.js';
 import { FileTooLargeError, PathOutsideRepoError, type SourceSnapshot } from '../ports/source-repo.js';
@@ -22,28 +24,68 @@ class ReadBudget {
   constructor(readonly total: number) {}
 }
 
-async function read(snapshot: SourceSnapshot, path: string, budget: ReadBudget, maxBytes: number, what: string): Promise<FileContent> {
-  const left = budget.total - budget.used;
-  const limit = Math.min(maxBytes, left);
+/** Reads in flight at once: a directory's files are read side by side, not one after another. */
+const READ_WINDOW = 32;
+
+type RawRead = { kind: 'bytes'; bytes: Uint8Array } | { kind: 'over'; bytes: number | undefined; limit: number } | Exclude<FileContent, { kind: 'file' | 'too-large' }>;
+
+async function readRaw(snapshot: SourceSnapshot, path: string, limit: number): Promise<RawRead> {
   try {
     const bytes = await snapshot.readFile(path, { maxBytes: limit });
-    if (!bytes) return { kind: 'missing' };
-    budget.used += bytes.byteLength;
-    return { kind: 'file', text: decoder.decode(bytes) };
+    return bytes ? { kind: 'bytes', bytes } : { kind: 'missing' };
   } catch (error) {
     if (error instanceof PathOutsideRepoError) return { kind: 'outside', detail: 'is a symbolic link that points outside the repository' };
-    if (error instanceof FileTooLargeError) {
-      const size = error.bytes === undefined ? 'is larger than' : `is ${error.bytes} bytes, over`;
-      return {
-        kind: 'too-large',
-        detail:
-          limit === maxBytes
-            ? `${size} the limit of ${formatBytes(maxBytes)} for ${what}; not read`
-            : `would take the files this commit reads past ${formatBytes(budget.total)} in all (${budget.used} bytes read before it); not read. Split the source, or make its templates smaller`,
-      };
-    }
+    if (error instanceof FileTooLargeError) return { kind: 'over', bytes: error.bytes, limit };
     throw error;
   }
+}
+
+/**
+ * Read `paths`, a window at a time. Each read is bounded by what the commit had left when its
+ * window started, and the budget is then charged in path order, so the outcome is the one of
+ * reading them one after another: a file is refused the moment it would take the commit past its
+ * budget, whichever finished first.
+ */
+async function readAll(snapshot: SourceSnapshot, paths: string[], budget: ReadBudget, maxBytes: number, what: string): Promise<Map<string, FileContent>> {
+  const out = new Map<string, FileContent>();
+  for (let i = 0; i < paths.length; i += READ_WINDOW) {
+    const window = paths.slice(i, i + READ_WINDOW);
+    const limit = Math.min(maxBytes, budget.total - budget.used);
+    const reads = await Promise.all(window.map((p) => readRaw(snapshot, p, limit)));
+    window.forEach((p, k) => out.set(p, charge(reads[k]!, budget, maxBytes, what)));
+  }
+  return out;
+}
+
+function charge(read: RawRead, budget: ReadBudget, maxBytes: number, what: string): FileContent {
+  const overall = (): FileContent => ({
+    kind: 'too-large',
+    detail: `would take the files this commit reads past ${formatBytes(budget.total)} in all (${budget.used} bytes read before it); not read. Split the source, or make its templates smaller`,
+  });
+  if (read.kind === 'over') {
+    if (read.limit !== maxBytes) return overall();
+    const size = read.bytes === undefined ? 'is larger than' : `is ${read.bytes} bytes, over`;
+    return { kind: 'too-large', detail: `${size} the limit of ${formatBytes(maxBytes)} for ${what}; not read` };
+  }
+  if (read.kind !== 'bytes') return read;
+  if (budget.used + read.bytes.byteLength > budget.total) return overall();
+  budget.used += read.bytes.byteLength;
+  return { kind: 'file', text: decoder.decode(read.bytes) };
+}
+
+/** The last few cairn.yaml parses by content: a warm step whose cairn.yaml did not change parses none. */
+const manifests = new Map<string, ParseResult<Manifest>>();
+const MANIFESTS_KEPT = 8;
+
+/** parseManifest, from memory when this content was parsed before; every caller gets its own copy. */
+export function parsedManifest(text: string): ParseResult<Manifest> {
+  const key = sha256(text);
+  let parsed = manifests.get(key);
+  if (parsed) manifests.delete(key);
+  else parsed = parseManifest(text);
+  manifests.set(key, parsed);
+  if (manifests.size > MANIFESTS_KEPT) manifests.delete(manifests.keys().next().value!);
+  return structuredClone(parsed);
 }
 
 export interface LoadOptions {
@@ -54,11 +96,13 @@ export interface LoadOptions {
    * any other role or region throws PolicyDeniedError.
    */
   destinations?: (source: string) => Omit<DestinationPolicy, 'source'> | undefined;
+  /** Where analysed templates are kept by content (default: the process-wide memory store). */
+  templates?: TemplateStore;
 }
 
 export async function loadDesired(snapshot: SourceSnapshot, source: string | undefined, options: LoadOptions = {}): Promise<DesiredState> {
   const budget = new ReadBudget(LIMITS.commitBytes);
-  const manifestFile = await read(snapshot, MANIFEST_FILE, budget, LIMITS.manifestBytes, 'cairn.yaml');
+  const manifestFile = (await readAll(snapshot, [MANIFEST_FILE], budget, LIMITS.manifestBytes, 'cairn.yaml')).get(MANIFEST_FILE)!;
   if (manifestFile.kind !== 'file') {
     throw new ValidationError([
       {
@@ -71,7 +115,7 @@ export async function loadDesired(snapshot: SourceSnapshot, source: string | und
       },
     ]);
   }
-  const parsed = parseManifest(manifestFile.text);
+  const parsed = parsedManifest(manifestFile.text);
   if (!parsed.ok && !parsed.partial) throw new ValidationError(parsed.problems);
   // With only unknown keys wrong, the rest of the file is still checked, so every problem shows at once.
   const manifest = { value: parsed.ok ? parsed.value : parsed.partial! };
@@ -85,10 +129,9 @@ export async function loadDesired(snapshot: SourceSnapshot, source: string | und
   for (let round = 0; round < 2; round++) {
     const wanted = requiredFiles(manifest.value, lookup).filter((p) => !files.has(p));
     if (wanted.length === 0) break;
-    // One at a time, so the commit's byte budget is checked before each read.
-    for (const p of wanted) files.set(p, await read(snapshot, p, budget, LIMITS.fileBytes, 'a template or deployment file'));
+    for (const [p, content] of await readAll(snapshot, wanted, budget, LIMITS.fileBytes, 'a template or deployment file')) files.set(p, content);
   }
-  const desired = resolveDesired({ source: 'name' in naming ? naming.name : '', commit: snapshot.commit, manifest: manifest.value, files: lookup });
+  const desired = resolveDesired({ source: 'name' in naming ? naming.name : '', commit: snapshot.commit, manifest: manifest.value, files: lookup, ...(options.templates ? { templates: options.templates } : {}) });
   if (!desired.ok || schemaProblems.length > 0) {
     throw new ValidationError(withLines([...schemaProblems, ...(desired.ok ? [] : desired.problems)], manifestFile.text, MANIFEST_FILE));
   }

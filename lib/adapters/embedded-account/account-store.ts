@@ -94,6 +94,7 @@ export class AccountStore {
   private journalOffset = 0;
   private readonly regions = new Map<string, Map<string, Entry>>();
   private readonly compactAtBytes: number;
+  private readonly watchers: ((region: string, stackName: string) => void)[] = [];
 
   constructor(home: string, options: AccountStoreOptions = {}) {
     this.compactAtBytes = options.compactAtBytes ?? 1 << 20;
@@ -101,6 +102,14 @@ export class AccountStore {
     this.stacksDir = path.join(this.root, 'stacks');
     this.journalPath = path.join(this.root, 'journal.log');
     this.lockPath = path.join(this.root, '.lock');
+  }
+
+  /**
+   * Be told of every stack this view takes in or drops, whoever wrote it, so that work done per
+   * change needs no scan of every stack.
+   */
+  watch(watcher: (region: string, stackName: string) => void): void {
+    this.watchers.push(watcher);
   }
 
   /** Bring the in-memory view up to date with what any process has written. */
@@ -249,7 +258,11 @@ export class AccountStore {
       }
     }
     for (const [region, stacks] of this.regions) {
-      for (const stackName of stacks.keys()) if (!present.has(`${region}/${stackName}`)) stacks.delete(stackName);
+      for (const stackName of stacks.keys()) {
+        if (present.has(`${region}/${stackName}`)) continue;
+        stacks.delete(stackName);
+        this.changed(region, stackName);
+      }
     }
   }
 
@@ -260,7 +273,7 @@ export class AccountStore {
       fd = openSync(file, 'r');
     } catch (error) {
       if (!isMissing(error)) throw error;
-      this.regions.get(region)?.delete(stackName);
+      if (this.regions.get(region)?.delete(stackName)) this.changed(region, stackName);
       return;
     }
     try {
@@ -281,6 +294,11 @@ export class AccountStore {
       this.regions.set(region, stacks);
     }
     stacks.set(stackName, { key, record });
+    this.changed(region, stackName);
+  }
+
+  private changed(region: string, stackName: string): void {
+    for (const watcher of this.watchers) watcher(region, stackName);
   }
 
   private readDir(dir: string): string[] {

@@ -37,6 +37,16 @@ export class StackEventPump {
     };
   }
 
+  /**
+   * Whether nothing visible of `record` at `now` can still be emitted: all of it has been, or
+   * (with nobody listening) all of it is older than any later subscriber would be sent.
+   */
+  isDrained(record: StackRecord, now: number): boolean {
+    if (this.listeners.size > 0) return (this.seen.get(record.stackId) ?? 0) >= lastSeqAt(record, now);
+    const events = eventsAt(record, now);
+    return events.length === 0 || events[events.length - 1]!.at < now;
+  }
+
   /** Emit every stack status change due by `now` that has not been emitted yet. */
   pump(records: Iterable<StackRecord>, now: number): void {
     if (this.listeners.size === 0) {

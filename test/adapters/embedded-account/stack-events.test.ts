@@ -117,4 +117,29 @@ describe('EmbeddedAccount: stack status events', () => {
     await waitFor(events, 'CREATE_COMPLETE');
     expect(events.map((e) => `${e.stackName} ${e.status}`)).toEqual(['foreign CREATE_IN_PROGRESS', 'foreign CREATE_COMPLETE']);
   });
+
+  it('looks only at the stacks a call changed, not every stack in the account, and still delivers every event', async () => {
+    const account = newAccount();
+    const gateway = account.gateway();
+    const template = JSON.stringify({ Resources: { Q: { Type: 'AWS::SQS::Queue' } } });
+    for (let i = 0; i < 300; i++) account.createStackOutsideCairn({ stackName: `s${i}`, templateBody: template });
+    account.settle();
+    account.advance(1_000);
+    const events: StackStatusEvent[] = [];
+    account.onStackEvent((e) => events.push(e));
+    const { AccountStore } = await import('../../../lib/adapters/embedded-account/account-store.js');
+    const get = vi.spyOn(AccountStore.prototype, 'get');
+    const all = vi.spyOn(AccountStore.prototype, 'all');
+    await deploy(account, gateway, changeSet({ stackName: 'app' }));
+    account.settle();
+    const reads = get.mock.calls.length;
+    const scans = all.mock.calls.length;
+    get.mockRestore();
+    all.mockRestore();
+    expect(events.filter((e) => e.stackName === 'app').map((e) => e.status)).toEqual(['REVIEW_IN_PROGRESS', 'CREATE_IN_PROGRESS', 'CREATE_COMPLETE']);
+    expect(events.every((e) => e.stackName === 'app')).toBe(true);
+    expect(scans).toBe(0);
+    // A handful of reads of the stack it touched; a scan would read all 300 on every call.
+    expect(reads).toBeLessThan(60);
+  });
 });

@@ -201,4 +201,25 @@ describe('ObjectStore over packs that hold deltas both ways', () => {
     expect(err).toBeInstanceOf(CorruptObjectStoreError);
     expect((err as Error).message).toMatch(/pack-1\.pack at \d+: /);
   });
+
+  it('reads a directory once when many reads through it start together, however wide it is', async () => {
+    const wide: Record<string, string> = { 'cairn.yaml': 'version: 1\n' };
+    for (let i = 0; i < 3000; i++) wide[`stacks/s${i}.yaml`] = `Resources: {Q${i}: {Type: AWS::SQS::Queue}}\n`;
+    const made = await createRepo(root, 'wide', wide);
+    const store = new ObjectStore(made.bareDir);
+    const stacksTree = await git(['rev-parse', 'HEAD:stacks'], made.bareDir);
+    const reads: string[] = [];
+    const readObject = store.readObject.bind(store);
+    store.readObject = (oid, maxBytes) => {
+      reads.push(oid);
+      return readObject(oid, maxBytes);
+    };
+    const trees = await Promise.all(Array.from({ length: 100 }, () => store.readTree(stacksTree)));
+    expect(trees[0]!.size).toBe(3000);
+    expect(new Set(trees).size).toBe(1);
+    expect(reads.filter((oid) => oid === stacksTree)).toHaveLength(1);
+    // Kept afterwards too, although it has more entries than a sixteenth of the budget would hold.
+    await store.readTree(stacksTree);
+    expect(reads.filter((oid) => oid === stacksTree)).toHaveLength(1);
+  });
 });
