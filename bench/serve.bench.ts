@@ -83,9 +83,13 @@ export const serveBench: BenchModule = {
       }
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       const peakKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+      // A push folded into a step another wake-up started carries no receipt time; those are left out, and counted.
+      const timed = serverSide.filter((v) => Number.isFinite(v));
+      const untimed = serverSide.length - timed.length;
+      serverSide.splice(0, serverSide.length, ...timed);
       const p50 = median(serverSide);
       ctx.add({ group: 'serve', name: `push-to-apply p50, ${pushes} pushes, 10 stacks`, value: round(p50, 0), unit: 'ms', target: '< 500', ok: p50 < 500, detail: 'webhook receipt to change set execution, as logged by serve' });
-      ctx.add({ group: 'serve', name: 'push-to-apply p99', value: round(percentile(serverSide, 99), 0), unit: 'ms', detail: `same ${pushes} pushes` });
+      ctx.add({ group: 'serve', name: 'push-to-apply p99', value: round(percentile(serverSide, 99), 0), unit: 'ms', detail: `same ${pushes} pushes${untimed ? `; ${untimed} applied without a push receipt time, left out` : ''}` });
       ctx.add({ group: 'serve', name: 'webhook sent to change set executed, p50 (client side)', value: round(median(clientSide), 0), unit: 'ms', detail: 'includes HTTP and log delivery' });
       ctx.add({ group: 'serve', name: 'runtime peak memory (RSS)', value: round(peakKb / 1024, 1), unit: 'MB', detail: 'VmHWM of the cairn serve process after the run' });
     } finally {
