@@ -33,6 +33,16 @@ export function parse<T extends OptionSpec>(command: string, argv: string[], opt
 }
 
 /** Shared options of the commands that read a source and talk to an account. */
+/** The destinations a source may use (`--allow-*`, `--deploy-config`) and a private repository's token: shared by every command that reads a source, `serve` included. */
+export const DESTINATION_OPTIONS = {
+  'allow-role': { type: 'string', multiple: true },
+  'allow-region': { type: 'string', multiple: true },
+  'allow-account': { type: 'string', multiple: true },
+  'deploy-config': { type: 'string' },
+  'token-env': { type: 'string' },
+  'token-file': { type: 'string' },
+} as const satisfies OptionSpec;
+
 export const SOURCE_OPTIONS = {
   repo: { type: 'string' },
   ref: { type: 'string' },
@@ -41,12 +51,7 @@ export const SOURCE_OPTIONS = {
   'allow-dirty': { type: 'boolean' },
   target: { type: 'string' },
   region: { type: 'string' },
-  'allow-role': { type: 'string', multiple: true },
-  'allow-region': { type: 'string', multiple: true },
-  'allow-account': { type: 'string', multiple: true },
-  'deploy-config': { type: 'string' },
-  'token-env': { type: 'string' },
-  'token-file': { type: 'string' },
+  ...DESTINATION_OPTIONS,
   json: { type: 'boolean' },
 } as const satisfies OptionSpec;
 

@@ -51,6 +51,15 @@ export interface CloudFormationAccessProps {
   selfStackName: string;
 }
 
+/** Every call that changes a stack or its change sets: what the explicit denies name. */
+const STACK_CHANGING_ACTIONS = [
+  'cloudformation:CreateChangeSet',
+  'cloudformation:ExecuteChangeSet',
+  'cloudformation:DeleteChangeSet',
+  'cloudformation:DeleteStack',
+  'cloudformation:UpdateTerminationProtection',
+] as const;
+
 export class CloudFormationAccess {
   /** Every stack and change set of this account in the regions. */
   readonly stackArns: string[];
@@ -136,13 +145,7 @@ export class CloudFormationAccess {
   sourceDenies(source: string): PolicyStatement {
     return new PolicyStatement({
       effect: Effect.DENY,
-      actions: [
-        'cloudformation:CreateChangeSet',
-        'cloudformation:ExecuteChangeSet',
-        'cloudformation:DeleteChangeSet',
-        'cloudformation:DeleteStack',
-        'cloudformation:UpdateTerminationProtection',
-      ],
+      actions: [...STACK_CHANGING_ACTIONS],
       resources: [...this.stackArns, ...this.changeSetArns],
       conditions: {
         Null: { [`aws:ResourceTag/${OWNER_SOURCE_TAG}`]: 'false' },
@@ -155,13 +158,7 @@ export class CloudFormationAccess {
   denySelf(): PolicyStatement {
     return new PolicyStatement({
       effect: Effect.DENY,
-      actions: [
-        'cloudformation:CreateChangeSet',
-        'cloudformation:ExecuteChangeSet',
-        'cloudformation:DeleteChangeSet',
-        'cloudformation:DeleteStack',
-        'cloudformation:UpdateTerminationProtection',
-      ],
+      actions: [...STACK_CHANGING_ACTIONS],
       resources: [this.selfArn],
     });
   }

@@ -100,6 +100,18 @@ export interface LoadOptions {
   templates?: TemplateStore;
 }
 
+/**
+ * The destination policy a reconciler checks a source's commits against: its declared destinations,
+ * plus its default role and the account's region (both always allowed).
+ */
+export function sourceDestinations(
+  declared: { roleArns?: readonly string[]; regions?: readonly string[]; accounts?: readonly string[]; configuredIn: string } | undefined,
+  defaultRoleArn: string | undefined,
+  defaultRegion: string,
+): NonNullable<LoadOptions['destinations']> {
+  return () => ({ ...declared, configuredIn: declared?.configuredIn ?? 'the source configuration', defaultRoleArn, defaultRegion });
+}
+
 export async function loadDesired(snapshot: SourceSnapshot, source: string | undefined, options: LoadOptions = {}): Promise<DesiredState> {
   const budget = new ReadBudget(LIMITS.commitBytes);
   const manifestFile = (await readAll(snapshot, [MANIFEST_FILE], budget, LIMITS.manifestBytes, 'cairn.yaml')).get(MANIFEST_FILE)!;

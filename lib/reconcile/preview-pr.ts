@@ -13,7 +13,7 @@ import { previewMarker, type PullRequestComments } from '../ports/pr-comments.js
 import type { SourceRepo, SourceSnapshot } from '../ports/source-repo.js';
 import type { GatewayFactory } from '../ports/stack-gateway.js';
 import type { PullRequestWork } from '../ports/work-queue.js';
-import { loadDesired } from './load-desired.js';
+import { loadDesired, sourceDestinations } from './load-desired.js';
 import { planSource } from './plan-source.js';
 import { mergesCleanly, previewVerdict, renderPreviewComment, type PreviewCommentInput } from './preview-comment.js';
 import { isPreview } from './preview.js';
@@ -93,12 +93,7 @@ async function planHead(ctx: PreviewContext, snapshot: SourceSnapshot): Promise<
   let desired;
   try {
     desired = await loadDesired(snapshot, ctx.source, {
-      destinations: () => ({
-        ...ctx.destinations,
-        configuredIn: ctx.destinations?.configuredIn ?? 'the source configuration',
-        defaultRoleArn: ctx.defaultRoleArn,
-        defaultRegion: ctx.gateways(undefined).region,
-      }),
+      destinations: sourceDestinations(ctx.destinations, ctx.defaultRoleArn, ctx.gateways(undefined).region),
     });
   } catch (error) {
     if (error instanceof ValidationError) return { problems: error.problems };

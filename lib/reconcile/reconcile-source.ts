@@ -13,7 +13,7 @@ import { AccessDeniedError, type GatewayFactory } from '../ports/stack-gateway.j
 import type { WorkKind } from '../ports/work-queue.js';
 import { countActions } from '../core/plan.js';
 import { advance, type AdvanceOptions } from './advance.js';
-import { loadDesired } from './load-desired.js';
+import { loadDesired, sourceDestinations } from './load-desired.js';
 import { describeRun, tallyRun, type RunCounts } from './run-tally.js';
 import { isRunEvent, type RunEvent, type StallMemory } from './stall-memory.js';
 
@@ -91,12 +91,7 @@ export async function reconcileSource(ctx: ReconcileContext, trigger: Trigger): 
   let desired;
   try {
     desired = await loadDesired(snapshot, ctx.source, {
-      destinations: () => ({
-        ...ctx.destinations,
-        configuredIn: ctx.destinations?.configuredIn ?? 'the source configuration',
-        defaultRoleArn: ctx.step?.defaultRoleArn,
-        defaultRegion: ctx.gateways(undefined).region,
-      }),
+      destinations: sourceDestinations(ctx.destinations, ctx.step?.defaultRoleArn, ctx.gateways(undefined).region),
     });
   } catch (error) {
     if (error instanceof StalledError) return stalled(commit, error);

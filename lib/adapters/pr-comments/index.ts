@@ -7,11 +7,11 @@
  */
 import type { Provider } from '../../core/source-config.js';
 import type { PullRequestComment, PullRequestComments } from '../../ports/pr-comments.js';
-import type { SecretProvider } from '../../ports/secrets.js';
 import { redactUrl, scrubber } from '../git-credentials.js';
 import { credentialFrom, DEFAULT_STATUS_TIMEOUT_MS } from '../commit-status/http-status-reporter.js';
 import { parseRepoLocation, type RepoLocation } from '../commit-status/repo-location.js';
 import { bitbucketComments, giteaComments, githubComments, gitlabComments, type CommentApi, type ListedComment } from './providers.js';
+import type { CommitStatusOptions } from '../commit-status/index.js';
 
 /** Pages of comments read before giving up on finding Cairn's (100 comments a page). */
 const MAX_PAGES = 20;
@@ -27,18 +27,8 @@ export class PullRequestCommentError extends Error {
   }
 }
 
-export interface PullRequestCommentsOptions {
-  provider: Provider;
-  /** The repository's clone URL; owner, repository and a self-hosted API host come from it. */
-  repoUrl: string;
-  /** The secret holding the token (the source's git token); without it nothing is posted. */
-  tokenSecret?: string;
-  secrets: SecretProvider;
-  /** The provider's API root when it cannot be derived from repoUrl. */
-  apiBaseUrl?: string;
-  fetch?: typeof fetch;
-  timeoutMs?: number;
-}
+/** The same provider, repository, token and HTTP settings as commit statuses use. */
+export type PullRequestCommentsOptions = Pick<CommitStatusOptions, 'provider' | 'repoUrl' | 'tokenSecret' | 'secrets' | 'apiBaseUrl' | 'fetch' | 'timeoutMs'>;
 
 /** Posts nothing: for sources without a token, generic Git servers, and local runs. */
 export const noPullRequestComments: PullRequestComments = {

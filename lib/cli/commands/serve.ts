@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { PROVIDERS, type Provider } from '../../core/source-config.js';
 import { LocalRuntime } from '../../local/runtime.js';
 import type { IntakeLogEntry } from '../../webhooks/intake.js';
-import { parse, parseDuration, UsageError } from '../args.js';
+import { DESTINATION_OPTIONS, parse, parseDuration, UsageError } from '../args.js';
 import { approvalsDir, cairnHome, defaultRegion, destinationsFor, inspectSource, parseTarget, requireSourceName, type GivenDestinations } from '../context.js';
 import { PrinterSink } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
@@ -74,12 +74,7 @@ export async function run(argv: string[]): Promise<number> {
       provider: { type: 'string' },
       target: { type: 'string' },
       region: { type: 'string' },
-      'allow-role': { type: 'string', multiple: true },
-      'allow-region': { type: 'string', multiple: true },
-      'allow-account': { type: 'string', multiple: true },
-      'deploy-config': { type: 'string' },
-      'token-env': { type: 'string' },
-      'token-file': { type: 'string' },
+      ...DESTINATION_OPTIONS,
       'sweep-every': { type: 'string' },
       'watch-every': { type: 'string' },
       json: { type: 'boolean' },
