@@ -3,7 +3,7 @@
  * its name (cairn.yaml's `source:`, or --source), and the account (the embedded simulated one under
  * the per-user state directory, or AWS). Heavy modules load here, only for the commands that need them.
  */
-import { homedir } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { messageOf, ValidationError } from '../core/errors.js';
@@ -115,6 +115,15 @@ export function cairnHome(): string {
 async function templateStore(): Promise<import('../core/template-cache.js').TemplateStore> {
   const [{ layeredStore, sharedTemplateStore }, { TemplateCacheDir }] = await Promise.all([import('../core/template-cache.js'), import('../adapters/template-cache-dir.js')]);
   return layeredStore(sharedTemplateStore, new TemplateCacheDir({ dir: join(cairnHome(), 'template-cache') }));
+}
+
+/** Who is running this command, for what is recorded or logged in their name (an approval, an override). */
+export function userName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env['USER'] ?? 'unknown user';
+  }
 }
 
 /** Where `cairn approve` and `cairn reject` keep their decisions, and `cairn serve` reads them. */

@@ -76,6 +76,7 @@ export function resolveDesired({ source, commit, manifest, files, templates }: R
     problems.push({ file, path, message });
   };
   const defaults = manifest.defaults ?? {};
+  const defaultWindows = (defaults.windows ?? []).map(toWindow);
   const ids = Object.keys(manifest.stacks);
   // Named in messages; a long list is cut, so reporting stays linear in the number of problems.
   const declaredList = ids.length > 20 ? `${ids.slice(0, 20).join(', ')} and ${ids.length - 20} more` : ids.join(', ');
@@ -168,7 +169,7 @@ export function resolveDesired({ source, commit, manifest, files, templates }: R
       drift: entry.drift ?? defaults.drift ?? DEFAULT_DRIFT_POLICY,
       adopt: entry.adopt ?? false,
       allowDestructive: [...new Set(entry.allowDestructive ?? [])].sort(),
-      windows: (entry.windows ?? defaults.windows ?? []).map(toWindow),
+      windows: entry.windows ? entry.windows.map(toWindow) : defaultWindows,
       approval: entry.approval ?? defaults.approval ?? 'auto',
     });
   }
@@ -201,7 +202,7 @@ export function resolveDesired({ source, commit, manifest, files, templates }: R
       prune: defaults.prune ?? false,
       pruneMaxShare: defaults.pruneMaxShare ?? DEFAULT_PRUNE_MAX_SHARE,
       protectedTypes: [...new Set([...DEFAULT_PROTECTED_TYPES, ...(defaults.protectedTypes ?? [])])].sort(),
-      windows: (defaults.windows ?? []).map(toWindow),
+      windows: defaultWindows,
       approval: defaults.approval ?? 'auto',
       findings: named(findings),
     },

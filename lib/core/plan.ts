@@ -7,7 +7,7 @@ import { canonicalJson, contentHash } from './canonical.js';
 import { waves } from './graph.js';
 import { conditionOf, stuckHint } from './health.js';
 import type { ActualStack, DesiredStack, DesiredState, Plan, PlanAction, ResourceChange, StackPlan } from './model.js';
-import { describeHold, windowVerdict } from './windows.js';
+import { describeHold, windowVerdict, type ChangeWindow } from './windows.js';
 import { OWNER_TAGS } from './model.js';
 
 export interface PlanInput {
@@ -221,14 +221,23 @@ export function plan({ desired, actual, defaultRegion, templates, retry }: PlanI
  */
 export function holdByWindows(result: Plan, desired: DesiredState, now: Date): void {
   const byId = new Map(desired.stacks.map((d) => [d.id, d]));
+  // Stacks without windows of their own share the defaults' list: judged once, not once per stack.
+  const verdicts = new Map<readonly ChangeWindow[], ReturnType<typeof windowVerdict>>();
   for (const s of result.stacks) {
     if (s.action === 'none' || s.action === 'blocked') continue;
     const windows = s.action === 'delete' ? desired.windows : (byId.get(s.id)?.windows ?? desired.windows);
     if (windows.length === 0) continue;
-    const verdict = windowVerdict(windows, now);
+    let verdict = verdicts.get(windows);
+    if (!verdict) verdicts.set(windows, (verdict = windowVerdict(windows, now)));
     if (verdict.open) continue;
     s.held = { window: verdict.window, until: verdict.until?.toISOString(), message: describeHold(verdict, now) };
   }
+}
+
+/** A planned revert CloudFormation cannot carry out: the drift stays reported, and there is nothing to run. */
+export function nothingToRevert(s: StackPlan): void {
+  s.action = 'none';
+  s.reason = 'drifted; CloudFormation could not revert it with a drift-aware change set, so it stays reported as drift';
 }
 
 /** Whether any stack would be created, updated, reverted or deleted (blocked and unchanged ones change nothing). */

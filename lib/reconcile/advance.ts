@@ -11,7 +11,7 @@ import { StalledError, type StallReason } from '../core/errors.js';
 import { conditionOf } from '../core/health.js';
 import type { ActualStack, DesiredStack, DesiredState, Plan, StackPlan } from '../core/model.js';
 import { OWNER_TAGS } from '../core/model.js';
-import { hasChanges, parametersNow, stackKey } from '../core/plan.js';
+import { hasChanges, nothingToRevert, parametersNow, stackKey } from '../core/plan.js';
 import { requestToken } from '../core/request-token.js';
 import { summariseChanges } from '../core/protection.js';
 import type { EventSink } from '../ports/events.js';
@@ -288,11 +288,6 @@ async function approvalGate(step: Step, s: StackPlan, policy: ApprovalPolicy, ch
   s.held = { window: 'approval', until: undefined, message };
   sink.emit({ ...step.base, type: 'log', level: 'info', stack: s.id, message });
   return 'hold';
-}
-
-function nothingToRevert(s: StackPlan): void {
-  s.action = 'none';
-  s.reason = 'drifted; CloudFormation could not revert it with a drift-aware change set, so it stays reported as drift';
 }
 
 /**

@@ -6,7 +6,7 @@
  * replacements and old → new values, and destructive changes blocked as an apply would block them.
  */
 import type { ActualStack, DesiredState, Plan, StackPlan } from '../core/model.js';
-import { hasChanges, holdByWindows, parametersNow, plan, stackKey } from '../core/plan.js';
+import { hasChanges, holdByWindows, nothingToRevert, parametersNow, plan, stackKey } from '../core/plan.js';
 import { describeDestructive, destructiveChanges } from '../core/protection.js';
 import { parseTemplate } from '../core/template.js';
 import type { ChangeSetInput, GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
@@ -181,8 +181,7 @@ function applyPreview(s: StackPlan, found: Preview, desired: DesiredState, allow
     case 'empty':
       if (s.action === 'revert') {
         // As apply finds it: nothing CloudFormation can revert, so the drift stays reported and nothing runs.
-        s.action = 'none';
-        s.reason = 'drifted; CloudFormation could not revert it with a drift-aware change set, so it stays reported as drift';
+        nothingToRevert(s);
         return;
       }
       s.preview = { state: found.state, changes: [] };

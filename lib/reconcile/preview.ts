@@ -79,3 +79,14 @@ async function removeLeftovers(gateway: StackGateway, stackName: string, at: num
     }
   }
 }
+
+/**
+ * The change set of Cairn's a stack holds ready to run and not yet executed (newest first): what a
+ * stack whose approval policy asks for one waits on. Previews are never it.
+ */
+export async function keptChangeSet(gateway: StackGateway, stackName: string): Promise<string | undefined> {
+  const sets = await gateway.listChangeSets(stackName);
+  return sets
+    .filter((c) => c.changeSetName.startsWith(CHANGE_SET_PREFIX) && !isPreview(c.changeSetName) && c.executionStatus === 'AVAILABLE')
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0]?.changeSetName;
+}

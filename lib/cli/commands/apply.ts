@@ -1,5 +1,4 @@
 /** `cairn apply [DIR]`: make the account match the repository, through change sets, wave by wave. */
-import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { describeRun, tallyRun } from '../../reconcile/run-tally.js';
 import type { CairnEvent } from '../../ports/events.js';
@@ -8,7 +7,7 @@ import { converge } from '../../reconcile/converge.js';
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, parseDuration, SOURCE_HELP, SOURCE_OPTIONS, UsageError } from '../args.js';
 import { acquireApplyLock } from '../apply-lock.js';
-import { cairnHome, loadSource, openAccount, changeSetTiming, operationTiming } from '../context.js';
+import { cairnHome, loadSource, openAccount, changeSetTiming, operationTiming, userName } from '../context.js';
 import { PrinterSink } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
 import { countActions } from '../../core/plan.js';
@@ -195,14 +194,6 @@ async function ask(question: string): Promise<boolean> {
   const answer = await rl.question(question);
   rl.close();
   return /^y(es)?$/i.test(answer.trim());
-}
-
-function userName(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env['USER'] ?? 'unknown user';
-  }
 }
 
 function stalledStacks(stalls: StalledError[]): string[] {

@@ -4,17 +4,15 @@
  * where `cairn serve` reads it (the state directory's approvals/), with who and when; the
  * reconciler then executes the change set (or stalls the commit, for a rejection) on its next step.
  */
-import { userInfo } from 'node:os';
 import { FileApprovals } from '../../adapters/file-approvals.js';
 import { stackKey } from '../../core/plan.js';
 import type { Approval, ApprovalStore } from '../../ports/approvals.js';
 import { S3Approvals } from '../../adapters/s3-approvals.js';
-import { isPreview } from '../../reconcile/preview.js';
-import { CHANGE_SET_PREFIX } from '../../reconcile/change-set.js';
+import { keptChangeSet } from '../../reconcile/preview.js';
 import { listActual } from '../../reconcile/plan-source.js';
 import { OWNER_TAGS } from '../../core/model.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS, UsageError } from '../args.js';
-import { approvalsDir, loadSource, openAccount } from '../context.js';
+import { approvalsDir, loadSource, openAccount, parseTarget, userName } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { shortSha } from '../render.js';
 import { style } from '../style.js';
@@ -47,6 +45,8 @@ export async function decide(argv: string[], verb: 'approve' | 'reject'): Promis
   const stackId = positionals[0];
   if (!stackId) throw new UsageError(`cairn ${verb}: name the stack, e.g. \`cairn ${verb} app\``);
   const { desired, snapshot, source } = await loadSource(values, positionals[1]);
+  // Where the decision goes is known before anything is asked of the account.
+  const store = approvalStore(parseTarget(values.target), values.region);
   const account = await openAccount(values.target, values.region);
   try {
     const { actual, defaultRegion } = await listActual(desired, account.gateways);
@@ -56,14 +56,9 @@ export async function decide(argv: string[], verb: 'approve' | 'reject'): Promis
     if (!declared && !owned) throw new UsageError(`cairn ${verb}: source "${source}" has no stack "${stackId}" (declared: ${desired.stacks.map((s) => s.id).join(', ') || 'none'})`);
     let changeSetName = 'delete';
     if (declared) {
-      const sets = stack ? await account.gateways(stack.region).listChangeSets(stack.stackName) : [];
-      const waiting = sets
-        .filter((c) => c.changeSetName.startsWith(CHANGE_SET_PREFIX) && !isPreview(c.changeSetName) && c.executionStatus === 'AVAILABLE')
-        .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-      if (waiting.length === 0) {
-        throw new UsageError(`cairn ${verb}: stack ${stackId} has no change set awaiting approval; \`cairn status\` shows what it waits on`);
-      }
-      changeSetName = waiting[0]!.changeSetName;
+      const waiting = stack ? await keptChangeSet(account.gateways(stack.region), stack.stackName) : undefined;
+      if (!waiting) throw new UsageError(`cairn ${verb}: stack ${stackId} has no change set awaiting approval; \`cairn status\` shows what it waits on`);
+      changeSetName = waiting;
     }
     const approval: Approval = {
       source,
@@ -74,7 +69,7 @@ export async function decide(argv: string[], verb: 'approve' | 'reject'): Promis
       by: userName(),
       at: new Date().toISOString(),
     };
-    await approvalStore(account.target, values.region).put(approval);
+    await store.put(approval);
     const what = changeSetName === 'delete' ? 'the deletion of' : `change set ${changeSetName} of`;
     process.stdout.write(
       `${verb === 'approve' ? style.green('✓') : style.red('✗')} ${approval.decision} ${what} stack ${stackId} at ${shortSha(snapshot.commit)}, as ${approval.by}\n` +
@@ -99,12 +94,4 @@ function approvalStore(target: string, region: string | undefined): ApprovalStor
     );
   }
   return new S3Approvals({ bucket, ...(region ? { region } : {}) });
-}
-
-function userName(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env['USER'] ?? 'unknown user';
-  }
 }

@@ -5,6 +5,7 @@
  * blocked, drift found and reverted, a stack pruned, a change held for and released by an
  * approval, and the final status.
  */
+import { keptChangeSet } from '../../reconcile/preview.js';
 import { FileApprovals } from '../../adapters/file-approvals.js';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -168,11 +169,11 @@ export async function run(argv: string[]): Promise<number> {
     const gated = await push({ 'cairn.yaml': withApproval, 'stacks/app.yaml': files['stacks/app.yaml']!.replace('Default: 30', 'Default: 90') }, 'Give order workers 90 seconds, with approval');
     const waiting = await finished(gated, 'waiting');
     expect(waiting, 'waiting');
-    const kept = (await gateway.listChangeSets('app')).find((c) => c.changeSetName.startsWith('cairn-') && c.executionStatus === 'AVAILABLE');
+    const kept = await keptChangeSet(gateway, 'app');
     if (!kept) throw new Error('the demo found no change set awaiting approval on app');
-    say(style.dim(`   cairn approve app   (approves change set ${kept.changeSetName} at ${gated.slice(0, 7)}, as demo)`));
+    say(style.dim(`   cairn approve app   (approves change set ${kept} at ${gated.slice(0, 7)}, as demo)`));
     const approved = until((e) => e.type === 'reconcile.finished' && e.commit === gated && (e.outcome === 'succeeded' || e.outcome === 'stalled'), `the approved reconcile of ${gated.slice(0, 7)}`);
-    await approvals.put({ source: 'platform', stack: 'app', changeSetName: kept.changeSetName, commit: gated, decision: 'approved', by: 'demo', at: new Date().toISOString() });
+    await approvals.put({ source: 'platform', stack: 'app', changeSetName: kept, commit: gated, decision: 'approved', by: 'demo', at: new Date().toISOString() });
     expect(await approved, 'succeeded');
 
     step(7, 'Final status');

@@ -8,8 +8,7 @@ import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
 import { inspectSource, openAccount, requireSourceName } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { activeWindows } from '../../core/windows.js';
-import { CHANGE_SET_PREFIX } from '../../reconcile/change-set.js';
-import { isPreview } from '../../reconcile/preview.js';
+import { keptChangeSet } from '../../reconcile/preview.js';
 import type { StatusOutput } from '../json-output.js';
 import { describeCommit, renderProblems, shortSha } from '../render.js';
 import { pad, style } from '../style.js';
@@ -154,6 +153,5 @@ export async function run(argv: string[]): Promise<number> {
 async function awaitingApproval(s: StackPlan, desired: DesiredState, gateways: GatewayFactory): Promise<string | undefined> {
   const d = desired.stacks.find((x) => x.id === s.id);
   if (!d || d.approval === 'auto' || (s.action !== 'create' && s.action !== 'update' && s.action !== 'revert')) return undefined;
-  const sets = await gateways(s.region).listChangeSets(s.stackName);
-  return sets.find((c) => c.changeSetName.startsWith(CHANGE_SET_PREFIX) && !isPreview(c.changeSetName) && c.executionStatus === 'AVAILABLE')?.changeSetName;
+  return keptChangeSet(gateways(s.region), s.stackName);
 }
