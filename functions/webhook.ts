@@ -14,6 +14,7 @@ import { optionalPositiveInteger, requiredEnv } from '../lib/adapters/lambda-env
 import { ENV } from '../lib/core/environment.js';
 import { parseDeploymentConfig } from '../lib/core/source-config.js';
 import { handleWebhook, type IntakeLogEntry } from '../lib/webhooks/intake.js';
+import type { CommentCommandsFor } from '../lib/webhooks/comment-commands.js';
 
 // Providers give up after 10 s (Gitea after 5 s): a stalled AWS call must fail while there is still
 // time to answer, and the provider's own redelivery is the retry.
@@ -31,6 +32,15 @@ const secrets = new SecretsManagerSecrets({
 });
 const queue = new SqsWorkQueue({ queueUrl: requiredEnv(ENV.queueUrl), client: new SQSClient(sdkOptions) });
 
+// `/cairn approve` comments write approvals to the deployment's bucket. Rare next to pushes, so the
+// S3 client and the provider API code load on the first one, not at every cold start.
+const approvalsBucket = process.env[ENV.templateBucket];
+const commentCommands: CommentCommandsFor = async (source) => {
+  if (!approvalsBucket) return { unavailable: 'this deployment has no bucket for approvals' };
+  const [{ S3Approvals }, { commentCommandsWith }] = await Promise.all([import('../lib/adapters/s3-approvals.js'), import('../lib/adapters/provider-access.js')]);
+  return commentCommandsWith({ approvals: async () => new S3Approvals({ bucket: approvalsBucket }), secrets })(source);
+};
+
 function log(entry: IntakeLogEntry): void {
   const { level, message, ...fields } = entry;
   logger[level](message, fields);
@@ -47,7 +57,7 @@ export async function handler(event: APIGatewayProxyEventV2, context?: Context):
       body: event.body,
       isBase64Encoded: event.isBase64Encoded,
     },
-    { config, secrets, queue, now: () => new Date(), log, ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) },
+    { config, secrets, queue, now: () => new Date(), log, commentCommands, ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) },
   );
   return {
     statusCode: result.statusCode,

@@ -1,11 +1,11 @@
 /**
  * Approvals as JSON files under a directory (the embedded home's `approvals/`), one per source,
  * stack and change set, written atomically (a temporary file renamed), so `cairn approve` and a
- * running `cairn serve` share them.
+ * running `cairn serve` share them; beside them each stack's approval state (`_state.json`).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Approval, ApprovalStore } from '../ports/approvals.js';
+import { validState, type Approval, type ApprovalState, type ApprovalStore } from '../ports/approvals.js';
 
 const safe = (s: string): string => s.replace(/[^A-Za-z0-9_.-]/g, '_');
 
@@ -26,10 +26,30 @@ export class FileApprovals implements ApprovalStore {
   }
 
   async put(approval: Approval): Promise<void> {
-    const file = this.path(approval.source, approval.stack, approval.changeSetName);
-    mkdirSync(join(this.dir, safe(approval.source), safe(approval.stack)), { recursive: true });
+    this.write(approval.source, approval.stack, this.path(approval.source, approval.stack, approval.changeSetName), approval);
+  }
+
+  async getState(source: string, stack: string): Promise<ApprovalState | undefined> {
+    try {
+      return validState(JSON.parse(readFileSync(this.statePath(source, stack), 'utf8')), source, stack);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async putState(state: ApprovalState): Promise<void> {
+    this.write(state.source, state.stack, this.statePath(state.source, state.stack), state);
+  }
+
+  /** Change set names start with a letter, so `_state` is never one of them. */
+  private statePath(source: string, stack: string): string {
+    return join(this.dir, safe(source), safe(stack), '_state.json');
+  }
+
+  private write(source: string, stack: string, file: string, value: unknown): void {
+    mkdirSync(join(this.dir, safe(source), safe(stack)), { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(approval, null, 2)}\n`);
+    writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
     renameSync(tmp, file);
   }
 }

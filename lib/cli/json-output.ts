@@ -82,6 +82,31 @@ export const StatusOutputSchema = z.strictObject({
       driftCheckedAt: z.string().nullable(),
       driftBeforeUpdate: z.string().nullable(),
       declared: z.boolean(),
+      approval: z
+        .strictObject({
+          source: z.string(),
+          stack: z.string(),
+          state: z.enum(['awaiting', 'approved', 'rejected']),
+          changeSetName: z.string(),
+          commit: z.string(),
+          action: z.string(),
+          summary: z.string().optional(),
+          since: z.string(),
+          decision: z
+            .strictObject({
+              source: z.string(),
+              stack: z.string(),
+              changeSetName: z.string(),
+              commit: z.string(),
+              decision: z.enum(['approved', 'rejected']),
+              by: z.string(),
+              at: z.string(),
+              via: z.string().optional(),
+            })
+            .optional(),
+        })
+        .nullable()
+        .describe("the stack's approval as the reconciler last recorded it: what it awaits, or who decided its last change set"),
     }),
   ),
   problems: z.array(ProblemSchema).optional(),

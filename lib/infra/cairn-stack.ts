@@ -26,7 +26,7 @@ import { SourceSecrets } from './source-secrets.js';
 import { TemplateBucket } from './template-bucket.js';
 import { acknowledgeWildcards } from './nag.js';
 import { DEFAULT_TEMPLATE_PREFIX } from '../adapters/cloudformation-gateway.js';
-import { APPROVALS_PREFIX } from '../adapters/s3-approvals.js';
+import { APPROVAL_STATE_PREFIX, APPROVALS_PREFIX } from '../adapters/s3-approvals.js';
 import { WorkQueue } from './work-queue.js';
 
 /** One reconcile step: fetch, plan, start change sets; the handler keeps 30 s in reserve. */
@@ -98,11 +98,24 @@ export class CairnStack extends Stack {
       memorySize: 512,
       timeout: WEBHOOK_TIMEOUT,
       reservedConcurrency: config.reservedConcurrency.webhook,
-      environment,
+      environment: { ...environment, [ENV.templateBucket]: templates.bucket.bucketName },
       logRetention,
     });
     this.webhook.grant(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets.webhookSecretArns }));
     this.webhook.grant(sendToQueue);
+    // `/cairn approve` comments: the source's token asks the provider whether the author may write,
+    // the stack's approval state names the change set it awaits, and the decision is written.
+    if (secrets.gitTokenSecretArns.length > 0) {
+      this.webhook.grant(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets.gitTokenSecretArns }));
+    }
+    this.webhook.grant(
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [templates.bucket.arnForObjects(`${APPROVAL_STATE_PREFIX}*`)] }),
+      'Approval states are keyed by source and stack, known only at run time; the webhook reads which change set a stack awaits.',
+    );
+    this.webhook.grant(
+      new PolicyStatement({ actions: ['s3:PutObject'], resources: [templates.bucket.arnForObjects(`${APPROVALS_PREFIX}*`)] }),
+      'Approvals are keyed by source, stack and change set, known only when a person with write access comments; the webhook writes them after asking the provider.',
+    );
     // No IAM auth: Git providers cannot sign AWS requests. Each delivery is authenticated by its
     // signature over the body, with the source's secret, before anything is queued.
     const webhookUrl = this.webhook.function.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
@@ -149,6 +162,10 @@ export class CairnStack extends Stack {
     this.reconcile.grant(
       new PolicyStatement({ actions: ['s3:GetObject'], resources: [templates.bucket.arnForObjects(`${APPROVALS_PREFIX}*`)] }),
       'Approvals are keyed by source, stack and change set, known only at run time; the reconciler reads them and the bucket policy denies it writing one.',
+    );
+    this.reconcile.grant(
+      new PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [templates.bucket.arnForObjects(`${APPROVAL_STATE_PREFIX}*`)] }),
+      'Approval states are keyed by source and stack, known only at run time; the reconciler records which change set each stack awaits.',
     );
     templates.onlyWrittenBy(this.reconcile.role);
     if (secrets.gitTokenSecretArns.length > 0) {

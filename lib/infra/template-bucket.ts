@@ -1,7 +1,8 @@
 /**
  * TemplateBucket: where the reconciler puts templates over CloudFormation's 51,200-byte inline
  * limit, for CloudFormation to read by URL, and where people's approvals are kept (written by
- * approvers, read by the reconciler). Private, encrypted, TLS only; objects expire after 30 days.
+ * approvers or, for a verified comment, the webhook; read by the reconciler), beside each stack's
+ * approval state (written by the reconciler alone). Private, encrypted, TLS only; objects expire after 30 days.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AnyPrincipal, Effect, PolicyStatement, type IRole } from 'aws-cdk-lib/aws-iam';
@@ -9,7 +10,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aw
 import { Construct } from 'constructs';
 import { acknowledge } from './nag.js';
 import { DEFAULT_TEMPLATE_PREFIX } from '../adapters/cloudformation-gateway.js';
-import { APPROVALS_PREFIX } from '../adapters/s3-approvals.js';
+import { APPROVAL_STATE_PREFIX, APPROVALS_PREFIX } from '../adapters/s3-approvals.js';
 
 export class TemplateBucket extends Construct {
   readonly bucket: Bucket;
@@ -60,6 +61,16 @@ export class TemplateBucket extends Construct {
         actions: ['s3:PutObject', 's3:DeleteObject'],
         resources: [this.bucket.arnForObjects(`${APPROVALS_PREFIX}*`)],
         conditions: { ArnEquals: { 'aws:PrincipalArn': role.roleArn } },
+      }),
+    );
+    // What a stack awaits is the reconciler's to say: a comment command binds its decision to it.
+    this.bucket.addToResourcePolicy(
+      new PolicyStatement({
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects(`${APPROVAL_STATE_PREFIX}*`)],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': role.roleArn } },
       }),
     );
   }

@@ -26,6 +26,7 @@ import { routeStackEvent } from '../reconcile/route-stack-event.js';
 import { StallMemory } from '../reconcile/stall-memory.js';
 import { sweep, type SweepReport } from '../reconcile/sweep.js';
 import { handleWebhook, type IntakeLogEntry } from '../webhooks/intake.js';
+import type { CommentCommandsFor } from '../webhooks/comment-commands.js';
 import { startHttpFront } from './http-front.js';
 
 export const WEBHOOK_SECRET_NAME = 'CAIRN_WEBHOOK_SECRET';
@@ -70,6 +71,8 @@ export interface RuntimeOptions {
   maxRetryDelayMs?: number;
   /** Where people's approvals are kept (`cairn approve` writes them); stacks with an approval policy wait for one. */
   approvals?: ApprovalStore;
+  /** What `/cairn approve` comments need per source; without it, such comments are acknowledged only. */
+  commentCommands?: CommentCommandsFor;
   /**
    * Intake log entries (push received, ignored, failed), for the readable output. Rejected
    * deliveries are not passed one by one: they are counted in /status and summarised in one log
@@ -166,6 +169,7 @@ export class LocalRuntime {
           queue: this.queue,
           now: () => new Date(),
           log: (entry) => (entry.outcome === 'rejected' ? this.countRejection(entry.statusCode) : options.onIntake?.(entry)),
+          ...(options.commentCommands ? { commentCommands: options.commentCommands } : {}),
         }),
       status: () => this.status(),
       onRejected: (statusCode) => this.countRejection(statusCode),

@@ -3,7 +3,8 @@
  * A message only says "make this source match its branch head now"; it never carries desired state.
  */
 
-export type WorkKind = 'push' | 'stack-event' | 'sweep' | 'retry' | 'preview';
+/** `approval`: a person decided on a change set by comment; the source's step acts on it now. */
+export type WorkKind = 'push' | 'stack-event' | 'sweep' | 'retry' | 'preview' | 'approval';
 
 /** What a pull request (merge request) event asks of a `preview` message. */
 export interface PullRequestWork {

@@ -15,7 +15,7 @@ import { hasChanges, nothingToRevert, parametersNow, stackKey } from '../core/pl
 import { requestToken } from '../core/request-token.js';
 import { summariseChanges } from '../core/protection.js';
 import type { EventSink } from '../ports/events.js';
-import type { ApprovalPolicy, ApprovalStore } from '../ports/approvals.js';
+import type { Approval, ApprovalPolicy, ApprovalState, ApprovalStore } from '../ports/approvals.js';
 import { AccessDeniedError, InsufficientCapabilitiesError, type ChangeSetChange, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
 import { CHANGE_SET_PREFIX, changeSetInput, changeSetName, revertInput } from './change-set.js';
 import { planSource, type SourcePlan } from './plan-source.js';
@@ -270,23 +270,45 @@ async function approvalGate(step: Step, s: StackPlan, policy: ApprovalPolicy, ch
       hint: 'set `approval: auto` for this stack, or apply this commit with `cairn apply` (the person running it approves)',
     });
   }
-  const found = await store.get(step.desired.source, s.id, changeSetName);
-  const approval = found && found.commit === step.desired.commit ? found : undefined;
+  const source = step.desired.source;
+  const commit = step.desired.commit;
+  const found = await store.get(source, s.id, changeSetName);
+  const approval = found && found.commit === commit ? found : undefined;
+  const previous = await store.getState(source, s.id);
+  const same = previous?.changeSetName === changeSetName && previous.commit === commit;
+  const what = changes.length ? summariseChanges([...changes]) : undefined;
+  const state = (next: ApprovalState['state'], decision?: Approval): ApprovalState => ({
+    source,
+    stack: s.id,
+    state: next,
+    changeSetName,
+    commit,
+    action,
+    ...(what ? { summary: what } : {}),
+    since: same && previous.state === next ? previous.since : new Date(step.options.now?.() ?? Date.now()).toISOString(),
+    ...(decision ? { decision } : {}),
+  });
   if (approval?.decision === 'approved') {
-    sink.emit({ ...step.base, type: 'log', level: 'info', stack: s.id, message: `${action} of ${s.id} (change set ${changeSetName}) approved by ${approval.by} at ${approval.at}` });
+    await store.putState(state('approved', approval));
+    sink.emit({ ...step.base, type: 'log', level: 'info', stack: s.id, message: `${action} of ${s.id} (change set ${changeSetName}) approved by ${approval.by} at ${approval.at}${approval.via ? ` (${approval.via})` : ''}` });
     return 'go';
   }
   if (approval?.decision === 'rejected') {
+    await store.putState(state('rejected', approval));
     if (changeSetName !== 'delete' && gateway) await gateway.deleteChangeSet(s.stackName, changeSetName);
     throw new StalledError('ApprovalRejected', `stack ${s.id}: ${approval.by} rejected its ${action} (change set ${changeSetName}) at ${approval.at}`, {
       stackId: s.id,
       hint: 'push a new commit with the change you want; it needs its own approval',
     });
   }
-  const what = changes.length ? `: ${summariseChanges([...changes])}` : '';
-  const message = `awaiting approval (${policy}) of ${action === 'delete' ? 'its deletion' : `change set ${changeSetName}`}${what}; approve with \`cairn approve ${s.id}\` or reject with \`cairn reject ${s.id}\``;
+  const message = `awaiting approval (${policy}) of ${action === 'delete' ? 'its deletion' : `change set ${changeSetName}`}${what ? `: ${what}` : ''}; approve with \`cairn approve ${s.id}\` or a \`/cairn approve ${s.id}\` comment on the commit, or reject the same way`;
   s.held = { window: 'approval', until: undefined, message };
-  sink.emit({ ...step.base, type: 'log', level: 'info', stack: s.id, message });
+  // Said once per change set: every later step that finds it still waiting stays quiet in the log
+  // (the commit status keeps saying it).
+  if (!(same && previous.state === 'awaiting')) {
+    await store.putState(state('awaiting'));
+    sink.emit({ ...step.base, type: 'log', level: 'info', stack: s.id, message });
+  }
   return 'hold';
 }
 

@@ -15,7 +15,7 @@ import type { Settled } from './settle.js';
 
 export const WorkMessageSchema = z.object({
   source: z.string().min(1),
-  kind: z.enum(['push', 'stack-event', 'sweep', 'retry', 'preview']),
+  kind: z.enum(['push', 'stack-event', 'sweep', 'retry', 'preview', 'approval']),
   dedupId: z.string().min(1),
   commit: z.string().optional(),
   stackName: z.string().optional(),
@@ -72,8 +72,8 @@ export interface BatchResult {
   outcomes: Record<string, Settled['outcome'] | 'previewed' | 'closed' | 'skipped' | 'rejected'>;
 }
 
-/** A retry request outranks a push, a push outranks stack events and the sweep: it decides what the reconcile reports as its trigger. */
-const PRIORITY: WorkKind[] = ['retry', 'push', 'stack-event', 'sweep'];
+/** A retry request outranks a push, a push outranks a comment's approval, which outranks stack events and the sweep: it decides what the reconcile reports as its trigger. */
+const PRIORITY: WorkKind[] = ['retry', 'push', 'approval', 'stack-event', 'sweep'];
 
 export async function processBatch(records: BatchRecord[], deps: BatchDeps): Promise<BatchResult> {
   const failures = new Set<string>();

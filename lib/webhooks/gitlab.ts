@@ -16,6 +16,7 @@ import {
   safeEqual,
   singleRefChange,
   stringAt,
+  type CommentChange,
   type ProviderEvent,
   type Verification,
   type WebhookHeaders,
@@ -99,6 +100,45 @@ function mergeRequest(payload: unknown): ProviderEvent {
   };
 }
 
+/**
+ * A Note Hook on a merge request or a commit: `object_attributes.note` is the text, `user.id` the
+ * author (GitLab's member API takes ids). Edits (`action: update`) are no new word, so not commands.
+ */
+function note(payload: unknown): ProviderEvent {
+  const what = 'GitLab Note Hook';
+  const body = payloadObject(payload, what);
+  const attributes = body['object_attributes'];
+  if (!isRecord(attributes)) throw new PayloadError(`${what} payload: object_attributes must be an object`);
+  const action = attributes['action'];
+  if (action !== undefined && action !== 'create') return { kind: 'other', eventType: `Note Hook ${typeof action === 'string' ? action : ''}`.trim() };
+  const type = attributes['noteable_type'];
+  let on: CommentChange['on'];
+  if (type === 'MergeRequest') {
+    on = { kind: 'pull-request', number: pullNumber(isRecord(body['merge_request']) ? body['merge_request']['iid'] : undefined, what) };
+  } else if (type === 'Commit') {
+    const sha = commitSha(stringAt(body, 'commit', 'id') ?? attributes['commit_id']);
+    if (!sha) throw new PayloadError(`${what} payload: commit.id must be a full commit SHA`);
+    on = { kind: 'commit', sha };
+  } else {
+    return { kind: 'other', eventType: `Note Hook on ${typeof type === 'string' ? type : 'something else'}` };
+  }
+  const user = body['user'];
+  const login = stringAt(user, 'username');
+  if (!login) throw new PayloadError(`${what} payload: user.username must be a non-empty string`);
+  const id = isRecord(user) && (typeof user['id'] === 'number' || typeof user['id'] === 'string') ? String(user['id']) : undefined;
+  return {
+    kind: 'comment',
+    comment: {
+      body: typeof attributes['note'] === 'string' ? attributes['note'] : '',
+      author: { login, ...(id ? { id } : {}) },
+      bot: isRecord(user) && user['bot'] === true,
+      on,
+      url: stringAt(attributes, 'url'),
+    },
+    repository: stringAt(body, 'project', 'path_with_namespace') ?? stringAt(body, 'project', 'web_url'),
+  };
+}
+
 export const gitlab: WebhookProvider = {
   name: 'gitlab',
 
@@ -125,6 +165,7 @@ export const gitlab: WebhookProvider = {
   normalise(payload: unknown, headers: WebhookHeaders): ProviderEvent {
     const event = eventType(headers);
     if (event === 'Merge Request Hook') return mergeRequest(payload);
+    if (event === 'Note Hook') return note(payload);
     if (event !== 'Push Hook' && event !== 'Tag Push Hook' && event !== 'System Hook') return { kind: 'other', eventType: event };
     const body = payloadObject(payload, `GitLab ${event}`);
     // System hooks carry pushes too, told apart by object_kind.

@@ -11,6 +11,7 @@ import { findSource, type DeploymentConfig, type Provider, type SourceConfig } f
 import type { SecretProvider } from '../ports/secrets.js';
 import type { WorkMessage, WorkQueue } from '../ports/work-queue.js';
 import { bitbucket } from './bitbucket.js';
+import { parseCommands, runCommentCommands, type CommentCommandsFor } from './comment-commands.js';
 import { generic } from './generic.js';
 import { toPreviewMessage, toWorkMessage, type GitEvent } from './git-event.js';
 import { forgejo, gitea } from './gitea.js';
@@ -41,7 +42,7 @@ export interface WebhookRequest {
 export type IntakeOutcome = 'queued' | 'duplicate' | 'ignored' | 'ping' | 'rejected' | 'failed';
 
 /** Why a verified delivery was acknowledged without being queued. */
-export type IgnoreReason = 'not-a-push' | 'tag' | 'other-branch' | 'branch-deleted' | 'no-ref' | 'fork';
+export type IgnoreReason = 'not-a-push' | 'tag' | 'other-branch' | 'branch-deleted' | 'no-ref' | 'fork' | 'not-a-command' | 'commands-off' | 'command-refused';
 
 export interface IntakeLogEntry {
   level: 'info' | 'warn' | 'error';
@@ -69,6 +70,11 @@ export interface WebhookDeps {
   log?: (entry: IntakeLogEntry) => void;
   /** Largest body accepted, in bytes; DEFAULT_MAX_BODY_BYTES when absent. */
   maxBodyBytes?: number;
+  /**
+   * What `/cairn approve` and `/cairn reject` comments need (the approval store and the provider's
+   * API, per source); without it such comments are acknowledged and not acted on.
+   */
+  commentCommands?: CommentCommandsFor;
 }
 
 export interface WebhookResponseBody {
@@ -198,6 +204,33 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDeps):
       log.branch = source.branch;
       if (pr.headSha) log.commit = pr.headSha;
       return await queue(toPreviewMessage(source.name, pr, deliveryId, receivedAt.toISOString()), { pullRequest: pr.number }, pr.headSha, `queued preview of pull request #${pr.number} (${pr.action})`);
+    }
+
+    if (event.kind === 'comment') {
+      const { comment } = event;
+      const { commands, problems } = parseCommands(comment.body);
+      const ignore = (ignored: IgnoreReason, reason: string): WebhookResponse => {
+        log.ignored = ignored;
+        return respond(202, 'ignored', { queued: false, deliveryId, ignored, reason }, reason);
+      };
+      if (comment.bot || (commands.length === 0 && problems.length === 0)) return ignore('not-a-command', 'the comment holds no /cairn command; nothing to do');
+      if (!deps.commentCommands) return ignore('commands-off', 'comment commands are not enabled where this webhook is served');
+      let result;
+      try {
+        const wiring = await deps.commentCommands(source);
+        if ('unavailable' in wiring) return ignore('commands-off', `comment commands are not available for source ${source.name}: ${wiring.unavailable}`);
+        result = await runCommentCommands(source, comment, commands, problems, wiring);
+      } catch (error) {
+        return respond(503, 'failed', { queued: false, deliveryId, error: 'the comment command could not be checked with the provider or recorded; comment again later' }, 'comment command failed', {
+          error: messageOf(error),
+        });
+      }
+      if (result.replyError) log.warnings = [`the reply was not posted: ${result.replyError}`];
+      const reason = clip(result.lines.join('; '), 1000);
+      if (result.recorded.length === 0) return ignore('command-refused', reason);
+      const commit = result.recorded[0]!.commit;
+      log.commit = commit;
+      return await queue({ source: source.name, kind: 'approval', dedupId: deliveryId, receivedAt: receivedAt.toISOString(), commit }, { reason }, commit, `recorded ${result.recorded.length} decision(s) by ${comment.author.login}`);
     }
 
     const selected = selectChange(event.changes, source);

@@ -5,6 +5,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Provider } from '../core/source-config.js';
+import type { CommentAuthor, CommentTarget } from '../ports/provider-access.js';
 
 /** Request headers with lower-case names (see normaliseHeaders). */
 export type WebhookHeaders = Readonly<Record<string, string | undefined>>;
@@ -41,11 +42,24 @@ export interface PullRequestChange {
   url: string | undefined;
 }
 
+/** A comment written on a pull request or a commit (GitHub, GitLab), which may hold a `/cairn` command. */
+export interface CommentChange {
+  /** The comment's text (markdown). */
+  body: string;
+  author: CommentAuthor;
+  /** Written by a bot or an app (Cairn's own replies among them): never a command. */
+  bot: boolean;
+  on: CommentTarget;
+  /** The comment's web page. */
+  url: string | undefined;
+}
+
 /** What a verified delivery reports. A push may move several refs (Bitbucket sends them together). */
 export type ProviderEvent =
   | { kind: 'ping' }
   | { kind: 'push'; changes: RefChange[]; repository: string | undefined }
   | { kind: 'pull-request'; pullRequest: PullRequestChange; repository: string | undefined }
+  | { kind: 'comment'; comment: CommentChange; repository: string | undefined }
   | { kind: 'other'; eventType: string };
 
 /** A pull request payload's number: a positive integer or PayloadError. */

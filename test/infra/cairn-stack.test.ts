@@ -139,7 +139,7 @@ describe('Infra: Cairn stack', () => {
 
     it('read the environment variables the handlers read, by their shared names', () => {
       const env = (d: RegExp) => Object.keys(functionLike(t, d)[1].Properties['Environment']['Variables']).filter((k) => k.startsWith('CAIRN_')).sort();
-      expect(env(/verifies Git provider webhooks/)).toEqual([ENV.config, ENV.queueUrl].sort());
+      expect(env(/verifies Git provider webhooks/)).toEqual([ENV.config, ENV.queueUrl, ENV.templateBucket].sort());
       expect(env(/reconciles a source/)).toEqual([ENV.config, ENV.queueUrl, ENV.templateBucket, ENV.deadLetterQueueUrl].sort());
       expect(env(/detects drift/)).toEqual([ENV.config, ENV.queueUrl, ENV.regions, ENV.sweepIntervalMs].sort());
       expect(env(/queues the owning source/)).toEqual([ENV.config, ENV.queueUrl].sort());
@@ -247,7 +247,8 @@ describe('Infra: Cairn stack', () => {
     it('give each function exactly the actions its handler calls', () => {
       const of = (d: RegExp) => allActions(statementsOf(t, functionLike(t, d)[1]));
       const common = ['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
-      expect(of(/verifies Git provider webhooks/)).toEqual([...common, 'secretsmanager:GetSecretValue', 'sqs:SendMessage'].sort());
+      // Webhook secrets and, for comment commands, the sources' tokens; approval states read, approvals written.
+      expect(of(/verifies Git provider webhooks/)).toEqual([...common, 's3:GetObject', 's3:PutObject', 'secretsmanager:GetSecretValue', 'secretsmanager:GetSecretValue', 'sqs:SendMessage'].sort());
       expect(of(/queues the owning source/)).toEqual([...common, 'cloudformation:DescribeStacks', 'sqs:SendMessage'].sort());
       expect(of(/detects drift/)).toEqual(
         [
@@ -266,9 +267,11 @@ describe('Infra: Cairn stack', () => {
       expect(of(/reconciles a source/)).toEqual(
         [
           ...common,
-          // Templates (read and written) and people's approvals (read only), each under its own prefix.
+          // Templates (read and written), people's approvals (read only) and approval states (read and written), each under its own prefix.
           's3:GetObject',
           's3:GetObject',
+          's3:GetObject',
+          's3:PutObject',
           's3:PutObject',
           'secretsmanager:GetSecretValue',
           'sqs:ChangeMessageVisibility',

@@ -80,6 +80,13 @@ function valueImports(source: ts.SourceFile): string[] {
     } else if (statement.isTypeOnly) continue;
     out.push(resolve(dirname(source.fileName), spec.text.replace(/\.js$/, '.ts')).replace(/(?<!\.ts)$/, ''));
   }
+  // A module loaded lazily (`await import('./x.js')`) is as reachable as one imported at the top.
+  walk(source, (n) => {
+    if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword) {
+      const spec = n.arguments[0];
+      if (spec && ts.isStringLiteral(spec) && spec.text.startsWith('.')) out.push(resolve(dirname(source.fileName), spec.text.replace(/\.js$/, '.ts')));
+    }
+  });
   return out.map((f) => (f.endsWith('.ts') ? f : `${f}/index.ts`));
 }
 

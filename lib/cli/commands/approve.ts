@@ -60,6 +60,8 @@ export async function decide(argv: string[], verb: 'approve' | 'reject'): Promis
       if (!waiting) throw new UsageError(`cairn ${verb}: stack ${stackId} has no change set awaiting approval; \`cairn status\` shows what it waits on`);
       changeSetName = waiting;
     }
+    // A comment command reads which change set the stack awaits from its approval state, and so
+    // does `cairn status`; the state is the reconciler's to write, so it is only read here.
     const approval: Approval = {
       source,
       stack: stackId,
@@ -85,7 +87,7 @@ export async function decide(argv: string[], verb: 'approve' | 'reject'): Promis
  * Where the decision goes: the state directory for the embedded account (what `cairn serve` reads),
  * the deployment's bucket for AWS (what the reconcile function reads), named by CAIRN_APPROVALS_BUCKET.
  */
-function approvalStore(target: string, region: string | undefined): ApprovalStore {
+export function approvalStore(target: string, region: string | undefined): ApprovalStore {
   if (target !== 'aws') return new FileApprovals(approvalsDir());
   const bucket = process.env['CAIRN_APPROVALS_BUCKET'];
   if (!bucket) {

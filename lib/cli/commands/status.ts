@@ -5,7 +5,9 @@ import type { GatewayFactory } from '../../ports/stack-gateway.js';
 import { stackKey } from '../../core/plan.js';
 import { planSource } from '../../reconcile/plan-source.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
-import { inspectSource, openAccount, requireSourceName } from '../context.js';
+import { inspectSource, openAccount, parseTarget, requireSourceName } from '../context.js';
+import type { ApprovalState, ApprovalStore } from '../../ports/approvals.js';
+import { approvalStore } from './approve.js';
 import { EXIT } from '../exit-codes.js';
 import { activeWindows } from '../../core/windows.js';
 import { keptChangeSet } from '../../reconcile/preview.js';
@@ -45,6 +47,11 @@ export interface StackStatusRow {
   /** The drift status found before the stack's last update, which that update may have removed; null when the check is newer. */
   driftBeforeUpdate: string | null;
   declared: boolean;
+  /**
+   * The stack's approval as the reconciler last recorded it (awaiting, approved or rejected, with
+   * who, when and where); null for a stack never held for one, or when the store is not reachable.
+   */
+  approval: ApprovalState | null;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -62,6 +69,16 @@ export async function run(argv: string[]): Promise<number> {
     const emptyDesired = { source, commit: snapshot.commit, stacks: [], prune: false, pruneMaxShare: 1, protectedTypes: [], windows: [], approval: 'auto' as const, findings: [] };
     const { plan, actual, defaultRegion } = await planSource(desired ?? emptyDesired, { gateways: account.gateways });
     const byKey = new Map(actual.map((a) => [stackKey(a.region, a.stackName, defaultRegion), a]));
+    // Approvals live in the state directory (embedded account) or the deployment's bucket, when named.
+    const target = parseTarget(values.target);
+    const approvals: ApprovalStore | undefined = target !== 'aws' || process.env['CAIRN_APPROVALS_BUCKET'] ? approvalStore(target, values.region) : undefined;
+    const states = new Map<string, ApprovalState>();
+    if (approvals && desired) {
+      for (const d of desired.stacks) {
+        const state = await approvals.getState(source, d.id).catch(() => undefined);
+        if (state) states.set(d.id, state);
+      }
+    }
     const row = (id: string, stackName: string, region: string | undefined, a: ActualStack | undefined, inSync: boolean | null, reason: string | null, declared: boolean, blocked?: string): StackStatusRow => {
       const health = a ? healthOf(a.status) : 'Missing';
       // A check older than the last update says nothing about the stack as it is now.
@@ -82,6 +99,7 @@ export async function run(argv: string[]): Promise<number> {
         driftCheckedAt: stale ? null : (a?.driftCheckedAt ?? null),
         driftBeforeUpdate: stale ? a!.driftStatus! : null,
         declared,
+        approval: states.get(id) ?? null,
       };
     };
     if (desired) {
@@ -133,6 +151,11 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(`\n${style.dim('Change windows active now:')}\n`);
       for (const w of windows) process.stdout.write(`  ${w.name} (${w.kind}) until ${w.until.toISOString().slice(0, 16).replace('T', ' ')} UTC\n`);
     }
+    const decided = rows.filter((r) => r.approval);
+    if (decided.length > 0) {
+      process.stdout.write(`\n${style.dim('Approvals:')}\n`);
+      for (const r of decided) process.stdout.write(`  ${r.id}: ${describeApproval(r.approval!)}\n`);
+    }
     const behind = rows.filter((r) => r.inSync === false && r.reason);
     if (behind.length > 0) {
       process.stdout.write(`\n${style.dim('Not in sync:')}\n`);
@@ -147,6 +170,15 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     await account.close();
   }
+}
+
+/** One line: what the stack awaits, or who decided its last change set, when and where. */
+function describeApproval(a: ApprovalState): string {
+  const what = a.changeSetName === 'delete' ? 'its deletion' : `change set ${a.changeSetName}`;
+  const when = (iso: string): string => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+  if (a.state === 'awaiting') return `awaiting approval of ${what} at ${shortSha(a.commit)} since ${when(a.since)}${a.summary ? ` (${a.summary})` : ''}`;
+  const d = a.decision;
+  return `${what} at ${shortSha(a.commit)} ${a.state}${d ? ` by ${d.by} at ${when(d.at)}${d.via ? ` (${d.via})` : ''}` : ''}`;
 }
 
 /** The change set a stack whose approval policy asks for one keeps waiting for a person, if any. */
