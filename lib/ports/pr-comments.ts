@@ -14,8 +14,8 @@ export interface PullRequestComment {
 }
 
 export interface PullRequestComments {
-  /** Create the comment, or update the one carrying the same marker; says which happened. */
-  upsert(comment: PullRequestComment): Promise<'created' | 'updated'>;
+  /** Create the comment, or update the one carrying the same marker; says which happened (`not-posted`: this port posts nowhere). */
+  upsert(comment: PullRequestComment): Promise<'created' | 'updated' | 'not-posted'>;
 }
 
 /** The hidden marker of a source's preview comment. */

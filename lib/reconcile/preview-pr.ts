@@ -37,7 +37,7 @@ export interface PreviewContext {
 }
 
 export type PreviewOutcome =
-  | { outcome: 'previewed'; commit: string; clean: boolean; summary: string; comment: 'created' | 'updated' }
+  | { outcome: 'previewed'; commit: string; clean: boolean; summary: string; comment: 'created' | 'updated' | 'not-posted' }
   | { outcome: 'closed'; removed: number };
 
 export async function previewPullRequest(ctx: PreviewContext, pr: PullRequestWork): Promise<PreviewOutcome> {
@@ -64,7 +64,7 @@ export async function previewPullRequest(ctx: PreviewContext, pr: PullRequestWor
       ctx.sink.emit({ source: ctx.source, commit: input.commit, type: 'log', level: 'warn', message: `preview status not reported: ${messageOf(error)}` });
     }
   }
-  ctx.sink.emit({ source: ctx.source, ...(input.commit ? { commit: input.commit } : {}), type: 'log', level: 'info', message: `pull request #${pr.number} previewed (comment ${comment}): ${summary}` });
+  ctx.sink.emit({ source: ctx.source, ...(input.commit ? { commit: input.commit } : {}), type: 'log', level: 'info', message: `pull request #${pr.number} previewed (${comment === 'not-posted' ? 'comment not posted' : `comment ${comment}`}): ${summary}` });
   return { outcome: 'previewed', commit: input.commit, clean, summary, comment };
 }
 

@@ -78,11 +78,21 @@ describe('End to end: cairn demo', () => {
   it('tours every step and exits 0 by itself', async () => {
     const r = await cairnAsync(['demo']);
     expect(r.status).toBe(0);
-    for (const step of ['1/7 First push', '2/7 Change one stack', '3/7 A destructive change', '4/7 Drift', '5/7 Prune', '6/7 Manual approval', '7/7 Final status']) expect(r.stdout).toContain(step);
+    for (const step of ['1/8 First push', '2/8 Change one stack', '3/8 A destructive change', '4/8 Drift', '5/8 Prune', '6/8 Review before merge', '7/8 Manual approval', '8/8 Final status']) expect(r.stdout).toContain(step);
     expect(r.stdout).toMatch(/succeeded: 4 stacks created$/m);
     expect(r.stdout).toMatch(/destructive change blocked: Orders \(AWS::DynamoDB::Table\) would be replaced/);
     expect(r.stdout).toMatch(/revert-drift: reverting 1 drifted resource \(OrdersQueue\)/);
     expect(r.stdout).toMatch(/succeeded: 1 stack deleted, 3 unchanged/);
+    // The pull request: its preview comment as the stand-in GitHub API received it, then the same comment updated.
+    const review = r.stdout.slice(r.stdout.indexOf('6/8 Review before merge'), r.stdout.indexOf('7/8 Manual approval'));
+    expect(review).toMatch(/comment created on pull request #1/);
+    expect(review).toMatch(/│ \*\*merging would apply cleanly: 1 to update\*\*/);
+    expect(review).toMatch(/│ - `OrdersQueue` VisibilityTimeout: `60` → `120`/);
+    expect(review).toMatch(/commit status on [0-9a-f]{7}: success "merging would apply cleanly: 1 to update" \(cairn\/platform\/preview\)/);
+    expect(review).toMatch(/the same comment updated in place \(PATCH \.\.\.\/issues\/comments\/\d+\)/);
+    expect(review).toMatch(/│ #### ⛔ `data`: blocked/);
+    expect(review).toMatch(/commit status on [0-9a-f]{7}: failure "merging would be blocked: 1 stack blocked"/);
+    expect(review).toMatch(/no stack changed/);
     expect(r.stdout).toMatch(/✓ Demo finished in \d+\.\d s/);
   });
 });

@@ -33,7 +33,7 @@ export type PullRequestCommentsOptions = Pick<CommitStatusOptions, 'provider' | 
 
 /** Posts nothing: for sources without a token, generic Git servers, and local runs. */
 export const noPullRequestComments: PullRequestComments = {
-  upsert: async () => 'created',
+  upsert: async () => 'not-posted',
 };
 
 export function createPullRequestComments(options: PullRequestCommentsOptions): PullRequestComments {

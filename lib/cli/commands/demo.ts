@@ -2,8 +2,9 @@
  * `cairn demo`: a self-contained tour on a temporary embedded account. It serves a copy of
  * examples/platform over real git smart HTTP, runs the same runtime as `cairn serve`, and drives
  * it with real signed GitHub webhooks: create in dependency order, update, a destructive change
- * blocked, drift found and reverted, a stack pruned, a change held for and released by an
- * approval, and the final status.
+ * blocked, drift found and reverted, a stack pruned, a pull request previewed in a comment updated
+ * in place, a change held for and released by an approval, and the final status. Comments and
+ * commit statuses go to a stand-in for GitHub's API on 127.0.0.1 (lib/local/fake-provider-api.ts).
  */
 import { keptChangeSet } from '../../reconcile/preview.js';
 import { FileApprovals } from '../../adapters/file-approvals.js';
@@ -15,7 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { EmbeddedAccount } from '../../adapters/embedded-account/index.js';
 import { GitSource } from '../../adapters/git-source.js';
 import { withRetries } from '../../adapters/retrying-gateway.js';
-import { commit, createRepo, git, startGitServer } from '../../local/git-http-server.js';
+import { EnvSecrets } from '../../adapters/env-secrets.js';
+import { startFakeProviderApi } from '../../local/fake-provider-api.js';
+import { commit, createBranch, createRepo, git, startGitServer } from '../../local/git-http-server.js';
+import { postingFor } from '../../local/provider-posting.js';
+import { previewMarker } from '../../ports/pr-comments.js';
 import { LocalRuntime } from '../../local/runtime.js';
 import type { CairnEvent } from '../../ports/events.js';
 import { parse } from '../args.js';
@@ -27,7 +32,8 @@ const HELP = `Usage: cairn demo [--keep]
 
 A tour of Cairn on a temporary simulated account, in about 10 seconds, with nothing to set up:
 a copy of examples/platform is served over git smart HTTP, and real signed GitHub webhooks drive
-the same runtime \`cairn serve\` runs. Exit 0 when every step behaved as shown.
+the same runtime \`cairn serve\` runs. Pull request comments and commit statuses go to a stand-in
+for GitHub's API on 127.0.0.1, not to GitHub. Exit 0 when every step behaved as shown.
 
 Options:
   --keep    keep the temporary directory (account, repository) and print where it is
@@ -35,6 +41,7 @@ Options:
 
 const EXAMPLE = fileURLToPath(new URL('../../../../examples/platform/', import.meta.url));
 const QUIET: CairnEvent['type'][] = ['stack.waiting', 'plan.computed', 'reconcile.started'];
+const STEPS = 8;
 
 function exampleFiles(): Record<string, string> {
   const files: Record<string, string> = {};
@@ -67,12 +74,17 @@ export async function run(argv: string[]): Promise<number> {
   const printer = new PrinterSink(out);
   const secret = randomBytes(16).toString('hex');
   const approvals = new FileApprovals(join(dir, 'approvals'));
+  // The stand-in GitHub API: it takes the comments and statuses `cairn serve --api-url` would post.
+  const apiToken = randomBytes(16).toString('hex');
+  const api = await startFakeProviderApi({ token: apiToken, repositories: ['demo/platform'] });
+  const sink = { emit: (e: CairnEvent) => (QUIET.includes(e.type) ? undefined : printer.emit(e)) };
+  const posting = postingFor({ provider: 'github', apiUrl: api.url, repository: 'demo/platform', tokenSecret: 'CAIRN_PROVIDER_TOKEN', secrets: new EnvSecrets({ env: { CAIRN_PROVIDER_TOKEN: apiToken } }) }, 'platform', sink);
   const runtime = new LocalRuntime({
-    sources: [{ name: 'platform', repo: new GitSource({ url: repo.url!, branch: 'main', cacheDir: join(dir, 'git-cache') }), provider: 'github', branch: 'main', location: repo.url!, watch: false }],
+    sources: [{ name: 'platform', repo: new GitSource({ url: repo.url!, branch: 'main', cacheDir: join(dir, 'git-cache') }), provider: 'github', branch: 'main', location: repo.url!, watch: false, ...posting }],
     webhookSecret: secret,
     gateways: () => gateway,
     account,
-    sink: { emit: (e) => (QUIET.includes(e.type) ? undefined : printer.emit(e)) },
+    sink,
     port: 0,
     sweepEveryMs: 0,
     reconcileOnStart: false,
@@ -120,7 +132,57 @@ export async function run(argv: string[]): Promise<number> {
   const expect = (e: CairnEvent, outcome: string): void => {
     if (e.type !== 'reconcile.finished' || e.outcome !== outcome) throw new Error(`expected the reconcile to end ${outcome}, it ended ${e.type === 'reconcile.finished' ? `${e.outcome}: ${e.summary}` : e.type}`);
   };
-  const step = (n: number, text: string): boolean => say(`\n${style.bold(`${n}/7 ${text}`)}`);
+  const step = (n: number, text: string): boolean => say(`\n${style.bold(`${n}/${STEPS} ${text}`)}`);
+  const pullRequest = async (action: 'opened' | 'synchronize', head: string): Promise<void> => {
+    const body = JSON.stringify({
+      action,
+      number: 1,
+      pull_request: {
+        number: 1,
+        html_url: 'https://github.example/demo/platform/pull/1',
+        head: { ref: 'review', sha: head, repo: { full_name: 'demo/platform' } },
+        base: { ref: 'main', repo: { full_name: 'demo/platform' } },
+      },
+      repository: { full_name: 'demo/platform', clone_url: repo.url },
+    });
+    const res = await fetch(`${runtime.url}/hooks/platform`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'pull_request',
+        'x-github-delivery': randomUUID(),
+        'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
+      },
+      body,
+    });
+    say(style.dim(`   webhook: pull_request ${action} #1 at ${head.slice(0, 7)}, signed → HTTP ${res.status}`));
+    if (res.status !== 202) throw new Error(`the webhook was answered ${res.status}: ${await res.text()}`);
+  };
+  /** Commit on the pull request's branch, and move `refs/pull/1/head` there as GitHub does. */
+  const pushToPullRequest = async (changes: Record<string, string>, message: string): Promise<string> => {
+    const sha = await commit({ ...repo, branch: 'review' }, changes, message);
+    await git(['update-ref', 'refs/pull/1/head', sha], repo.bareDir);
+    say(style.dim(`   git push origin review: ${sha.slice(0, 7)} "${message}"`));
+    return sha;
+  };
+  const previewed = (sha: string): Promise<CairnEvent> =>
+    until((e) => e.type === 'log' && e.commit === sha && e.message.startsWith('pull request #1 previewed'), `the preview of ${sha.slice(0, 7)}`);
+  const ourComment = (): { id: number; body: string } => {
+    const ours = api.comments.filter((c) => c.number === 1 && c.body.includes(previewMarker('platform')));
+    if (ours.length !== 1) throw new Error(`the stand-in GitHub API holds ${ours.length} preview comments on pull request #1, not one`);
+    return ours[0]!;
+  };
+  const showComment = (body: string, maxLines: number): void => {
+    // The markdown as posted, less the hidden marker, the footer, blank lines and table rules.
+    const lines = body.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('<!--') && !l.startsWith('<sub>') && !/^\|(?:---\|)+$/.test(l));
+    for (const line of lines.slice(0, maxLines)) say(`   ${style.dim('│')} ${line.length > 100 ? `${line.slice(0, 99)}…` : line}`);
+    if (lines.length > maxLines) say(`   ${style.dim(`│ … ${lines.length - maxLines} more line${lines.length - maxLines === 1 ? '' : 's'}`)}`);
+  };
+  const headStatus = (sha: string): string => {
+    const s = api.statuses.filter((x) => x.sha === sha && x.context === 'cairn/platform/preview').at(-1);
+    if (!s) throw new Error(`no commit status reached the stand-in GitHub API for ${sha.slice(0, 7)}`);
+    return `${s.state === 'success' ? style.green(s.state) : style.red(s.state)} "${s.description ?? ''}" (${s.context})`;
+  };
 
   try {
     say(style.bold('Cairn demo: GitOps for CloudFormation, on a simulated account'));
@@ -142,8 +204,8 @@ export async function run(argv: string[]): Promise<number> {
     const blocked = await push({ 'stacks/data.yaml': destructive }, 'Key orders by orderId');
     const stall = await finished(blocked, 'stalled');
     expect(stall, 'stalled');
-    const why = runtime.stalls.get('platform');
-    say(`   ${style.red('blocked')}, nothing changed. The commit status says: ${why?.message ?? ''}`);
+    const why = api.statuses.filter((s) => s.sha === blocked).at(-1)?.description ?? runtime.stalls.get('platform')?.message ?? '';
+    say(`   ${style.red('blocked')}, nothing changed. The commit status says: ${why}`);
     say(style.dim('   (to allow it, cairn.yaml would list the resource under allowDestructive)'));
     const reverted = await push({ 'stacks/data.yaml': files['stacks/data.yaml']! }, 'Revert "Key orders by orderId"');
     expect(await finished(reverted, 'succeeded'), 'succeeded');
@@ -164,7 +226,31 @@ export async function run(argv: string[]): Promise<number> {
     const pruned = await push({ 'cairn.yaml': manifest }, 'Retire the observability stack');
     expect(await finished(pruned, 'succeeded'), 'succeeded');
 
-    step(6, 'Manual approval: app now asks for a person\u2019s yes (approval: manual), so its next change waits for one');
+    step(6, 'Review before merge: a pull request is previewed in a comment on it, updated on each push');
+    const stacksAt = async (): Promise<string> => JSON.stringify((await gateway.listStacks()).map((s) => [s.stackName, s.status, s.updatedAt ?? s.createdAt]));
+    const beforeReview = await stacksAt();
+    await createBranch(repo, 'review');
+    const proposed = await pushToPullRequest({ 'stacks/app.yaml': files['stacks/app.yaml']!.replace('Default: 30', 'Default: 120') }, 'Give order workers two minutes');
+    let preview = previewed(proposed);
+    await pullRequest('opened', proposed);
+    await preview;
+    const opened = ourComment();
+    say(`   comment ${style.green('created')} on pull request #1 (the stand-in GitHub API received POST .../issues/1/comments):`);
+    showComment(opened.body, 9);
+    say(`   commit status on ${proposed.slice(0, 7)}: ${headStatus(proposed)}`);
+    const riskier = await pushToPullRequest({ 'stacks/data.yaml': destructive }, 'Key orders by orderId, in review');
+    preview = previewed(riskier);
+    await pullRequest('synchronize', riskier);
+    await preview;
+    const again = ourComment();
+    if (again.id !== opened.id) throw new Error('the second push made a new comment instead of updating the first');
+    say(`   the same comment ${style.yellow('updated')} in place (PATCH .../issues/comments/${again.id}), now:`);
+    showComment(again.body, 6);
+    say(`   commit status on ${riskier.slice(0, 7)}: ${headStatus(riskier)}`);
+    if ((await stacksAt()) !== beforeReview) throw new Error('a stack changed while the pull request was previewed');
+    say(style.dim('   no stack changed: previews use change sets that are read and deleted, never executed'));
+
+    step(7, 'Manual approval: app now asks for a person\u2019s yes (approval: manual), so its next change waits for one');
     const withApproval = manifest.replace(/\n {2}app:\n/, '\n  app:\n    approval: manual\n');
     const gated = await push({ 'cairn.yaml': withApproval, 'stacks/app.yaml': files['stacks/app.yaml']!.replace('Default: 30', 'Default: 90') }, 'Give order workers 90 seconds, with approval');
     const waiting = await finished(gated, 'waiting');
@@ -176,7 +262,7 @@ export async function run(argv: string[]): Promise<number> {
     await approvals.put({ source: 'platform', stack: 'app', changeSetName: kept, commit: gated, decision: 'approved', by: 'demo', at: new Date().toISOString() });
     expect(await approved, 'succeeded');
 
-    step(7, 'Final status');
+    step(8, 'Final status');
     const stacks = await gateway.listStacks();
     say(style.dim(`   ${pad('STACK', 16)}${pad('STATUS', 20)}${pad('COMMIT', 10)}DRIFT`));
     for (const s of stacks.sort((a, b) => a.stackName.localeCompare(b.stackName))) {
@@ -188,6 +274,7 @@ export async function run(argv: string[]): Promise<number> {
     await runtime.stop();
     account.close();
     await server.stop();
+    await api.close();
     if (values.keep) say(`Kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }

@@ -2,6 +2,11 @@
 import { FileApprovals } from '../../adapters/file-approvals.js';
 import { randomBytes } from 'node:crypto';
 import { PROVIDERS, type Provider } from '../../core/source-config.js';
+import { resolve } from 'node:path';
+import { parseRepoLocation } from '../../adapters/commit-status/repo-location.js';
+import { projectPath } from '../../adapters/commit-status/gitlab.js';
+import { redactUrl } from '../../adapters/git-credentials.js';
+import { postingFor, postingRepoUrl, type ProviderPosting } from '../../local/provider-posting.js';
 import { LocalRuntime } from '../../local/runtime.js';
 import type { IntakeLogEntry } from '../../webhooks/intake.js';
 import { DESTINATION_OPTIONS, parse, parseDuration, UsageError } from '../args.js';
@@ -32,7 +37,16 @@ Options:
                       still not deployed until committed)
   --port N            port for the endpoint (default: 8080; 0 picks a free one)
   --host H            address to listen on (default: 127.0.0.1)
-  --provider P        signature scheme of incoming webhooks: ${PROVIDERS.join(', ')} (default: github)
+  --provider P        the Git provider: ${PROVIDERS.join(', ')}
+                      (default: github): the signature scheme of incoming webhooks and, with
+                      --api-url, the API posted to
+  --api-url URL       post pull-request preview comments and commit statuses (previews and pushes)
+                      to the provider's API at URL, e.g. https://api.github.com,
+                      https://gitlab.example.com/api/v4 (default: not posted, only logged)
+  --api-repo REPO     the repository on the provider, OWNER/NAME (GitLab: GROUP/PROJECT); needed
+                      unless --repo is a URL whose path names it
+  --api-token-env N   the API token, from this environment variable (default: CAIRN_PROVIDER_TOKEN)
+  --api-token-file F  the API token, from a file, read again on every call (so rotation applies)
   --target T          embedded (default; simulated account under $CAIRN_HOME) or aws
   --region R          region for stacks that name none (default: AWS_REGION, else us-east-1)
   --deploy-config F   take each source's destinations (roleArn, destinations.roleArns, .regions and
@@ -49,9 +63,62 @@ Options:
   --json              one JSON object per line instead of readable lines
 
 Environment: CAIRN_WEBHOOK_SECRET (the webhook secret; one is generated and printed when unset),
+CAIRN_PROVIDER_TOKEN (the token for --api-url: may write commit statuses and pull request comments),
 CAIRN_HOME (where the embedded account lives; default the per-user state directory, e.g.
 ~/.local/state/cairn).
 `;
+
+export const NOT_POSTED = 'PR comments and commit statuses are not posted: pass --provider and --api-url (and a token in CAIRN_PROVIDER_TOKEN) to post them; previews are only logged';
+
+/** Where previews and statuses are posted (--api-url and its companions), checked before anything starts. */
+async function postingOptions(
+  values: { 'api-url'?: string; 'api-repo'?: string; 'api-token-env'?: string; 'api-token-file'?: string },
+  provider: Provider,
+  repoUrl: string | undefined,
+): Promise<{ posting: ProviderPosting; repository: string; tokenFrom: string } | undefined> {
+  const apiUrl = values['api-url'];
+  if (!apiUrl) {
+    const stray = (['api-repo', 'api-token-env', 'api-token-file'] as const).find((k) => values[k] !== undefined);
+    if (stray) throw new UsageError(`--${stray} says how to post to the provider's API, which --api-url URL turns on`);
+    return undefined;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(apiUrl);
+  } catch {
+    throw new UsageError(`--api-url: "${apiUrl}" is not a URL; give the API root, e.g. https://api.github.com`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new UsageError(`--api-url: "${redactUrl(apiUrl)}" is not an http(s) URL`);
+  if (parsed.username || parsed.password) throw new UsageError('--api-url: the URL carries credentials, which would show in the output; give the token in CAIRN_PROVIDER_TOKEN, --api-token-env NAME or --api-token-file PATH instead');
+  if (provider === 'generic') throw new UsageError('--api-url: a generic Git server has no pull request or commit status API; name the provider with --provider');
+  const repository = values['api-repo'] ?? repoUrl;
+  if (!repository) throw new UsageError('--api-url: the repository is on disk, so say which repository on the provider it is with --api-repo OWNER/NAME');
+  let postingRepo: string;
+  try {
+    postingRepo = postingRepoUrl({ apiUrl, repository });
+  } catch (error) {
+    throw new UsageError(`${values['api-repo'] ? '--api-repo' : '--api-url'}: ${error instanceof Error ? error.message : String(error)}${values['api-repo'] ? '' : '; name the repository on the provider with --api-repo OWNER/NAME'}`);
+  }
+  const env = values['api-token-env'];
+  const file = values['api-token-file'];
+  if (env && file) throw new UsageError('give either --api-token-env or --api-token-file, not both');
+  if (file) {
+    const { FileSecrets } = await import('../../adapters/file-secrets.js');
+    const path = resolve(file);
+    return { posting: { provider, apiUrl, repository: postingRepo, tokenSecret: path, secrets: new FileSecrets() }, repository: shownRepository(postingRepo, apiUrl, provider), tokenFrom: path };
+  }
+  const name = env ?? 'CAIRN_PROVIDER_TOKEN';
+  if (!process.env[name]) throw new UsageError(`--api-url: the environment variable ${name} is not set; export it with a token that may write commit statuses and pull request comments${env ? '' : ' (or name another with --api-token-env, or a file with --api-token-file)'}`);
+  const { EnvSecrets } = await import('../../adapters/env-secrets.js');
+  return { posting: { provider, apiUrl, repository: postingRepo, tokenSecret: name, secrets: new EnvSecrets() }, repository: shownRepository(postingRepo, apiUrl, provider), tokenFrom: `$${name}` };
+}
+
+/** The repository as the provider names it, for the start-up lines. */
+function shownRepository(repoUrl: string, apiUrl: string, provider: Provider): string {
+  const location = parseRepoLocation(repoUrl);
+  if (provider === 'gitlab') return projectPath(location, apiUrl);
+  return location.segments.slice(-2).join('/');
+}
 
 function intakeLine(e: IntakeLogEntry): string {
   const what = e.outcome === 'queued' ? style.green('queued') : e.statusCode >= 400 ? style.red(`${e.outcome} (${e.statusCode})`) : style.dim(e.outcome);
@@ -72,6 +139,10 @@ export async function run(argv: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       provider: { type: 'string' },
+      'api-url': { type: 'string' },
+      'api-repo': { type: 'string' },
+      'api-token-env': { type: 'string' },
+      'api-token-file': { type: 'string' },
       target: { type: 'string' },
       region: { type: 'string' },
       ...DESTINATION_OPTIONS,
@@ -101,6 +172,7 @@ export async function run(argv: string[]): Promise<number> {
   const paths: (string | undefined)[] = values.path?.length ? values.path : [undefined];
   if (values.source && paths.length > 1) throw new UsageError('--source names one source; with several --path, each cairn.yaml names its own with `source:`');
   const branch = values.branch ?? (isUrl ? 'main' : 'HEAD');
+  const posting = await postingOptions(values, provider, isUrl ? location : undefined);
   const followed: { name: string; repo: SourceRepo; path: string | undefined; destinations: GivenDestinations | undefined }[] = [];
   const policy = { 'allow-role': values['allow-role'], 'allow-region': values['allow-region'], 'allow-account': values['allow-account'], 'deploy-config': values['deploy-config'] };
   for (const path of paths) {
@@ -158,7 +230,17 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const runtime = new LocalRuntime({
-    sources: followed.map(({ name, repo, path, destinations }) => ({ name, repo, provider, branch, location, ...(path ? { path } : {}), ...(destinations ? { destinations } : {}), watch: !isUrl })),
+    sources: followed.map(({ name, repo, path, destinations }) => ({
+      name,
+      repo,
+      provider,
+      branch,
+      location,
+      ...(path ? { path } : {}),
+      ...(destinations ? { destinations } : {}),
+      watch: !isUrl,
+      ...(posting ? postingFor(posting.posting, name, sink) : {}),
+    })),
     webhookSecret: secret,
     gateways,
     ...(account ? { account } : {}),
@@ -173,8 +255,11 @@ export async function run(argv: string[]): Promise<number> {
   const { url } = await runtime.start();
   if (json) {
     for (const { name, repo } of followed) {
-      out.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'serving', source: name, repo: repo.description, target, url, webhook: `${url}/hooks/${name}`, ...(generated ? { generatedSecret: secret } : {}) })}\n`);
+      out.write(
+        `${JSON.stringify({ time: new Date().toISOString(), type: 'serving', source: name, repo: repo.description, target, url, webhook: `${url}/hooks/${name}`, posting: posting ? { provider, apiUrl: redactUrl(posting.posting.apiUrl), repository: posting.repository } : null, ...(generated ? { generatedSecret: secret } : {}) })}\n`,
+      );
     }
+    if (!posting) out.write(`${JSON.stringify({ time: new Date().toISOString(), source: 'runtime', type: 'log', level: 'info', message: NOT_POSTED })}\n`);
   } else {
     out.write(
       [
@@ -183,6 +268,9 @@ export async function run(argv: string[]): Promise<number> {
         `  secret   ${generated ? `generated for this run: ${secret}  — set CAIRN_WEBHOOK_SECRET to choose one` : 'from CAIRN_WEBHOOK_SECRET'}`,
         `  status   GET  ${url}/status     health: GET ${url}/healthz`,
         `  sweep    ${sweepEveryMs ? `every ${values['sweep-every'] ?? '15m'}` : 'off'}`,
+        posting
+          ? `  posts    PR preview comments and commit statuses to ${posting.repository} on the ${provider} API at ${redactUrl(posting.posting.apiUrl)} (token from ${posting.tokenFrom})`
+          : `  ${style.yellow('note')}     ${NOT_POSTED}`,
         `Press Ctrl-C to stop.`,
         '',
       ].join('\n'),
