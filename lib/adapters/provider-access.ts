@@ -140,6 +140,8 @@ export function commentCommandsWith(options: {
   apiBaseUrl?: string;
   /** A token secret for sources that name none (a local `serve`). */
   tokenSecret?: string;
+  /** The repository on the provider, for a runtime whose sources are read from elsewhere (a local `serve`). */
+  repoUrl?: string;
   fetch?: typeof fetch;
   now?: () => Date;
 }): CommentCommandsFor {
@@ -151,7 +153,7 @@ export function commentCommandsWith(options: {
       approvals: await options.approvals(),
       access: createProviderAccess({
         provider: source.provider,
-        repoUrl: source.repoUrl,
+        repoUrl: options.repoUrl ?? source.repoUrl,
         tokenSecret,
         secrets: options.secrets,
         ...(options.apiBaseUrl ? { apiBaseUrl: options.apiBaseUrl } : {}),

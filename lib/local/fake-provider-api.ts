@@ -11,6 +11,8 @@
  *   POST   /repos/{owner}/{repo}/statuses/{sha}            `{ state, context, description, target_url }` → 201
  *   GET    /repos/{owner}/{repo}/collaborators/{user}/permission
  *          → `{ permission, role_name, user: { login } }` from `permissions`; 404 for a user not listed
+ *   GET    /repos/{owner}/{repo}/pulls/{n}                 → `{ number, merged, merge_commit_sha }` from `setPullRequest`
+ *   POST   /repos/{owner}/{repo}/commits/{sha}/comments    `{ body }` → 201 (kept in `commitComments`)
  * GitLab (REST v4; also under `/api/v4`):
  *   GET    /projects/{id}/merge_requests/{iid}/notes        paged like GitHub's
  *   POST   /projects/{id}/merge_requests/{iid}/notes        `{ body }` → 201
@@ -18,6 +20,8 @@
  *   POST   /projects/{id}/statuses/{sha}                    `{ state, name, description, target_url }` → 201
  *   GET    /projects/{id}/members/all/{user_id}
  *          → `{ id, username, access_level, state }` from `gitlabMembers`; 404 for a user not listed
+ *   GET    /projects/{id}/merge_requests/{iid}             → `{ iid, state, merge_commit_sha }` from `setPullRequest`
+ *   POST   /projects/{id}/repository/commits/{sha}/comments `{ note }` → 201 (kept in `commitComments`)
  *
  * The token goes in `Authorization: Bearer|token T` or `PRIVATE-TOKEN: T`; without it, or with
  * another, the answer is 401 and nothing is stored. A project `{id}` is the URL-encoded path
@@ -80,6 +84,13 @@ export interface FakeStatus {
   targetUrl: string | undefined;
 }
 
+/** A comment posted on a commit (Cairn's answers to comment commands made there). */
+export interface FakeCommitComment {
+  repository: string;
+  sha: string;
+  body: string;
+}
+
 export interface ReceivedRequest {
   method: string;
   /** The path as sent (URL-encoded, any `/api/v3` or `/api/v4` prefix kept), without the query. */
@@ -102,6 +113,10 @@ export interface FakeProviderApi {
   readonly comments: FakeComment[];
   /** Every commit status set, in order. */
   readonly statuses: FakeStatus[];
+  /** Every comment posted on a commit, in order. */
+  readonly commitComments: FakeCommitComment[];
+  /** Say whether pull request `number` is merged, and as which commit (unknown ones are answered 404). */
+  setPullRequest(number: number, state: { merged: boolean; mergeCommit?: string }): void;
   /** Change a GitHub user's role (undefined removes the user: 404). */
   setPermission(user: string, role: GitHubRole | undefined): void;
   /** Change a GitLab member's access level (undefined removes the member: 404). */
@@ -136,6 +151,8 @@ export async function startFakeProviderApi(options: FakeProviderApiOptions): Pro
   const received: ReceivedRequest[] = [];
   const comments: FakeComment[] = [];
   const statuses: FakeStatus[] = [];
+  const commitComments: FakeCommitComment[] = [];
+  const pulls = new Map<number, { merged: boolean; mergeCommit?: string }>();
   let nextId = 1001;
   let failing: number | undefined;
   const now = (): string => new Date().toISOString();
@@ -232,7 +249,31 @@ export async function startFakeProviderApi(options: FakeProviderApiOptions): Pro
       if (role === undefined) throw new HttpError(404, 'Not Found');
       return { status: 200, body: { permission: BASE_PERMISSION[role], role_name: role, user: { login: user } } };
     }
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)$/.exec(p)) && method === 'GET') {
+      repository(`${decodeURIComponent(m[1]!)}/${decodeURIComponent(m[2]!)}`);
+      const pr = pulls.get(Number(m[3]));
+      if (!pr) throw new HttpError(404, 'Not Found');
+      return { status: 200, body: { number: Number(m[3]), state: pr.merged ? 'closed' : 'open', merged: pr.merged, merge_commit_sha: pr.mergeCommit ?? null } };
+    }
+    if ((m = /^\/repos\/([^/]+)\/([^/]+)\/commits\/([0-9a-f]{7,64})\/comments$/i.exec(p)) && method === 'POST') {
+      const repo = repository(`${decodeURIComponent(m[1]!)}/${decodeURIComponent(m[2]!)}`);
+      commitComments.push({ repository: repo, sha: m[3]!, body: bodyText(body) });
+      return { status: 201, body: { id: nextId++, commit_id: m[3], body: bodyText(body), user: { login } } };
+    }
     // GitLab
+    if ((m = /^\/projects\/([^/]+)\/merge_requests\/(\d+)$/.exec(p)) && method === 'GET') {
+      repository(decodeURIComponent(m[1]!));
+      const pr = pulls.get(Number(m[2]));
+      if (!pr) throw new HttpError(404, '404 Not found');
+      return { status: 200, body: { iid: Number(m[2]), state: pr.merged ? 'merged' : 'opened', merge_commit_sha: pr.mergeCommit ?? null } };
+    }
+    if ((m = /^\/projects\/([^/]+)\/repository\/commits\/([0-9a-f]{7,64})\/comments$/i.exec(p)) && method === 'POST') {
+      const repo = repository(decodeURIComponent(m[1]!));
+      const note = (body as { note?: unknown } | undefined)?.note;
+      if (typeof note !== 'string' || note === '') throw new HttpError(400, 'note is missing');
+      commitComments.push({ repository: repo, sha: m[2]!, body: note });
+      return { status: 201, body: { note, author: { username: login } } };
+    }
     if ((m = /^\/projects\/([^/]+)\/merge_requests\/(\d+)\/notes$/.exec(p))) {
       const repo = repository(decodeURIComponent(m[1]!));
       const number = Number(m[2]);
@@ -323,6 +364,8 @@ export async function startFakeProviderApi(options: FakeProviderApiOptions): Pro
     received,
     comments,
     statuses,
+    commitComments,
+    setPullRequest: (number, state) => pulls.set(number, state),
     setPermission: (user, role) => (role === undefined ? permissions.delete(user) : permissions.set(user, role)),
     setGitlabMember: (userId, accessLevel, username) => (accessLevel === undefined ? members.delete(userId) : members.set(userId, { accessLevel, ...(username ? { username } : {}) })),
     failWith: (s) => (failing = s),

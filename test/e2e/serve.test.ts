@@ -93,6 +93,13 @@ describe('End to end: cairn demo', () => {
     expect(review).toMatch(/│ #### ⛔ `data`: blocked/);
     expect(review).toMatch(/commit status on [0-9a-f]{7}: failure "merging would be blocked: 1 stack blocked"/);
     expect(review).toMatch(/no stack changed/);
+    // The approval: a reader's comment refused after asking the stand-in API, a writer's taking effect.
+    const approval = r.stdout.slice(r.stdout.indexOf('7/8 Manual approval'), r.stdout.indexOf('8/8 Final status'));
+    expect(approval).toMatch(/awaiting approval \(manual\) of change set cairn-/);
+    expect(approval).toMatch(/│ ✗ @rob may not approve or reject: that needs write access to the repository \(the provider says: read\)/);
+    expect(approval).toMatch(/│ ✓ approved change set `cairn-[0-9a-z-]+` of stack `app`/);
+    expect(approval).toMatch(/approved by ana \(github\) at /);
+    expect(approval).toMatch(/succeeded: 1 stack updated/);
     expect(r.stdout).toMatch(/✓ Demo finished in \d+\.\d s/);
   });
 });

@@ -9,6 +9,7 @@ import { createCommitStatusReporter, SentStatuses } from '../../lib/adapters/com
 import { createPullRequestComments, PullRequestCommentError } from '../../lib/adapters/pr-comments/index.js';
 import { GITLAB_ACCESS, startFakeProviderApi, type FakeProviderApi } from '../../lib/local/fake-provider-api.js';
 import { postingRepoUrl } from '../../lib/local/provider-posting.js';
+import { createProviderAccess } from '../../lib/adapters/provider-access.js';
 
 const TOKEN = 'fake-api-token';
 const secrets = new EnvSecrets({ env: { TOKEN } });
@@ -98,5 +99,26 @@ describe('The fake provider API', () => {
     expect((await fetch(`${a.url}/repos/o/r/issues/1/comments`, { headers: { authorization: `token ${TOKEN}` } })).status).toBe(503);
     a.failWith(undefined);
     expect((await fetch(`${a.url}/repos/o/r/issues/1/comments`, { headers: { authorization: `token ${TOKEN}` } })).status).toBe(200);
+  });
+
+  it('answers what comment commands ask, for GitHub and GitLab, through the real ProviderAccess', async () => {
+    const a = (api = await startFakeProviderApi({ token: TOKEN, repositories: ['org/platform'], permissions: { ana: 'maintain', rob: 'triage' }, gitlabMembers: { '5': GITLAB_ACCESS.developer, '6': GITLAB_ACCESS.reporter } }));
+    const sha = 'b'.repeat(40);
+    a.setPullRequest(3, { merged: true, mergeCommit: sha });
+    a.setPullRequest(4, { merged: false });
+    for (const provider of ['github', 'gitlab'] as const) {
+      const access = createProviderAccess({ provider, repoUrl: postingRepoUrl({ apiUrl: a.url, repository: 'org/platform' }), apiBaseUrl: a.url, tokenSecret: 'TOKEN', secrets });
+      const [writer, reader, stranger] = provider === 'github' ? [{ login: 'ana' }, { login: 'rob' }, { login: 'eve' }] : [{ login: 'ana', id: '5' }, { login: 'rob', id: '6' }, { login: 'eve', id: '7' }];
+      expect(await access.writeAccess(writer)).toMatchObject({ allowed: true });
+      expect(await access.writeAccess(reader)).toMatchObject({ allowed: false });
+      expect(await access.writeAccess(stranger)).toMatchObject({ allowed: false });
+      expect(await access.mergedPullRequest(3)).toEqual({ merged: true, commit: sha });
+      expect(await access.mergedPullRequest(4)).toEqual({ merged: false });
+      await access.reply({ kind: 'commit', sha }, `answer on ${provider}`);
+    }
+    expect(a.commitComments).toEqual([
+      { repository: 'org/platform', sha, body: 'answer on github' },
+      { repository: 'org/platform', sha, body: 'answer on gitlab' },
+    ]);
   });
 });

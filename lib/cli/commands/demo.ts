@@ -3,7 +3,8 @@
  * examples/platform over real git smart HTTP, runs the same runtime as `cairn serve`, and drives
  * it with real signed GitHub webhooks: create in dependency order, update, a destructive change
  * blocked, drift found and reverted, a stack pruned, a pull request previewed in a comment updated
- * in place, a change held for and released by an approval, and the final status. Comments and
+ * in place, a change held for an approval and released by a `/cairn approve` comment from someone
+ * with write access (one from a reader is refused), and the final status. Comments and
  * commit statuses go to a stand-in for GitHub's API on 127.0.0.1 (lib/local/fake-provider-api.ts).
  */
 import { keptChangeSet } from '../../reconcile/preview.js';
@@ -18,8 +19,9 @@ import { GitSource } from '../../adapters/git-source.js';
 import { withRetries } from '../../adapters/retrying-gateway.js';
 import { EnvSecrets } from '../../adapters/env-secrets.js';
 import { startFakeProviderApi } from '../../local/fake-provider-api.js';
+import { commentCommandsWith } from '../../adapters/provider-access.js';
 import { commit, createBranch, createRepo, git, startGitServer } from '../../local/git-http-server.js';
-import { postingFor } from '../../local/provider-posting.js';
+import { postingFor, postingRepoUrl } from '../../local/provider-posting.js';
 import { previewMarker } from '../../ports/pr-comments.js';
 import { LocalRuntime } from '../../local/runtime.js';
 import type { CairnEvent } from '../../ports/events.js';
@@ -76,9 +78,18 @@ export async function run(argv: string[]): Promise<number> {
   const approvals = new FileApprovals(join(dir, 'approvals'));
   // The stand-in GitHub API: it takes the comments and statuses `cairn serve --api-url` would post.
   const apiToken = randomBytes(16).toString('hex');
-  const api = await startFakeProviderApi({ token: apiToken, repositories: ['demo/platform'] });
+  const api = await startFakeProviderApi({ token: apiToken, repositories: ['demo/platform'], permissions: { ana: 'write', rob: 'read' } });
   const sink = { emit: (e: CairnEvent) => (QUIET.includes(e.type) ? undefined : printer.emit(e)) };
-  const posting = postingFor({ provider: 'github', apiUrl: api.url, repository: 'demo/platform', tokenSecret: 'CAIRN_PROVIDER_TOKEN', secrets: new EnvSecrets({ env: { CAIRN_PROVIDER_TOKEN: apiToken } }) }, 'platform', sink);
+  const tokenSecrets = new EnvSecrets({ env: { CAIRN_PROVIDER_TOKEN: apiToken } });
+  const posting = postingFor({ provider: 'github', apiUrl: api.url, repository: 'demo/platform', tokenSecret: 'CAIRN_PROVIDER_TOKEN', secrets: tokenSecrets }, 'platform', sink);
+  // `/cairn approve` comments, checked with the stand-in API as `cairn serve --api-url` checks them.
+  const commentCommands = commentCommandsWith({
+    approvals: async () => approvals,
+    secrets: tokenSecrets,
+    apiBaseUrl: api.url,
+    tokenSecret: 'CAIRN_PROVIDER_TOKEN',
+    repoUrl: postingRepoUrl({ apiUrl: api.url, repository: 'demo/platform' }),
+  });
   const runtime = new LocalRuntime({
     sources: [{ name: 'platform', repo: new GitSource({ url: repo.url!, branch: 'main', cacheDir: join(dir, 'git-cache') }), provider: 'github', branch: 'main', location: repo.url!, watch: false, ...posting }],
     webhookSecret: secret,
@@ -90,6 +101,7 @@ export async function run(argv: string[]): Promise<number> {
     reconcileOnStart: false,
     maxRetryDelayMs: 300,
     approvals,
+    commentCommands,
   });
   await runtime.start();
 
@@ -164,6 +176,25 @@ export async function run(argv: string[]): Promise<number> {
     await git(['update-ref', 'refs/pull/1/head', sha], repo.bareDir);
     say(style.dim(`   git push origin review: ${sha.slice(0, 7)} "${message}"`));
     return sha;
+  };
+  /** A signed GitHub `commit_comment` by `login` on `sha`, and Cairn's answer as the stand-in API received it. */
+  const commentOn = async (sha: string, login: string, text: string): Promise<void> => {
+    const answered = api.commitComments.length;
+    const body = JSON.stringify({
+      action: 'created',
+      comment: { id: answered + 1, body: text, commit_id: sha, user: { login, type: 'User' }, html_url: `https://github.example/demo/platform/commit/${sha}#commitcomment-${answered + 1}` },
+      repository: { full_name: 'demo/platform', clone_url: repo.url },
+    });
+    const res = await fetch(`${runtime.url}/hooks/platform`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-github-event': 'commit_comment', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` },
+      body,
+    });
+    say(style.dim(`   ${login} comments "${text}" on ${sha.slice(0, 7)} → HTTP ${res.status}`));
+    if (res.status !== 202) throw new Error(`the comment webhook was answered ${res.status}: ${await res.text()}`);
+    const reply = api.commitComments[answered];
+    if (!reply) throw new Error('Cairn did not answer the comment on the stand-in GitHub API');
+    for (const line of reply.body.split('\n').filter((l) => l.startsWith('- '))) say(`   ${style.dim('│')} ${line.slice(2).length > 110 ? `${line.slice(2, 111)}…` : line.slice(2)}`);
   };
   const previewed = (sha: string): Promise<CairnEvent> =>
     until((e) => e.type === 'log' && e.commit === sha && e.message.startsWith('pull request #1 previewed'), `the preview of ${sha.slice(0, 7)}`);
@@ -250,16 +281,17 @@ export async function run(argv: string[]): Promise<number> {
     if ((await stacksAt()) !== beforeReview) throw new Error('a stack changed while the pull request was previewed');
     say(style.dim('   no stack changed: previews use change sets that are read and deleted, never executed'));
 
-    step(7, 'Manual approval: app now asks for a person\u2019s yes (approval: manual), so its next change waits for one');
+    step(7, 'Manual approval: app now asks for a person\u2019s yes (approval: manual); a comment from someone with write access gives it');
     const withApproval = manifest.replace(/\n {2}app:\n/, '\n  app:\n    approval: manual\n');
     const gated = await push({ 'cairn.yaml': withApproval, 'stacks/app.yaml': files['stacks/app.yaml']!.replace('Default: 30', 'Default: 90') }, 'Give order workers 90 seconds, with approval');
     const waiting = await finished(gated, 'waiting');
     expect(waiting, 'waiting');
     const kept = await keptChangeSet(gateway, 'app');
     if (!kept) throw new Error('the demo found no change set awaiting approval on app');
-    say(style.dim(`   cairn approve app   (approves change set ${kept} at ${gated.slice(0, 7)}, as demo)`));
+    say(style.dim(`   app awaits approval of change set ${kept}; Cairn asks GitHub (the stand-in) who may decide`));
+    await commentOn(gated, 'rob', '/cairn approve app');
     const approved = until((e) => e.type === 'reconcile.finished' && e.commit === gated && (e.outcome === 'succeeded' || e.outcome === 'stalled'), `the approved reconcile of ${gated.slice(0, 7)}`);
-    await approvals.put({ source: 'platform', stack: 'app', changeSetName: kept, commit: gated, decision: 'approved', by: 'demo', at: new Date().toISOString() });
+    await commentOn(gated, 'ana', '/cairn approve app');
     expect(await approved, 'succeeded');
 
     step(8, 'Final status');

@@ -1,5 +1,6 @@
 /** `cairn serve`: the whole pipeline in one process (webhook endpoint, queue, reconciler, sweep, stack events), on the embedded account or AWS. */
 import { FileApprovals } from '../../adapters/file-approvals.js';
+import { commentCommandsWith } from '../../adapters/provider-access.js';
 import { randomBytes } from 'node:crypto';
 import { PROVIDERS, type Provider } from '../../core/source-config.js';
 import { resolve } from 'node:path';
@@ -229,6 +230,12 @@ export async function run(argv: string[]): Promise<number> {
     description = `embedded account (${region}, ${cairnHome()})`;
   }
 
+  const approvals = new FileApprovals(approvalsDir());
+  // `/cairn approve` comments, checked with the same provider API and token the comments go to.
+  const commentCommands =
+    posting && (provider === 'github' || provider === 'gitlab')
+      ? commentCommandsWith({ approvals: async () => approvals, secrets: posting.posting.secrets, apiBaseUrl: posting.posting.apiUrl, tokenSecret: posting.posting.tokenSecret, repoUrl: posting.posting.repository })
+      : undefined;
   const runtime = new LocalRuntime({
     sources: followed.map(({ name, repo, path, destinations }) => ({
       name,
@@ -249,7 +256,8 @@ export async function run(argv: string[]): Promise<number> {
     port,
     sweepEveryMs,
     watchEveryMs,
-    approvals: new FileApprovals(approvalsDir()),
+    approvals,
+    ...(commentCommands ? { commentCommands } : {}),
     onIntake: (e) => (json ? out.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'webhook', ...e })}\n`) : out.write(`${intakeLine(e)}\n`)),
   });
   const { url } = await runtime.start();
