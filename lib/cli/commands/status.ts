@@ -7,6 +7,7 @@ import { planSource } from '../../reconcile/plan-source.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
 import { inspectSource, openAccount, requireSourceName } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { createProgress } from '../progress.js';
 import { activeWindows } from '../../core/windows.js';
 import { keptChangeSet } from '../../reconcile/preview.js';
 import type { StatusOutput } from '../json-output.js';
@@ -53,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return EXIT.ok;
   }
-  const loaded = await inspectSource(values, positionals[0]);
+  const loaded = await inspectSource(values, positionals[0], { progress: createProgress({ json: values.json }).listener });
   const { snapshot, desired, problems } = loaded;
   const source = requireSourceName(loaded);
   const account = await openAccount(values.target, values.region);
