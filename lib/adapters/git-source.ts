@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { addRemote, fetch, init, listServerRefs, type GitHttpRequest, type GitHttpResponse, type HttpClient } from 'isomorphic-git';
 import { CairnError, messageOf } from '../core/errors.js';
 import type { SecretProvider } from '../ports/secrets.js';
+import type { ProgressListener } from '../ports/progress.js';
 import type { SourceRepo, SourceSnapshot } from '../ports/source-repo.js';
 import { gitHttpRequest } from './git-http-client.js';
 import { cacheFs, cacheFsUntil, GitCache, needsNewGeneration, nextState, objectCacheFor, type CacheEntry, type CacheState } from './git-cache.js';
@@ -67,6 +68,8 @@ export interface GitSourceOptions {
   manifestFile?: string;
   /** Called once per successful snapshot, for logs and metrics. */
   onSnapshot?: (report: GitSnapshotReport) => void;
+  /** Told how a snapshot's fetch is going (the CLI's progress line). */
+  progress?: ProgressListener;
 }
 
 /** What one snapshot cost. Safe to log: it holds no credentials. */
@@ -154,6 +157,8 @@ class Exchange {
   packReceived = false;
   /** Commits the cache already holds, named to the server as `have`s (see rewriteUploadPack). */
   haves: string[] = [];
+  /** Told of every chunk of pack received, and of isomorphic-git's steps (see fetchProgress). */
+  report: ((step?: { phase: string; loaded: number; total: number }) => void) | undefined;
   private readonly controller = new AbortController();
   private advertisement: GitHttpResponse | undefined;
   private advertisementBody: Uint8Array[] = [];
@@ -273,6 +278,7 @@ class Exchange {
             this.controller.abort(this.failure);
             throw this.failure;
           }
+          this.report?.();
         }
         yield value;
       }
@@ -280,6 +286,15 @@ class Exchange {
       await it.return?.();
     }
   }
+}
+
+/** One snapshot's progress reports: the pack bytes received so far, and the library's latest step. */
+function fetchProgress(listener: ProgressListener, url: string, exchange: Exchange): NonNullable<Exchange['report']> {
+  let step: { phase: string; loaded: number; total: number } | undefined;
+  return (next) => {
+    step = next ?? step;
+    listener({ phase: 'fetch', url, bytes: exchange.packBytes, ...(step ? { stage: step.phase, loaded: step.loaded, total: step.total } : {}) });
+  };
 }
 
 export class GitSource implements SourceRepo {
@@ -343,7 +358,9 @@ export class GitSource implements SourceRepo {
     // Everything that could be a credential, scrubbed from any text a server or library gave back.
     const secrets = [this.urlCredentials?.password].filter((s): s is string => Boolean(s));
     let creds: BasicCredentials | undefined = this.urlCredentials;
+    if (this.options.progress) exchange.report = fetchProgress(this.options.progress, this.url, exchange);
     try {
+      exchange.report?.();
       creds = await this.credentials((value) => secrets.push(value));
       const headers = (): Record<string, string> => (creds ? { Authorization: basicAuthHeader(creds) } : {});
       const head = await this.resolveHead(exchange, headers());
@@ -360,6 +377,7 @@ export class GitSource implements SourceRepo {
       throw this.translate(err, exchange, scrubber(secrets, creds));
     } finally {
       exchange.finish();
+      this.options.progress?.({ phase: 'fetch', finished: true });
     }
   }
 
@@ -470,6 +488,7 @@ export class GitSource implements SourceRepo {
         tags: false,
         headers,
         cache: objectCacheFor(gitdir).git,
+        onProgress: exchange.report,
       });
       if (exchange.failure) throw exchange.failure;
       if (result.fetchHead !== head) {

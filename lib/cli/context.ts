@@ -12,6 +12,7 @@ import { AccountIdSchema, findSource, parseDeploymentConfig, RegionSchema, RoleA
 import type { DesiredState } from '../core/model.js';
 import type { GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
 import type { SourceRepo, SourceSnapshot } from '../ports/source-repo.js';
+import type { ProgressListener } from '../ports/progress.js';
 import type { UncommittedFile } from '../adapters/local-source.js';
 import { UsageError } from './args.js';
 import { describeCommit } from './render.js';
@@ -163,7 +164,7 @@ export interface OpenedRepo {
   local?: import('../adapters/local-source.js').LocalGitSource;
 }
 
-export async function openRepo(options: SourceOptions, dir: string | undefined): Promise<OpenedRepo> {
+export async function openRepo(options: SourceOptions, dir: string | undefined, progress?: ProgressListener): Promise<OpenedRepo> {
   if (options.repo && dir) throw new UsageError(`give either a directory or --repo, not both`);
   if (options.source !== undefined && !SourceNameSchema.safeParse(options.source).success) {
     throw new UsageError(`--source: "${options.source}" is not a valid source name; use lower-case letters, digits and hyphens, starting with a letter or digit`);
@@ -186,6 +187,7 @@ export async function openRepo(options: SourceOptions, dir: string | undefined):
     ...(options.ref ? { ref: options.ref } : {}),
     ...(options.path ? { path: options.path } : {}),
     ...(await tokenOptions(options)),
+    progress,
   });
   return repo instanceof LocalGitSource ? { repo, local: repo } : { repo };
 }
@@ -207,6 +209,8 @@ export interface LoadedSource {
 export interface LoadMode {
   /** `cairn apply` and `serve`: uncommitted edits to files cairn.yaml reads stop the command, unless --allow-dirty. */
   refuseUncommitted?: { command: string; allowDirty: string };
+  /** The progress line's listener (lib/cli/progress.ts): told of the fetch and of the templates read and validated. */
+  progress?: ProgressListener;
 }
 
 /** A source whose repository is valid at the commit read. */
@@ -227,7 +231,8 @@ export async function loadSource(options: SourceOptions, dir: string | undefined
 export async function inspectSource(options: SourceOptions, dir: string | undefined, mode: LoadMode = {}): Promise<LoadedSource> {
   const { loadDesired } = await import('../reconcile/load-desired.js');
   const templates = await templateStore();
-  const opened = await openRepo(options, dir);
+  const { progress } = mode;
+  const opened = await openRepo(options, dir, progress);
   let repo = opened.repo;
   let snapshot = await repo.snapshot();
   const read = async (s: SourceSnapshot): Promise<{ desired?: DesiredState; problems?: ValidationError }> => {
@@ -237,6 +242,7 @@ export async function inspectSource(options: SourceOptions, dir: string | undefi
         desired: await loadDesired(s, options.source, {
           sourceFrom: 'flag',
           templates,
+          progress,
           destinations: (name) => {
             const given = destinationsFor(options, name);
             return given && { ...given, defaultRegion: region };
@@ -246,6 +252,8 @@ export async function inspectSource(options: SourceOptions, dir: string | undefi
     } catch (error) {
       if (error instanceof ValidationError) return { problems: error };
       throw error;
+    } finally {
+      progress?.({ phase: 'templates', finished: true });
     }
   };
   let uncommitted: UncommittedFile[] = [];

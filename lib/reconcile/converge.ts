@@ -10,6 +10,7 @@ import { TransientError } from '../core/errors.js';
 import type { ActualStack, DesiredState } from '../core/model.js';
 import { OWNER_TAGS } from '../core/model.js';
 import type { EventSink } from '../ports/events.js';
+import type { ProgressListener } from '../ports/progress.js';
 import type { GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
 import { advance, type AdvanceOptions, type StepResult } from './advance.js';
 
@@ -20,25 +21,46 @@ export interface ConvergeOptions extends AdvanceOptions {
   timeoutMs?: number;
   /** Set to stop starting new work (Ctrl-C); the loop then returns after the current step. */
   signal?: AbortSignal;
+  /** Told, around every step, which stacks' change sets are being made or run (the CLI's progress line). */
+  progress?: ProgressListener;
 }
 
 export async function converge(desired: DesiredState, options: ConvergeOptions): Promise<StepResult> {
+  try {
+    return await steps(desired, options);
+  } finally {
+    options.progress?.({ phase: 'apply', finished: true });
+  }
+}
+
+async function steps(desired: DesiredState, options: ConvergeOptions): Promise<StepResult> {
   // Measured in time waited between steps, so a test that advances a simulated clock never spins for real minutes.
   const timeoutMs = options.timeoutMs ?? 60 * 60_000;
   let waited = 0;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const gateways = reportingProgress(options.gateways, desired, options.sink);
+  // What the last step left under way, less what has settled since: a step itself may wait on
+  // CloudFormation to compute its change sets.
+  let underWay: string[] = [];
+  const sink = options.progress ? settling(options.sink, (id) => {
+    underWay = underWay.filter((s) => s !== id);
+    options.progress?.({ phase: 'apply', waiting: underWay });
+  }) : options.sink;
+  const gateways = reportingProgress(options.gateways, desired, sink);
   // A drift revert CloudFormation could not carry out is tried once per detection, not once per step.
   const revertsTried = options.revertsTried ?? new Set<string>();
   for (;;) {
     const stopped = (): boolean => options.signal?.aborted === true;
+    options.progress?.({ phase: 'apply', waiting: underWay });
     const result = await advance(desired, {
       ...options,
+      sink,
       gateways,
       revertsTried,
       remainingMs: () => (stopped() ? 0 : (options.remainingMs?.() ?? Number.POSITIVE_INFINITY)),
     });
     if (result.outcome !== 'progressing') return result;
+    underWay = [...new Set([...result.started, ...result.waitingOn])];
+    options.progress?.({ phase: 'apply', waiting: underWay });
     // All that is left is held by change windows: nothing will move until a window allows it.
     if (result.held.length > 0 && result.started.length === 0 && result.waitingOn.length === 0) return result;
     if (stopped()) throw new TransientError('Interrupted', 'interrupted: operations already started go on in CloudFormation; run the same command again to resume');
@@ -49,6 +71,16 @@ export async function converge(desired: DesiredState, options: ConvergeOptions):
     await sleep(interval);
     waited += interval;
   }
+}
+
+/** The same sink, also telling `settled` of every stack whose status stops being in progress. */
+function settling(sink: EventSink, settled: (stack: string) => void): EventSink {
+  return {
+    emit: (e) => {
+      sink.emit(e);
+      if (e.type === 'stack.progress' && !e.status.endsWith('_IN_PROGRESS')) settled(e.stack);
+    },
+  };
 }
 
 /**

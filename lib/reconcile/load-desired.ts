@@ -15,6 +15,7 @@ import type { TemplateStore } from '../core/template-cache.js';
 import { destinationProblems, type DestinationPolicy } from '../core/policy.js';
 import { formatBytes, LIMITS } from '../core/limits.js';
 import { FileTooLargeError, PathOutsideRepoError, type SourceSnapshot } from '../ports/source-repo.js';
+import type { ProgressListener } from '../ports/progress.js';
 
 const decoder = new TextDecoder('utf-8');
 
@@ -46,13 +47,14 @@ async function readRaw(snapshot: SourceSnapshot, path: string, limit: number): P
  * reading them one after another: a file is refused the moment it would take the commit past its
  * budget, whichever finished first.
  */
-async function readAll(snapshot: SourceSnapshot, paths: string[], budget: ReadBudget, maxBytes: number, what: string): Promise<Map<string, FileContent>> {
+async function readAll(snapshot: SourceSnapshot, paths: string[], budget: ReadBudget, maxBytes: number, what: string, onRead?: (read: number) => void): Promise<Map<string, FileContent>> {
   const out = new Map<string, FileContent>();
   for (let i = 0; i < paths.length; i += READ_WINDOW) {
     const window = paths.slice(i, i + READ_WINDOW);
     const limit = Math.min(maxBytes, budget.total - budget.used);
     const reads = await Promise.all(window.map((p) => readRaw(snapshot, p, limit)));
     window.forEach((p, k) => out.set(p, charge(reads[k]!, budget, maxBytes, what)));
+    onRead?.(out.size);
   }
   return out;
 }
@@ -98,6 +100,8 @@ export interface LoadOptions {
   destinations?: (source: string) => Omit<DestinationPolicy, 'source'> | undefined;
   /** Where analysed templates are kept by content (default: the process-wide memory store). */
   templates?: TemplateStore;
+  /** Told how many of the files are read and validated (the CLI's progress line); the caller ends the phase. */
+  progress?: ProgressListener;
 }
 
 /**
@@ -113,6 +117,7 @@ export function sourceDestinations(
 }
 
 export async function loadDesired(snapshot: SourceSnapshot, source: string | undefined, options: LoadOptions = {}): Promise<DesiredState> {
+  const { progress } = options;
   const budget = new ReadBudget(LIMITS.commitBytes);
   const manifestFile = (await readAll(snapshot, [MANIFEST_FILE], budget, LIMITS.manifestBytes, 'cairn.yaml')).get(MANIFEST_FILE)!;
   if (manifestFile.kind !== 'file') {
@@ -141,9 +146,12 @@ export async function loadDesired(snapshot: SourceSnapshot, source: string | und
   for (let round = 0; round < 2; round++) {
     const wanted = requiredFiles(manifest.value, lookup).filter((p) => !files.has(p));
     if (wanted.length === 0) break;
-    for (const [p, content] of await readAll(snapshot, wanted, budget, LIMITS.fileBytes, 'a template or deployment file')) files.set(p, content);
+    const before = files.size;
+    const onRead = progress && ((n: number) => progress({ phase: 'templates', step: 'reading', done: before + n, total: before + wanted.length }));
+    for (const [p, content] of await readAll(snapshot, wanted, budget, LIMITS.fileBytes, 'a template or deployment file', onRead)) files.set(p, content);
   }
-  const desired = resolveDesired({ source: 'name' in naming ? naming.name : '', commit: snapshot.commit, manifest: manifest.value, files: lookup, ...(options.templates ? { templates: options.templates } : {}) });
+  const checking = progress ? reportingLookups(files, progress) : lookup;
+  const desired = resolveDesired({ source: 'name' in naming ? naming.name : '', commit: snapshot.commit, manifest: manifest.value, files: checking, ...(options.templates ? { templates: options.templates } : {}) });
   if (!desired.ok || schemaProblems.length > 0) {
     throw new ValidationError(withLines([...schemaProblems, ...(desired.ok ? [] : desired.problems)], manifestFile.text, MANIFEST_FILE));
   }
@@ -153,6 +161,22 @@ export async function loadDesired(snapshot: SourceSnapshot, source: string | und
     if (denied.length > 0) throw new PolicyDeniedError(withLines(denied, manifestFile.text, MANIFEST_FILE));
   }
   return desired.value;
+}
+
+/**
+ * A lookup of the files read that reports each the first time it is asked for: resolveDesired asks
+ * for a stack's files just before it checks them, so this counts the validation as it goes.
+ */
+function reportingLookups(files: Map<string, FileContent>, progress: ProgressListener): (path: string) => FileContent | undefined {
+  const asked = new Set<string>();
+  return (path) => {
+    const content = files.get(path);
+    if (content && !asked.has(path)) {
+      asked.add(path);
+      progress({ phase: 'templates', step: 'validating', done: asked.size, total: files.size });
+    }
+    return content;
+  };
 }
 
 /** The source's name from cairn.yaml and from outside, or the problem that leaves it unknown. */

@@ -12,6 +12,7 @@ import { parseTemplate } from '../core/template.js';
 import type { ChangeSetInput, GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
 import { changeSetInput, changeSetName, ensureChangeSet, revertInput } from './change-set.js';
 import { InsufficientCapabilitiesError } from '../ports/stack-gateway.js';
+import { waitingOn, type ProgressListener } from '../ports/progress.js';
 import { previewChangeSet, type Preview } from './preview.js';
 
 export interface PlanSourceOptions {
@@ -44,6 +45,8 @@ export interface PlanSourceOptions {
      */
     keep?: boolean;
   };
+  /** Told which stacks' previews CloudFormation is still computing (the CLI's progress line). */
+  progress?: ProgressListener;
 }
 
 export interface SourcePlan {
@@ -87,7 +90,7 @@ export async function planSource(desired: DesiredState, options: PlanSourceOptio
     result = plan({ desired, actual, defaultRegion, templates, ...(retry ? { retry } : {}) });
   }
   if (options.windowsAt !== false) holdByWindows(result, desired, new Date(options.windowsAt ?? Date.now()));
-  if (options.preview) await addPreviews(result, desired, actual, defaultRegion, gatewayFor, options.preview);
+  if (options.preview) await addPreviews(result, desired, actual, defaultRegion, gatewayFor, options.preview, options.progress);
   return { plan: result, actual, defaultRegion, gatewayFor };
 }
 
@@ -99,14 +102,16 @@ async function addPreviews(
   defaultRegion: string,
   gatewayFor: (region: string | undefined) => StackGateway,
   options: NonNullable<PlanSourceOptions['preview']>,
+  progress?: ProgressListener,
 ): Promise<void> {
+  const waiting = waitingOn(progress, 'change-sets');
   const byKey = new Map(actual.map((a) => [stackKey(a.region, a.stackName, defaultRegion), a]));
   const desiredById = new Map(desired.stacks.map((d) => [d.id, d]));
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   await Promise.all(
     result.stacks
       .filter((s) => (s.action === 'update' || s.action === 'revert') && !s.waiting)
-      .map(async (s) => {
+      .map(waiting.track(async (s) => {
         const d = desiredById.get(s.id)!;
         // Wired parameters take the dependencies' outputs as they are now; "known after apply" says when they may change.
         const resolved = parametersNow(d, desiredById, (dep) => byKey.get(stackKey(dep.region, dep.stackName, defaultRegion)));
@@ -130,8 +135,8 @@ async function addPreviews(
         }
         const found = await previewChangeSet({ gateway, input, ...timing });
         applyPreview(s, found, desired, d.allowDestructive);
-      }),
-  );
+      })),
+  ).finally(waiting.end);
   result.changes = hasChanges(result.stacks);
 }
 

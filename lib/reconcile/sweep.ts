@@ -9,6 +9,7 @@ import { OWNER_TAGS, type ActualStack, type DriftPolicy } from '../core/model.js
 import type { EventSink } from '../ports/events.js';
 import { GatewayError, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
 import type { WorkQueue } from '../ports/work-queue.js';
+import { waitingOn, type ProgressListener } from '../ports/progress.js';
 
 export interface SweepOptions {
   sources: string[];
@@ -32,6 +33,8 @@ export interface SweepOptions {
   /** Time left in this invocation; no new detection starts when it is below `reserveMs`. */
   remainingMs?: () => number;
   reserveMs?: number;
+  /** Told which detections are still running (the CLI's progress line). */
+  progress?: ProgressListener;
 }
 
 export interface SweepReport {
@@ -66,6 +69,7 @@ export async function sweep(options: SweepOptions): Promise<SweepReport> {
   const timeLeft = (): boolean => !options.remainingMs || options.remainingMs() > (options.reserveMs ?? 30_000);
 
   let failure: unknown;
+  const detecting = waitingOn(options.progress, 'drift');
   try {
     const listed = await Promise.all(regions.map(async (r) => ({ region: r, stacks: await options.gateways(r).listStacks() })));
     const owned = listed.flatMap(({ region, stacks }) =>
@@ -97,6 +101,8 @@ export async function sweep(options: SweepOptions): Promise<SweepReport> {
           report.deferred++;
           continue;
         }
+        const id = item.stack.tags[OWNER_TAGS.stack] ?? item.stack.stackName;
+        detecting.add(id);
         try {
           const drifted = await detect(item.stack, item.gateway);
           report.checked++;
@@ -110,6 +116,8 @@ export async function sweep(options: SweepOptions): Promise<SweepReport> {
             stack: item.stack.tags[OWNER_TAGS.stack],
             message: `drift detection of ${item.stack.stackName} did not finish: ${error instanceof Error ? error.message : String(error)}; it is checked again next run`,
           });
+        } finally {
+          detecting.remove(id);
         }
       }
     };
@@ -117,6 +125,7 @@ export async function sweep(options: SweepOptions): Promise<SweepReport> {
   } catch (error) {
     failure = error;
   }
+  detecting.end();
   // Even when detection failed part way, every source is reconciled: that is what catches missed
   // pushes. Every detection has a deadline, so this is reached; one source failing to enqueue does
   // not keep the others from it.

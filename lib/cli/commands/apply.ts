@@ -10,6 +10,7 @@ import { acquireApplyLock } from '../apply-lock.js';
 import { cairnHome, loadSource, openAccount, changeSetTiming, operationTiming, userName } from '../context.js';
 import { PrinterSink } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
+import { createProgress } from '../progress.js';
 import { countActions } from '../../core/plan.js';
 import type { StalledError } from '../../core/errors.js';
 import type { ApplyOutput } from '../json-output.js';
@@ -53,7 +54,9 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const timeoutMs = values.timeout ? parseDuration(values.timeout, '--timeout') : undefined;
+  const progress = createProgress({ json: values.json });
   const { snapshot, desired, source } = await loadSource(values, positionals[0], {
+    progress: progress.listener,
     refuseUncommitted: { command: 'apply', allowDirty: 'to apply the work tree as it is (recorded as <sha>-dirty)' },
   });
   const account = await openAccount(values.target, values.region);
@@ -71,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
     const retry = values.retry ? new Set(desired.stacks.map((s) => s.id)) : undefined;
     // The same preview `cairn plan` shows: CloudFormation's own answer for every update.
     // Each update's preview is the change set this apply then executes (kept, not deleted).
-    const { plan, gatewayFor } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, preview: { ...changeSetTiming(account.target), keep: !values.override }, ...(retry ? { retry } : {}) });
+    const { plan, gatewayFor } = await planSource(desired, { gateways: account.gateways, resourceDiff: true, preview: { ...changeSetTiming(account.target), keep: !values.override }, ...(retry ? { retry } : {}), progress: progress.listener });
     if (values.override && plan.stacks.some((s) => s.held)) {
       // An emergency path, so it says who used it; the reconciler's log gets the same warning per stack.
       process.stderr.write(`${style.yellow('!')} --override: applying despite change windows, as ${userName()}\n`);
@@ -98,12 +101,15 @@ export async function run(argv: string[]): Promise<number> {
       const why = movedSincePlan(plan.stacks, request);
       if (!why) return true;
       moved.push({ stack: request.stack, why });
-      if (!json) {
-        const preview = request.changes ? renderPreview(request.changes) : [];
-        process.stdout.write(`\n${style.yellow('!')} The account changed since the plan: ${why}. What CloudFormation would do now:\n${preview.length ? preview.join('\n') : `      ${request.action} ${request.stack}`}\n\n`);
-      }
-      if (values.yes) return true;
-      return ask(`Apply this change to ${request.stack}? [y/N] `);
+      // Shown and asked with the progress line out of the way.
+      return progress.suspended(async () => {
+        if (!json) {
+          const preview = request.changes ? renderPreview(request.changes) : [];
+          process.stdout.write(`\n${style.yellow('!')} The account changed since the plan: ${why}. What CloudFormation would do now:\n${preview.length ? preview.join('\n') : `      ${request.action} ${request.stack}`}\n\n`);
+        }
+        if (values.yes) return true;
+        return ask(`Apply this change to ${request.stack}? [y/N] `);
+      });
     };
     // Every event of this run, to count what it did (not what state the stacks are in).
     const events: CairnEvent[] = [];
@@ -112,7 +118,7 @@ export async function run(argv: string[]): Promise<number> {
     const tally = (stalled: string[] = []) => tallyRun(events, desired.stacks.map((s) => s.id), stalled);
     const controller = new AbortController();
     const onSignal = (): void => {
-      if (!json) process.stderr.write('\nStopping: no new operations will start; those under way continue in CloudFormation.\n');
+      if (!json) progress.printing(() => process.stderr.write('\nStopping: no new operations will start; those under way continue in CloudFormation.\n'));
       controller.abort();
     };
     process.once('SIGINT', onSignal);
@@ -121,7 +127,8 @@ export async function run(argv: string[]): Promise<number> {
     try {
       const result = await converge(desired, {
         gateways: account.gateways,
-        sink: { emit: (e) => (events.push(e), printer.emit(e)) },
+        // Each event's line erases the progress line first, which comes back under it.
+        sink: { emit: (e) => (events.push(e), progress.printing(() => printer.emit(e))) },
         pollMs,
         stepIntervalMs,
         changeSetWaitMs: changeSetTiming(account.target).waitMs,
@@ -131,6 +138,7 @@ export async function run(argv: string[]): Promise<number> {
         propertyValues: true,
         ...(values.override ? { overrideWindows: true } : {}),
         ...(retry ? { retry } : {}),
+        progress: progress.listener,
       }).catch((error: unknown) => {
         if (!(error instanceof DeclinedError)) throw error;
         return error;

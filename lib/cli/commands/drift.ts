@@ -5,6 +5,7 @@ import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
 import { inspectSource, openAccount, operationTiming, requireSourceName } from '../context.js';
 import { formatEvent } from '../event-printer.js';
 import { EXIT } from '../exit-codes.js';
+import { createProgress } from '../progress.js';
 import type { DriftOutput } from '../json-output.js';
 import { style } from '../style.js';
 
@@ -28,7 +29,8 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   // Only the source's name is needed; --source alone names it without reading the repository.
-  const loaded = values.source ? undefined : await inspectSource(values, positionals[0]);
+  const progress = createProgress({ json: values.json });
+  const loaded = values.source ? undefined : await inspectSource(values, positionals[0], { progress: progress.listener });
   const source = values.source ?? requireSourceName(loaded!);
   const account = await openAccount(values.target, values.region);
   try {
@@ -42,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
       intervalMs: 1,
       coverMs: 1,
       pollMs: operationTiming(account.target).driftPollMs,
+      progress: progress.listener,
     });
     const drifted = sink.ofType('drift.detected');
     if (values.json) {

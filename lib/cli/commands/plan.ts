@@ -3,6 +3,7 @@ import { planSource } from '../../reconcile/plan-source.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
 import { loadSource, openAccount, changeSetTiming } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { createProgress } from '../progress.js';
 import type { PlanOutput } from '../json-output.js';
 import { countActions } from '../../core/plan.js';
 import { describeCommit, renderPlan, renderProblems } from '../render.js';
@@ -33,7 +34,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return EXIT.ok;
   }
-  const { snapshot, desired, source, uncommitted } = await loadSource(values, positionals[0]);
+  const progress = createProgress({ json: values.json });
+  const { snapshot, desired, source, uncommitted } = await loadSource(values, positionals[0], { progress: progress.listener });
   // Warnings do not stop a deploy, but whoever reads the plan should see them.
   const warnings = desired.findings.filter((p) => p.severity === 'warning');
   if (!values.json && warnings.length > 0) process.stderr.write(`${renderProblems(warnings)}\n\n`);
@@ -46,6 +48,7 @@ export async function run(argv: string[]): Promise<number> {
       resourceDiff: true,
       ...(values.offline ? {} : { preview: changeSetTiming(account.target) }),
       ...(retry ? { retry } : {}),
+      progress: progress.listener,
     });
     const counts = countActions(plan);
     if (values.json) {

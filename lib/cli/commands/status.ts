@@ -9,6 +9,7 @@ import { inspectSource, openAccount, parseTarget, requireSourceName } from '../c
 import type { ApprovalState, ApprovalStore } from '../../ports/approvals.js';
 import { approvalStore } from './approve.js';
 import { EXIT } from '../exit-codes.js';
+import { createProgress } from '../progress.js';
 import { activeWindows } from '../../core/windows.js';
 import { keptChangeSet } from '../../reconcile/preview.js';
 import type { StatusOutput } from '../json-output.js';
@@ -60,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return EXIT.ok;
   }
-  const loaded = await inspectSource(values, positionals[0]);
+  const loaded = await inspectSource(values, positionals[0], { progress: createProgress({ json: values.json }).listener });
   const { snapshot, desired, problems } = loaded;
   const source = requireSourceName(loaded);
   const account = await openAccount(values.target, values.region);

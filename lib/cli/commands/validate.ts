@@ -3,6 +3,7 @@ import { isError } from '../../core/errors.js';
 import { waves } from '../../core/graph.js';
 import { parse, SOURCE_HELP, SOURCE_OPTIONS } from '../args.js';
 import { inspectSource } from '../context.js';
+import { createProgress } from '../progress.js';
 import { EXIT } from '../exit-codes.js';
 import type { ValidateOutput } from '../json-output.js';
 import { describeCommit, renderProblems } from '../render.js';
@@ -25,7 +26,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return EXIT.ok;
   }
-  const { repo, snapshot, desired, problems, uncommitted } = await inspectSource(values, positionals[0]);
+  const progress = createProgress({ json: values.json });
+  const { repo, snapshot, desired, problems, uncommitted } = await inspectSource(values, positionals[0], { progress: progress.listener });
   if (desired) {
     const waveOf = waves(new Map(desired.stacks.map((s) => [s.id, s.dependsOn])));
     const waveCount = Math.max(0, ...waveOf.values()) + (desired.stacks.length ? 1 : 0);
