@@ -87,6 +87,19 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
       const source = findSource(config, name)!;
       return createPullRequestComments({ provider: source.provider, repoUrl: source.repoUrl, tokenSecret: source.gitTokenSecretName, secrets });
     },
+    // A stack held for approval says so on the commit, with its change set, where GitHub or GitLab can
+    // take the `/cairn approve` answer; the provider code loads only when a stack first waits.
+    approvalNotices: (name) => {
+      const source = findSource(config, name)!;
+      const { provider, gitTokenSecretName: tokenSecret } = source;
+      if ((provider !== 'github' && provider !== 'gitlab') || !tokenSecret) return undefined;
+      return {
+        awaiting: async (commit, markdown) => {
+          const { commitNotices } = await import('../lib/adapters/provider-access.js');
+          await commitNotices({ provider, repoUrl: source.repoUrl, tokenSecret, secrets }).awaiting(commit, markdown);
+        },
+      };
+    },
     step: () => ({ remainingMs: () => context.getRemainingTimeInMillis(), reserveMs: 30_000 }),
     // Approvals are objects in the deployment's bucket, written by people (`cairn approve --target aws`), read here.
     approvals: templateBucket ? new S3Approvals({ bucket: templateBucket }) : approvalsUnavailable('this deployment cannot take: it has no bucket configured'),

@@ -4,7 +4,7 @@
  * GitLab `GET /projects/:id/members/all/:user_id`), a pull request's merge commit, and replies on a
  * pull request or a commit. Other providers take no comment commands.
  */
-import type { ApprovalStore } from '../ports/approvals.js';
+import type { ApprovalNotices, ApprovalStore } from '../ports/approvals.js';
 import type { SecretProvider } from '../ports/secrets.js';
 import type { CommentCommandsFor } from '../webhooks/comment-commands.js';
 import type { CommentAuthor, CommentTarget, MergedPullRequest, ProviderAccess, WriteAccess } from '../ports/provider-access.js';
@@ -162,4 +162,10 @@ export function commentCommandsWith(options: {
       now: options.now ?? (() => new Date()),
     };
   };
+}
+
+/** Announce a stack's wait for approval as a comment on the commit, with the source's token. */
+export function commitNotices(options: ProviderAccessOptions): ApprovalNotices {
+  const access = createProviderAccess(options);
+  return { awaiting: (commit, markdown) => access.reply({ kind: 'commit', sha: commit }, markdown) };
 }

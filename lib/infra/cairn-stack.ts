@@ -270,8 +270,8 @@ export class CairnStack extends Stack {
     const approvers = new ManagedPolicy(this, 'ApproverPolicy', { description: 'Cairn: approve or reject change sets (cairn approve --target aws)', statements: templates.approverStatements() });
     acknowledgeWildcards(
       approvers,
-      [templates.bucket.arnForObjects(`${APPROVALS_PREFIX}*`), '*'],
-      'Approvals are keyed by source, stack and change set, known only when a person approves; reading change sets needs DescribeStacks and ListChangeSets on the stacks, whose names come from each repository.',
+      [templates.bucket.arnForObjects(`${APPROVALS_PREFIX}*`), templates.bucket.arnForObjects(`${APPROVAL_STATE_PREFIX}*`), '*'],
+      'Approvals are keyed by source, stack and change set, known only when a person approves, and approval states by source and stack; reading change sets needs DescribeStacks and ListChangeSets on the stacks, whose names come from each repository.',
     );
     new CfnOutput(this, 'ApproverPolicyArn', { description: 'Managed policy for people who run `cairn approve --target aws`', value: approvers.managedPolicyArn });
     for (const [name, f] of Object.entries(functions)) {

@@ -79,6 +79,8 @@ export class TemplateBucket extends Construct {
   approverStatements(): PolicyStatement[] {
     return [
       new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(`${APPROVALS_PREFIX}*`)] }),
+      // `cairn approve SOURCE STACK` and `cairn status` read what each stack awaits.
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects(`${APPROVAL_STATE_PREFIX}*`)] }),
       new PolicyStatement({ actions: ['cloudformation:DescribeStacks', 'cloudformation:ListChangeSets'], resources: ['*'] }),
     ];
   }

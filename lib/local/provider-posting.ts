@@ -9,6 +9,8 @@ import { redactUrl } from '../adapters/git-credentials.js';
 import { createPullRequestComments } from '../adapters/pr-comments/index.js';
 import type { Provider } from '../core/source-config.js';
 import type { CommitStatusReporter } from '../ports/commit-status.js';
+import type { ApprovalNotices } from '../ports/approvals.js';
+import { commitNotices } from '../adapters/provider-access.js';
 import type { EventSink } from '../ports/events.js';
 import type { PullRequestComments } from '../ports/pr-comments.js';
 import type { SecretProvider } from '../ports/secrets.js';
@@ -46,11 +48,16 @@ export function postingRepoUrl(posting: Pick<ProviderPosting, 'apiUrl' | 'reposi
   return repoUrl;
 }
 
-/** The reporter and the comments port of one source; a status that is not set is logged as a warning. */
-export function postingFor(posting: ProviderPosting, source: string, sink: EventSink): { commitStatus: CommitStatusReporter; pullRequestComments: PullRequestComments } {
+/**
+ * The reporter, the comments port and (GitHub, GitLab) the approval notices of one source; a status
+ * that is not set is logged as a warning.
+ */
+export function postingFor(posting: ProviderPosting, source: string, sink: EventSink): { commitStatus: CommitStatusReporter; pullRequestComments: PullRequestComments; approvalNotices?: ApprovalNotices } {
   const common = { provider: posting.provider, repoUrl: postingRepoUrl(posting), apiBaseUrl: posting.apiUrl, tokenSecret: posting.tokenSecret, secrets: posting.secrets };
+  const { provider } = posting;
   return {
     commitStatus: createCommitStatusReporter({ ...common, onError: (e) => sink.emit({ source, commit: e.status.commit, type: 'log', level: 'warn', message: e.message }) }),
     pullRequestComments: createPullRequestComments(common),
+    ...(provider === 'github' || provider === 'gitlab' ? { approvalNotices: commitNotices({ ...common, provider }) } : {}),
   };
 }

@@ -4,7 +4,7 @@
  * use cases the Lambda functions run, pull-request previews included. Local repositories are also
  * watched for new commits.
  */
-import type { ApprovalStore } from '../ports/approvals.js';
+import type { ApprovalNotices, ApprovalStore } from '../ports/approvals.js';
 import type { Server } from 'node:http';
 import { InProcessQueue } from '../adapters/in-process-queue.js';
 import type { EmbeddedAccount } from '../adapters/embedded-account/index.js';
@@ -46,6 +46,8 @@ export interface LocalSource {
   commitStatus?: CommitStatusReporter;
   /** Where pull-request previews are posted; without it, pull request events are previewed nowhere. */
   pullRequestComments?: PullRequestComments;
+  /** Where a stack's wait for approval is announced (a comment on the commit); nowhere without it. */
+  approvalNotices?: ApprovalNotices;
   /** Preview pull requests from forks too (see `previews.forks` in cairn.deploy.json). */
   previewForks?: boolean;
   /** The roles and regions this source may deploy with, and its default role; absent: any. */
@@ -304,6 +306,7 @@ export class LocalRuntime {
       sink: this.sink,
       commitStatus: (name) => options.sources.find((s) => s.name === name)?.commitStatus ?? noCommitStatus,
       pullRequestComments: (name) => options.sources.find((s) => s.name === name)?.pullRequestComments ?? noPullRequestComments,
+      approvalNotices: (name) => options.sources.find((s) => s.name === name)?.approvalNotices,
       stalls: this.stalls,
       step: () => ({
         pollMs: options.account ? 20 : 2_000,

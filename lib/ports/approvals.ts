@@ -57,6 +57,14 @@ export interface ApprovalStore {
   readonly unavailable?: string;
 }
 
+/**
+ * Where a stack's wait for approval is announced with the change set's content (a comment on the
+ * commit, GitHub and GitLab), once per change set; a notice that cannot be posted is a warning.
+ */
+export interface ApprovalNotices {
+  awaiting(commit: string, markdown: string): Promise<void>;
+}
+
 /** An approval state read back from storage, or undefined when it is not one for this stack. */
 export function validState(value: unknown, source: string, stack: string): ApprovalState | undefined {
   const v = value as Partial<ApprovalState> | null;

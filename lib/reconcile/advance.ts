@@ -15,7 +15,7 @@ import { hasChanges, nothingToRevert, parametersNow, stackKey } from '../core/pl
 import { requestToken } from '../core/request-token.js';
 import { summariseChanges } from '../core/protection.js';
 import type { EventSink } from '../ports/events.js';
-import type { Approval, ApprovalPolicy, ApprovalState, ApprovalStore } from '../ports/approvals.js';
+import type { Approval, ApprovalNotices, ApprovalPolicy, ApprovalState, ApprovalStore } from '../ports/approvals.js';
 import { AccessDeniedError, InsufficientCapabilitiesError, type ChangeSetChange, type GatewayFactory, type StackGateway } from '../ports/stack-gateway.js';
 import { CHANGE_SET_PREFIX, changeSetInput, changeSetName, revertInput } from './change-set.js';
 import { planSource, type SourcePlan } from './plan-source.js';
@@ -68,6 +68,8 @@ export interface AdvanceOptions {
    * (`cairn apply`, where the person running it answers), no approval is looked for.
    */
   approvals?: ApprovalStore;
+  /** Where a stack's wait for approval is announced with its change set (once per change set). */
+  approvalNotices?: ApprovalNotices;
 }
 
 /** One operation about to start, as `AdvanceOptions.confirm` is asked about it. */
@@ -308,8 +310,31 @@ async function approvalGate(step: Step, s: StackPlan, policy: ApprovalPolicy, ch
   if (!(same && previous.state === 'awaiting')) {
     await store.putState(state('awaiting'));
     sink.emit({ ...step.base, type: 'log', level: 'info', stack: s.id, message });
+    const notices = step.options.approvalNotices;
+    if (notices) {
+      await notices.awaiting(commit, awaitingNotice(source, s.id, policy, action, changeSetName, commit, changes)).catch((error: unknown) =>
+        sink.emit({ ...step.base, type: 'log', level: 'warn', stack: s.id, message: `the awaiting-approval notice was not posted on the commit: ${error instanceof Error ? error.message : String(error)}` }),
+      );
+    }
   }
   return 'hold';
+}
+
+/** The notice on the commit: what the change set would do, resource by resource, and how to decide. */
+export function awaitingNotice(source: string, stack: string, policy: ApprovalPolicy, action: string, changeSetName: string, commit: string, changes: readonly ChangeSetChange[]): string {
+  const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\s+/g, ' ');
+  const what = action === 'delete' ? `the deletion of stack \`${stack}\`` : `change set \`${changeSetName}\` of stack \`${stack}\``;
+  const lines = [`**Cairn** (source \`${source}\`): ${what} at ${commit.slice(0, 7)} awaits approval (\`approval: ${policy}\`).`, ''];
+  if (changes.length > 0) {
+    lines.push(`${summariseChanges([...changes])}:`, '', '| Change | Resource | Type | Replacement | Properties |', '|---|---|---|---|---|');
+    for (const c of changes.slice(0, 50)) {
+      lines.push(`| ${c.action} | \`${cell(c.logicalId)}\` | ${cell(c.resourceType)} | ${c.replacement ?? ''} | ${cell(c.properties.join(', '))} |`);
+    }
+    if (changes.length > 50) lines.push('', `… and ${changes.length - 50} more changes (\`cairn status\` and the logs show them all).`);
+    lines.push('');
+  }
+  lines.push(`Comment \`/cairn approve ${stack}\` here to execute it, or \`/cairn reject ${stack}\` to drop it (write access needed); or run \`cairn approve ${stack}\`. A newer commit needs its own approval.`);
+  return lines.join('\n');
 }
 
 /**

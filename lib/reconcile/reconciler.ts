@@ -4,7 +4,7 @@
  * settle it". The reconcile Lambda and `cairn serve` both build theirs here, so a step runs and
  * settles the same way wherever it runs; only the queue underneath differs.
  */
-import type { ApprovalStore } from '../ports/approvals.js';
+import type { ApprovalNotices, ApprovalStore } from '../ports/approvals.js';
 import type { CommitStatusReporter } from '../ports/commit-status.js';
 import type { EventSink } from '../ports/events.js';
 import type { SourceRepo } from '../ports/source-repo.js';
@@ -45,6 +45,8 @@ export interface ReconcilerOptions {
   approvals?: ApprovalStore;
   /** Where a source's pull-request previews are posted; without it, preview messages are dropped with a warning. */
   pullRequestComments?: (source: string) => PullRequestComments;
+  /** Where a source's stacks announce that they await approval (a comment on the commit); none when absent. */
+  approvalNotices?: (source: string) => ApprovalNotices | undefined;
 }
 
 export interface Reconciler {
@@ -70,6 +72,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       const repo = options.repos.get(name);
       if (!source || !repo) throw new Error(`no source named ${name} is configured`);
       const startedAt = Date.now();
+      const notices = options.approvalNotices?.(name);
       let outcome: Settled;
       try {
         outcome = await reconcileSource(
@@ -85,6 +88,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
               ...options.step?.(trigger),
               ...(source.defaultRoleArn ? { defaultRoleArn: source.defaultRoleArn } : {}),
               ...(options.approvals ? { approvals: options.approvals } : {}),
+              ...(notices ? { approvalNotices: notices } : {}),
             },
           },
           trigger,

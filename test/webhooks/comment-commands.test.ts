@@ -252,13 +252,18 @@ describe('Comment commands: with the reconciler', () => {
     const desired = await w.desired(files(30));
     const api = providerApi({ github: { alice: 'write' }, token: 'tok-123' });
     const { approvals, deps } = setup('github', api);
-    const held = await w.converge(desired, { approvals });
+    const notices: { commit: string; markdown: string }[] = [];
+    const approvalNotices = { awaiting: async (commit: string, markdown: string) => void notices.push({ commit, markdown }) };
+    const held = await w.converge(desired, { approvals, approvalNotices });
     expect(held.outcome).toBe('progressing');
     const state = await approvals.getState('src', 'app');
     expect(state).toMatchObject({ state: 'awaiting', commit: desired.commit, action: 'create', summary: expect.stringContaining('1 to add') });
-    // Held again: the awaiting report is not repeated in the log.
-    await w.step(desired, { approvals });
+    // Held again: neither the log nor the commit hears about it twice.
+    await w.step(desired, { approvals, approvalNotices });
     expect(w.sink.events.filter((e) => e.type === 'log' && /awaiting approval/.test(e.message))).toHaveLength(1);
+    expect(notices).toEqual([{ commit: desired.commit, markdown: expect.stringContaining(`change set \`${state!.changeSetName}\` of stack \`app\``) }]);
+    expect(notices[0]!.markdown).toContain('| Add | `Queue` | AWS::SQS::Queue |');
+    expect(notices[0]!.markdown).toContain('Comment `/cairn approve app` here to execute it');
 
     const response = await handleWebhook(delivery('github', { source: 'src', body: githubCommitComment('/cairn approve app', desired.commit), secret: SECRET, event: 'commit_comment' }), deps);
     expect(response.body).toMatchObject({ queued: true });

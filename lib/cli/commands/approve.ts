@@ -1,9 +1,11 @@
 /**
- * `cairn approve STACK [DIR]` and `cairn reject STACK [DIR]`: a person's decision on the change set
- * a stack with an `approval` policy is waiting on, at the source's commit. The decision is kept
+ * `cairn approve STACK [DIR]` and `cairn reject STACK [DIR]` (or `SOURCE STACK`, read from the
+ * stack's approval state): a person's decision on the change set a stack with an `approval` policy
+ * is waiting on, at the source's commit. The decision is kept
  * where `cairn serve` reads it (the state directory's approvals/), with who and when; the
  * reconciler then executes the change set (or stalls the commit, for a rejection) on its next step.
  */
+import { statSync } from 'node:fs';
 import { FileApprovals } from '../../adapters/file-approvals.js';
 import { stackKey } from '../../core/plan.js';
 import type { Approval, ApprovalStore } from '../../ports/approvals.js';
@@ -18,6 +20,7 @@ import { shortSha } from '../render.js';
 import { style } from '../style.js';
 
 const help = (verb: 'approve' | 'reject'): string => `Usage: cairn ${verb} STACK [DIR] [options]
+       cairn ${verb} SOURCE STACK [options]
 
 ${verb === 'approve' ? 'Approves' : 'Rejects'} the change set that stack STACK (its id in cairn.yaml) is awaiting, for a
 stack whose \`approval\` policy (manual, manual-on-replace, manual-on-delete) asks for one; for a
@@ -28,6 +31,9 @@ ${verb === 'approve' ? 'executes the change set' : 'stalls the commit, naming yo
 deployment's bucket: set CAIRN_APPROVALS_BUCKET to its TemplateBucketName output; your identity
 needs the stack's ApproverPolicyArn policy.
 
+With SOURCE STACK, no repository is needed: the change set and commit are the ones the reconciler
+recorded the stack as awaiting (what \`cairn status\` shows under Approvals).
+
 Options:
 ${SOURCE_HELP}
 `;
@@ -37,13 +43,18 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 export async function decide(argv: string[], verb: 'approve' | 'reject'): Promise<number> {
-  const { values, positionals } = parse(verb, argv, SOURCE_OPTIONS);
+  const { values, positionals } = parse(verb, argv, SOURCE_OPTIONS, 2);
   if (values.help) {
     process.stdout.write(help(verb));
     return EXIT.ok;
   }
+  if (!positionals[0]) throw new UsageError(`cairn ${verb}: name the stack, e.g. \`cairn ${verb} app\` (or \`cairn ${verb} SOURCE STACK\`)`);
+  // `cairn approve SOURCE STACK`: the second word is not a directory, so it is a stack, and what it
+  // awaits is read from its approval state, with no repository at hand.
+  if (positionals[1] !== undefined && !isDirectory(positionals[1])) {
+    return decideFromState(verb, positionals[0], positionals[1], approvalStore(parseTarget(values.target), values.region));
+  }
   const stackId = positionals[0];
-  if (!stackId) throw new UsageError(`cairn ${verb}: name the stack, e.g. \`cairn ${verb} app\``);
   const { desired, snapshot, source } = await loadSource(values, positionals[1]);
   // Where the decision goes is known before anything is asked of the account.
   const store = approvalStore(parseTarget(values.target), values.region);
@@ -81,6 +92,32 @@ export async function decide(argv: string[], verb: 'approve' | 'reject'): Promis
   } finally {
     await account.close();
   }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Decide on what the stack awaits as its approval state records it (the change set and commit the reconciler holds). */
+async function decideFromState(verb: 'approve' | 'reject', source: string, stack: string, store: ApprovalStore): Promise<number> {
+  const state = await store.getState(source, stack);
+  if (!state || state.state !== 'awaiting') {
+    throw new UsageError(
+      `cairn ${verb}: stack ${stack} of source ${source} is not awaiting approval${state ? ` (its last change set was ${state.state} at ${shortSha(state.commit)})` : ' (no approval state is recorded for it)'}; \`cairn status\` shows what it waits on`,
+    );
+  }
+  const approval: Approval = { source, stack, changeSetName: state.changeSetName, commit: state.commit, decision: verb === 'approve' ? 'approved' : 'rejected', by: userName(), at: new Date().toISOString() };
+  await store.put(approval);
+  const what = state.changeSetName === 'delete' ? 'the deletion of' : `change set ${state.changeSetName} of`;
+  process.stdout.write(
+    `${verb === 'approve' ? style.green('✓') : style.red('✗')} ${approval.decision} ${what} stack ${stack} at ${shortSha(state.commit)}${state.summary ? ` (${state.summary})` : ''}, as ${approval.by}\n` +
+      `  the reconciler ${verb === 'approve' ? 'executes it' : 'stalls the commit'} on its next step\n`,
+  );
+  return EXIT.ok;
 }
 
 /**

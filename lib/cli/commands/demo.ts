@@ -288,7 +288,11 @@ export async function run(argv: string[]): Promise<number> {
     expect(waiting, 'waiting');
     const kept = await keptChangeSet(gateway, 'app');
     if (!kept) throw new Error('the demo found no change set awaiting approval on app');
-    say(style.dim(`   app awaits approval of change set ${kept}; Cairn asks GitHub (the stand-in) who may decide`));
+    const notice = api.commitComments.find((c) => c.sha === gated && c.body.includes('awaits approval'));
+    if (!notice) throw new Error('no awaiting-approval notice reached the stand-in GitHub API');
+    say(`   Cairn comments on ${gated.slice(0, 7)} (POST .../commits/${gated.slice(0, 7)}…/comments):`);
+    showComment(notice.body, 6);
+    say(style.dim(`   a comment answers it; Cairn asks GitHub (the stand-in) whether its author may write`));
     await commentOn(gated, 'rob', '/cairn approve app');
     const approved = until((e) => e.type === 'reconcile.finished' && e.commit === gated && (e.outcome === 'succeeded' || e.outcome === 'stalled'), `the approved reconcile of ${gated.slice(0, 7)}`);
     await commentOn(gated, 'ana', '/cairn approve app');
