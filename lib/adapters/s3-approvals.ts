@@ -4,7 +4,8 @@
  * function. A person writes them with `cairn approve --target aws` (the bucket policy lets the
  * reconcile role read them but never write them); the reconciler only reads.
  */
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+// Loaded on the first approval read, not at import: most reconciles never need one.
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Approval, ApprovalStore } from '../ports/approvals.js';
 
 export const APPROVALS_PREFIX = 'cairn/approvals/';
@@ -16,16 +17,21 @@ export function approvalKey(source: string, stack: string, changeSetName: string
 }
 
 export class S3Approvals implements ApprovalStore {
-  private readonly client: S3Client;
+  private client: S3Client | undefined;
 
   constructor(private readonly options: { bucket: string; client?: S3Client; region?: string }) {
-    this.client = options.client ?? new S3Client(options.region ? { region: options.region } : {});
+    this.client = options.client;
+  }
+
+  private clientOf(Client: typeof S3Client): S3Client {
+    return (this.client ??= new Client(this.options.region ? { region: this.options.region } : {}));
   }
 
   async get(source: string, stack: string, changeSetName: string): Promise<Approval | undefined> {
+    const { GetObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
     let text: string;
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: approvalKey(source, stack, changeSetName) }));
+      const out = await this.clientOf(S3Client).send(new GetObjectCommand({ Bucket: this.options.bucket, Key: approvalKey(source, stack, changeSetName) }));
       text = (await out.Body?.transformToString('utf8')) ?? '';
     } catch (error) {
       const name = (error as { name?: string }).name;
@@ -44,7 +50,8 @@ export class S3Approvals implements ApprovalStore {
   }
 
   async put(approval: Approval): Promise<void> {
-    await this.client.send(
+    const { PutObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
+    await this.clientOf(S3Client).send(
       new PutObjectCommand({
         Bucket: this.options.bucket,
         Key: approvalKey(approval.source, approval.stack, approval.changeSetName),

@@ -20,19 +20,17 @@ import { acknowledge, acknowledgeWildcards } from './nag.js';
 export const RUNTIME = Runtime.NODEJS_24_X;
 export const ESBUILD_TARGET = 'node24';
 
+export type HandlerName = 'webhook' | 'reconcile' | 'sweep' | 'stack-events';
+
 /**
- * Resolved from the runtime's own SDK instead of bundled. The credential providers are loaded only
- * when no credentials are in the environment, which in Lambda they always are. S3 (PutObject and
- * HeadObject on the template bucket) is the largest client; STS (AssumeRole of a source's role),
- * SQS (SendMessage, ChangeMessageVisibility) and Secrets Manager (GetSecretValue) keep the
- * reconcile bundle under 1 MB. Every SDK version makes those calls alike. Bundling the
- * rest pins the SDK the tests ran against, including recent CloudFormation fields such as
- * DeploymentMode.
+ * Left to the Lambda runtime's own SDK and loaded only by dynamic `import()` at first use, so they
+ * cost nothing at init: S3 (the largest client; only templates over 51,200 bytes and approvals use
+ * it), STS (the first AssumeRole of a source's role) and the credential providers, which the SDK
+ * loads only when no credentials are in the environment, and in Lambda they always are. Every SDK
+ * version makes those calls alike.
  */
-export const EXTERNAL_MODULES = [
+export const LAZY_MODULES = [
   '@aws-sdk/client-s3',
-  '@aws-sdk/client-secrets-manager',
-  '@aws-sdk/client-sqs',
   '@aws-sdk/client-sts',
   '@aws-sdk/credential-provider-http',
   '@aws-sdk/credential-provider-ini',
@@ -45,10 +43,67 @@ export const EXTERNAL_MODULES = [
   '@smithy/credential-provider-imds',
 ];
 
+/**
+ * The SDK clients a handler imports at init from the runtime's SDK instead of bundling them. The
+ * runtime's SDK is CommonJS, one file per package and every command of the client, and importing
+ * it costs several times what the same client costs bundled, tree-shaken to the commands used
+ * (measured by `npm run bench -- cold`: SQS and Secrets Manager, 150 ms from the runtime against
+ * 50 ms bundled). So every client a handler calls at init is bundled, except in reconcile, whose
+ * bundle and resource schemas must fit in 1 MB: SQS and Secrets Manager stay in the runtime there.
+ * Bundling pins the SDK the tests ran against, including recent CloudFormation fields such as
+ * DeploymentMode.
+ */
+export const RUNTIME_SDK_AT_INIT: Readonly<Record<HandlerName, readonly string[]>> = {
+  webhook: [],
+  reconcile: ['@aws-sdk/client-secrets-manager', '@aws-sdk/client-sqs'],
+  sweep: [],
+  'stack-events': [],
+};
+
+/** What esbuild leaves out of a handler's bundle: its init-time clients from the runtime, and the lazy modules. */
+export function externalModulesOf(handler: HandlerName): string[] {
+  return [...RUNTIME_SDK_AT_INIT[handler], ...LAZY_MODULES];
+}
+
+/** Every module some handler's bundle leaves to the runtime. */
+export const EXTERNAL_MODULES = [...new Set((Object.keys(RUNTIME_SDK_AT_INIT) as HandlerName[]).flatMap(externalModulesOf))].sort();
+
 /** Lets bundled CommonJS dependencies `require` Node built-ins from inside the ES module. */
 export const CREATE_REQUIRE_BANNER = "import { createRequire as __cairnCreateRequire } from 'node:module'; const require = __cairnCreateRequire(import.meta.url);";
 
-export type HandlerName = 'webhook' | 'reconcile' | 'sweep' | 'stack-events';
+/** How esbuild bundles a handler, in the terms of CDK's NodejsFunction: every function alike but for its externals. */
+export function bundlingOf(handler: HandlerName) {
+  return {
+    format: OutputFormat.ESM,
+    target: ESBUILD_TARGET,
+    mainFields: ['module', 'main'],
+    banner: CREATE_REQUIRE_BANNER,
+    minify: true,
+    sourceMap: true,
+    sourcesContent: false,
+    externalModules: externalModulesOf(handler),
+  };
+}
+
+/**
+ * The same bundling as options of esbuild's own build API, for bundles made outside CDK (the tests'
+ * and the benchmarks'), so they cannot drift from what `cdk synth` produces.
+ */
+export function esbuildOptionsOf(handler: HandlerName) {
+  const b = bundlingOf(handler);
+  return {
+    bundle: true,
+    platform: 'node' as const,
+    format: b.format,
+    target: b.target,
+    mainFields: b.mainFields,
+    banner: { js: b.banner },
+    minify: b.minify,
+    sourcemap: b.sourceMap,
+    sourcesContent: b.sourcesContent,
+    external: b.externalModules,
+  };
+}
 
 export interface CairnFunctionProps {
   /** The handler file, functions/<handler>.ts. */
@@ -111,14 +166,7 @@ export class CairnFunction extends Construct {
       },
       bundling: {
         forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: ESBUILD_TARGET,
-        mainFields: ['module', 'main'],
-        banner: CREATE_REQUIRE_BANNER,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        externalModules: EXTERNAL_MODULES,
+        ...bundlingOf(props.handler),
         ...(props.files?.length
           ? {
               commandHooks: {

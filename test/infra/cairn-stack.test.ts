@@ -13,7 +13,7 @@ import { ENV } from '../../lib/core/environment.js';
 import { parseDeploymentConfig } from '../../lib/core/source-config.js';
 import { FAILURE_THRESHOLD, FAILURE_WINDOW } from '../../lib/infra/alarms.js';
 import { RECONCILE_TIMEOUT } from '../../lib/infra/cairn-stack.js';
-import { EXTERNAL_MODULES } from '../../lib/infra/functions.js';
+import { LAZY_MODULES, RUNTIME_SDK_AT_INIT, type HandlerName } from '../../lib/infra/functions.js';
 import { MAX_RECEIVE_COUNT } from '../../lib/infra/work-queue.js';
 import { FULL_CONFIG, MINIMAL_CONFIG, synth, type Synthesised } from './synth.js';
 
@@ -187,15 +187,24 @@ describe('Infra: Cairn stack', () => {
       }
     });
 
-    it('leave out of the bundles only Node built-ins, the S3, STS, SQS and Secrets Manager clients and the credential providers Lambda never loads', () => {
+    it('leave out of the bundles only Node built-ins, the clients a handler takes from the runtime at init, and what is loaded at first use', () => {
+      const handlers: [RegExp, HandlerName][] = [
+        [/verifies Git provider webhooks/, 'webhook'],
+        [/reconciles a source/, 'reconcile'],
+        [/detects drift/, 'sweep'],
+        [/queues the owning source/, 'stack-events'],
+      ];
       const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
-      for (const fn of Object.values(resources(t, 'AWS::Lambda::Function'))) {
-        const code = readFileSync(join(bundleOf(fn), 'index.mjs'), 'utf8');
+      for (const [description, handler] of handlers) {
+        const code = readFileSync(join(bundleOf(functionLike(t, description)[1]), 'index.mjs'), 'utf8');
         const outside = (pattern: RegExp) => [...code.matchAll(pattern)].map((m) => m[1]!).filter((x) => /^[@a-z]/.test(x) && !builtins.has(x));
-        // Loaded at start-up: at most the S3, STS, SQS and Secrets Manager clients, from the Lambda runtime's own SDK.
-        for (const specifier of outside(/\b(?:from|import)"([^"\s]+)"/g)) expect(['@aws-sdk/client-s3', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-sqs', '@aws-sdk/client-sts']).toContain(specifier);
-        // Loaded only if credentials were not in the environment, which in Lambda they always are.
-        for (const specifier of outside(/\bimport\("([^"\s]+)"\)/g)) expect(EXTERNAL_MODULES).toContain(specifier);
+        // Loaded at start-up: only the clients this handler takes from the Lambda runtime's own SDK (none but reconcile's).
+        expect([...new Set(outside(/\b(?:from|import)"([^"\s]+)"/g))].sort(), handler).toEqual([...RUNTIME_SDK_AT_INIT[handler]].sort());
+        // Loaded only when first used (S3, STS), or if credentials were not in the environment, which in Lambda they always are.
+        for (const specifier of outside(/\bimport\("([^"\s]+)"\)/g)) expect(LAZY_MODULES).toContain(specifier);
+        // Nor is any of it bundled: no source of the S3 or STS client is in the bundle's source map.
+        const sources = (JSON.parse(readFileSync(join(bundleOf(functionLike(t, description)[1]), 'index.mjs.map'), 'utf8')) as { sources: string[] }).sources;
+        expect(sources.filter((f) => /@aws-sdk\/client-(s3|sts)\//.test(f)), handler).toEqual([]);
       }
     });
   });
