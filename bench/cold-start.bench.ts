@@ -8,7 +8,7 @@
  * Beside each, in the same run and interleaved with it (one fresh process of each candidate per
  * round, so load on the machine reaches all alike), its floor: a minimal handler that imports the
  * same SDK clients the bundle imports at init, constructs each once and sends one command from its
- * handler, bundled with the same esbuild options (esbuildOptionsOf in lib/infra/functions.ts) in
+ * handler, bundled with the same esbuild options (esbuildOptions in lib/infra/functions.ts) in
  * three variants: as the function is deployed, with the SDK from the runtime (every @aws-sdk and
  * @smithy package external), and with the SDK bundled. The ratio is against the floor as deployed.
  */
@@ -20,7 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { RESOURCE_SCHEMAS_FILE } from '../lib/adapters/resource-schema-file.js';
-import { esbuildOptionsOf, LAZY_MODULES, type HandlerName } from '../lib/infra/functions.js';
+import { esbuildOptions, LOADED_AT_FIRST_USE, type HandlerName } from '../lib/infra/functions.js';
 import { round, summary, type BenchContext, type BenchModule } from './harness.js';
 
 const execFileAsync = promisify(execFile);
@@ -115,13 +115,18 @@ async function synthesise(root: string, outdir: string): Promise<Synthesised[]> 
   return HANDLERS.map((h) => found.find((f) => f.handler === h)!);
 }
 
-/** The SDK client packages a bundle imports at init: those bundled into it, and those it imports statically from the runtime. */
+/**
+ * The SDK client packages a bundle imports at init: those bundled into it and those it imports
+ * statically from the runtime, less those the code imports only at first use (LOADED_AT_FIRST_USE,
+ * which a test of the stack holds to that).
+ */
 function clientsAtInit(file: string): string[] {
   const { sources } = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] };
   const bundled = sources.flatMap((s) => /(?:^|\/)@aws-sdk\/(client-[a-z0-9-]+)\//.exec(s)?.[1] ?? []);
   const code = readFileSync(file, 'utf8');
   const fromRuntime = [...code.matchAll(/\b(?:from|import)\s*"@aws-sdk\/(client-[a-z0-9-]+)"/g)].map((m) => m[1]!);
-  return [...new Set([...bundled, ...fromRuntime])].sort();
+  const later = new Set(LOADED_AT_FIRST_USE.map((m) => m.replace('@aws-sdk/', '')));
+  return [...new Set([...bundled, ...fromRuntime])].filter((c) => !later.has(c)).sort();
 }
 
 /** A minimal handler that imports `clients`, makes each once at init and sends one command per invocation. */
@@ -188,11 +193,11 @@ export const coldStartBench: BenchModule = {
         const clients = clientsAtInit(f.file);
         const source = join(work, `floor-${f.handler}.ts`);
         writeFileSync(source, floorSource(clients));
-        const options = esbuildOptionsOf(f.handler);
+        const options = esbuildOptions();
         const variants = {
           deployed: options.external,
           runtime: ['@aws-sdk/*', '@smithy/*', ...options.external],
-          bundled: [...LAZY_MODULES],
+          bundled: options.external.filter((m) => !/^@aws-sdk\/client-/.test(m)),
         };
         const made: Partial<Record<keyof typeof variants, Candidate>> = {};
         for (const [variant, external] of Object.entries(variants) as [keyof typeof variants, string[]][]) {

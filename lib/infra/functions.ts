@@ -23,15 +23,22 @@ export const ESBUILD_TARGET = 'node24';
 export type HandlerName = 'webhook' | 'reconcile' | 'sweep' | 'stack-events';
 
 /**
- * Left to the Lambda runtime's own SDK and loaded only by dynamic `import()` at first use, so they
- * cost nothing at init: S3 (the largest client; only templates over 51,200 bytes and approvals use
- * it), STS (the first AssumeRole of a source's role) and the credential providers, which the SDK
- * loads only when no credentials are in the environment, and in Lambda they always are. Every SDK
- * version makes those calls alike.
+ * Left to the Lambda runtime's own SDK, and imported only by dynamic `import()` at first use, so
+ * they cost nothing at init: the S3 client, the SDK's largest (only templates over 51,200 bytes
+ * and approvals use it), and the credential providers, which the SDK loads only when no
+ * credentials are in the environment, and in Lambda they always are. Every SDK version makes
+ * those calls alike.
+ *
+ * Everything else is bundled, each client tree-shaken to the commands the code sends. The
+ * runtime's SDK is CommonJS, one package after another and every command of each client, and
+ * importing a client from it costs several times what the same client costs bundled (`npm run
+ * bench -- cold` measures both: SQS and Secrets Manager take 150-200 ms from the runtime and 50 ms
+ * bundled). STS is bundled too but imported at first use (the first AssumeRole of a source's
+ * role), so at init it is only parsed. Bundling pins the SDK the tests ran against, including
+ * recent CloudFormation fields such as DeploymentMode.
  */
-export const LAZY_MODULES = [
+export const EXTERNAL_MODULES = [
   '@aws-sdk/client-s3',
-  '@aws-sdk/client-sts',
   '@aws-sdk/credential-provider-http',
   '@aws-sdk/credential-provider-ini',
   '@aws-sdk/credential-provider-login',
@@ -43,36 +50,14 @@ export const LAZY_MODULES = [
   '@smithy/credential-provider-imds',
 ];
 
-/**
- * The SDK clients a handler imports at init from the runtime's SDK instead of bundling them. The
- * runtime's SDK is CommonJS, one file per package and every command of the client, and importing
- * it costs several times what the same client costs bundled, tree-shaken to the commands used
- * (measured by `npm run bench -- cold`: SQS and Secrets Manager, 150 ms from the runtime against
- * 50 ms bundled). So every client a handler calls at init is bundled, except in reconcile, whose
- * bundle and resource schemas must fit in 1 MB: SQS and Secrets Manager stay in the runtime there.
- * Bundling pins the SDK the tests ran against, including recent CloudFormation fields such as
- * DeploymentMode.
- */
-export const RUNTIME_SDK_AT_INIT: Readonly<Record<HandlerName, readonly string[]>> = {
-  webhook: [],
-  reconcile: ['@aws-sdk/client-secrets-manager', '@aws-sdk/client-sqs'],
-  sweep: [],
-  'stack-events': [],
-};
-
-/** What esbuild leaves out of a handler's bundle: its init-time clients from the runtime, and the lazy modules. */
-export function externalModulesOf(handler: HandlerName): string[] {
-  return [...RUNTIME_SDK_AT_INIT[handler], ...LAZY_MODULES];
-}
-
-/** Every module some handler's bundle leaves to the runtime. */
-export const EXTERNAL_MODULES = [...new Set((Object.keys(RUNTIME_SDK_AT_INIT) as HandlerName[]).flatMap(externalModulesOf))].sort();
+/** SDK clients the code imports only by dynamic `import()` where it first needs them, never at init. */
+export const LOADED_AT_FIRST_USE = ['@aws-sdk/client-s3', '@aws-sdk/client-sts'];
 
 /** Lets bundled CommonJS dependencies `require` Node built-ins from inside the ES module. */
 export const CREATE_REQUIRE_BANNER = "import { createRequire as __cairnCreateRequire } from 'node:module'; const require = __cairnCreateRequire(import.meta.url);";
 
-/** How esbuild bundles a handler, in the terms of CDK's NodejsFunction: every function alike but for its externals. */
-export function bundlingOf(handler: HandlerName) {
+/** How esbuild bundles a handler, in the terms of CDK's NodejsFunction: every function alike. */
+export function bundling() {
   return {
     format: OutputFormat.ESM,
     target: ESBUILD_TARGET,
@@ -81,7 +66,7 @@ export function bundlingOf(handler: HandlerName) {
     minify: true,
     sourceMap: true,
     sourcesContent: false,
-    externalModules: externalModulesOf(handler),
+    externalModules: [...EXTERNAL_MODULES],
   };
 }
 
@@ -89,8 +74,8 @@ export function bundlingOf(handler: HandlerName) {
  * The same bundling as options of esbuild's own build API, for bundles made outside CDK (the tests'
  * and the benchmarks'), so they cannot drift from what `cdk synth` produces.
  */
-export function esbuildOptionsOf(handler: HandlerName) {
-  const b = bundlingOf(handler);
+export function esbuildOptions() {
+  const b = bundling();
   return {
     bundle: true,
     platform: 'node' as const,
@@ -166,7 +151,7 @@ export class CairnFunction extends Construct {
       },
       bundling: {
         forceDockerBundling: false,
-        ...bundlingOf(props.handler),
+        ...bundling(),
         ...(props.files?.length
           ? {
               commandHooks: {
