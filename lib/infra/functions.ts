@@ -32,7 +32,7 @@ export type HandlerName = 'webhook' | 'reconcile' | 'sweep' | 'stack-events';
  * Everything else is bundled, each client tree-shaken to the commands the code sends. The
  * runtime's SDK is CommonJS, one package after another and every command of each client, and
  * importing a client from it costs several times what the same client costs bundled (`npm run
- * bench -- cold` measures both: SQS and Secrets Manager take 150-200 ms from the runtime and 50 ms
+ * bench -- cold` measures both: SQS and Secrets Manager took 125-160 ms from the runtime and 45-50 ms
  * bundled). STS is bundled too but imported at first use (the first AssumeRole of a source's
  * role), so at init it is only parsed. Bundling pins the SDK the tests ran against, including
  * recent CloudFormation fields such as DeploymentMode.
