@@ -9,7 +9,9 @@ import type { BenchModule, Figure } from './harness.js';
 const MODULES: Record<string, () => Promise<BenchModule>> = {
   cli: async () => (await import('./cli.bench.js')).cliBench,
   git: async () => (await import('./git-source.bench.js')).gitBench,
+  'git-validate': async () => (await import('./git-source.bench.js')).gitValidateBench,
   webhook: async () => (await import('./webhook.bench.js')).webhookBench,
+  cold: async () => (await import('./cold-start.bench.js')).coldStartBench,
   reconcile: async () => (await import('./reconcile.bench.js')).reconcileBench,
   serve: async () => (await import('./serve.bench.js')).serveBench,
   memory: async () => (await import('./memory.bench.js')).memoryBench,

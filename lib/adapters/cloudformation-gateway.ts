@@ -28,7 +28,8 @@ import {
   type Stack,
   type StackResourceDrift,
 } from '@aws-sdk/client-cloudformation';
-import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+// The S3 client is loaded on the first template over the inline limit (templateSource), not at import.
+import type { S3Client } from '@aws-sdk/client-s3';
 import { StalledError } from '../core/errors.js';
 import type { ActualStack } from '../core/model.js';
 import type {
@@ -356,10 +357,12 @@ export class CloudFormationGateway implements StackGateway {
         { hint },
       );
     }
+    // Only templates over 51,200 bytes need S3, so its client (the SDK's largest) is loaded here, on first use.
+    const { HeadObjectCommand, PutObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
     const s3 = (this.s3Client ??= new S3Client(this.clientConfig(await this.resolveRegion())));
     const key = `${this.templatePrefix}${stackName}/${createHash('sha256').update(body).digest('hex')}.json`;
     await this.call(`Template upload to s3://${bucket}/${key}`, async () => {
-      if (await objectExists(s3, bucket, key)) return;
+      if (await objectExists(() => s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))) return;
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }));
     });
     return { TemplateURL: templateUrl(bucket, await s3.config.region(), key) };
@@ -373,9 +376,10 @@ function templateUrl(bucket: string, region: string, key: string): string {
   return `https://${bucket}.s3.${region}.${domain}/${path}`;
 }
 
-async function objectExists(s3: S3Client, bucket: string, key: string): Promise<boolean> {
+/** Whether `head` (a HeadObject) found the object. */
+async function objectExists(head: () => Promise<unknown>): Promise<boolean> {
   try {
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    await head();
     return true;
   } catch (error) {
     // Without s3:ListBucket a missing object answers 403, not 404; uploading again is harmless.

@@ -22,7 +22,7 @@ import * as nodeFs from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { CorruptObjectStoreError, ObjectStore } from './git-objects.js';
+import { ObjectStore } from './git-objects.js';
 
 /** What one cache entry holds; the gitdir is `<entry>/<generation>`. */
 export interface CacheState {
@@ -75,7 +75,8 @@ export function nextState(
   };
 }
 
-async function atomicWriteFile(path: nodeFs.PathLike, data: string | Uint8Array, options?: nodeFs.WriteFileOptions): Promise<void> {
+/** Write `path` whole or not at all: to a temporary name, then renamed into place. */
+export async function atomicWriteFile(path: nodeFs.PathLike, data: string | Uint8Array, options?: nodeFs.WriteFileOptions): Promise<void> {
   const tmp = `${String(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   await writeFile(tmp, data, options);
   try {
@@ -87,70 +88,13 @@ async function atomicWriteFile(path: nodeFs.PathLike, data: string | Uint8Array,
 }
 
 /**
- * The `fs` given to isomorphic-git: node's, except that every write goes to a temp file that is
- * renamed into place, so a concurrent reader never sees half a pack index or ref.
+ * The `fs` given to isomorphic-git (which reads refs of repositories on disk): node's, except that
+ * every write goes to a temp file that is renamed into place.
  */
 export const gitFs = { promises: { ...nodeFs.promises, writeFile: atomicWriteFile } };
 
-const LOOSE_OBJECT = /\/objects\/[0-9a-f]{2}\/[0-9a-f]{38}$/;
-/** One error for every miss: isomorphic-git only looks at its code, and a stack per miss costs more than the lookup. */
-const NO_LOOSE_OBJECTS: NodeJS.ErrnoException = Object.assign(new Error('ENOENT: the fetch cache holds no loose objects'), { code: 'ENOENT' });
-
-/**
- * gitFs for Cairn's own cache gitdirs, which only ever hold packs: isomorphic-git looks for every
- * object as a loose file before the packs (an open and a thrown ENOENT each), so those lookups
- * fail at once here.
- */
-export const cacheFs = {
-  promises: {
-    ...gitFs.promises,
-    readFile: ((path: string, options?: unknown) =>
-      typeof path === 'string' && LOOSE_OBJECT.test(path)
-        ? Promise.reject(NO_LOOSE_OBJECTS)
-        : nodeFs.promises.readFile(path, options as never)) as typeof nodeFs.promises.readFile,
-  },
-};
-
-/** isomorphic-git reads one object this often while indexing one fetched pack only when its delta bases form a cycle. */
-const MAX_READS_PER_OBJECT = 1_000;
-
-/**
- * cacheFs for one fetch into `gitdir`. isomorphic-git indexes a fetched pack without looking at
- * any signal, and a thin pack whose bases form a cycle among the cached packs would keep it
- * reading objects for ever. Every object it reads goes through here (it looks for a loose file
- * first), so: every call fails once `signal` has aborted, and once one object has been looked up
- * MAX_READS_PER_OBJECT times, every call fails with CorruptObjectStoreError (the directory listing
- * it does next is an error it does not swallow), which tells the caller to discard the generation.
- */
-export function cacheFsUntil(signal: AbortSignal, gitdir: string): typeof cacheFs {
-  const reads = new Map<string, number>();
-  let loop: Error | undefined;
-  const bounded: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(cacheFs.promises)) {
-    bounded[name] =
-      typeof value === 'function'
-        ? (...args: unknown[]): unknown => {
-            signal.throwIfAborted();
-            if (loop) throw loop;
-            const path = args[0];
-            if (name === 'readFile' && typeof path === 'string' && LOOSE_OBJECT.test(path)) {
-              const oid = path.slice(-41).replace('/', '');
-              const n = (reads.get(oid) ?? 0) + 1;
-              reads.set(oid, n);
-              if (n > MAX_READS_PER_OBJECT) {
-                loop = new CorruptObjectStoreError(gitdir, `object ${oid}`, `it was looked up ${n} times while a fetched pack was indexed: the cached packs' delta bases form a cycle`);
-              }
-            }
-            return (value as (...a: unknown[]) => unknown)(...args);
-          }
-        : value;
-  }
-  return { promises: bounded as typeof cacheFs.promises };
-}
-
-/** What is kept in memory for one gitdir: isomorphic-git's cache for fetches, and the object store for reads. */
+/** What is kept in memory for one gitdir: the object store its reads and fetches go through. */
 export interface ObjectCache {
-  git: object;
   store: ObjectStore;
 }
 
@@ -165,7 +109,7 @@ const MAX_OBJECT_CACHES = 4;
 export function objectCacheFor(gitdir: string): ObjectCache {
   let cache = objectCaches.get(gitdir);
   if (cache) objectCaches.delete(gitdir);
-  else cache = { git: {}, store: new ObjectStore(gitdir) };
+  else cache = { store: new ObjectStore(gitdir) };
   objectCaches.set(gitdir, cache);
   while (objectCaches.size > MAX_OBJECT_CACHES) objectCaches.delete(objectCaches.keys().next().value!);
   return cache;

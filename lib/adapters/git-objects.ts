@@ -1,9 +1,10 @@
 /**
  * Git objects read from a gitdir's packs and loose files with Node's native zlib, for every
- * snapshot read. isomorphic-git still fetches and indexes packs; reading through it costs a pako
- * inflate stream (with its own 32 KB window) per object plus several file-system calls, which came
- * to 0.3-0.9 s for 300 templates in a fresh process. Here a read is a binary search in the pack
- * index and one `inflateSync`, and trees, blobs and delta bases are remembered in memory.
+ * snapshot read (git-fetch.ts fetches and indexes the packs). Reading through isomorphic-git, as
+ * before, cost a pako inflate stream (with its own 32 KB window) per object plus several
+ * file-system calls, which came to 0.3-0.9 s for 300 templates in a fresh process. Here a read is a
+ * binary search in the pack index and one `inflateSync`, and trees, blobs and delta bases are
+ * remembered in memory.
  *
  * Supported: pack index v1 and v2, offset and reference deltas (including the thin packs of
  * Cairn's cache, whose bases live in other packs), loose objects, and `objects/info/alternates`.
@@ -76,7 +77,8 @@ export function isBrokenObjectStore(err: unknown): boolean {
 /** One read resolves at most this many copies and delta bases; far beyond git's own chains (50 by default, 4095 at most). */
 const MAX_RESOLVE_STEPS = 20_000;
 
-const TYPES: Record<number, ObjectType | 'ofs_delta' | 'ref_delta'> = {
+/** Pack entry types by their 3-bit number. */
+export const PACK_TYPES: Readonly<Record<number, ObjectType | 'ofs_delta' | 'ref_delta'>> = {
   1: 'commit',
   2: 'tree',
   3: 'blob',
@@ -181,7 +183,7 @@ interface Pack {
 }
 
 /** Bytes that are not a valid pack entry or delta; says what was wrong, for CorruptObjectStoreError. */
-class BadBytes extends Error {}
+export class BadBytes extends Error {}
 
 /** The base and result sizes a git delta starts with, and where its instructions begin. */
 function deltaHeader(delta: Buffer): { base: number; result: number; start: number } {
@@ -203,7 +205,7 @@ function deltaHeader(delta: Buffer): { base: number; result: number; start: numb
 }
 
 /** Apply a git delta to its base. */
-function applyDelta(delta: Buffer, base: Buffer): Buffer {
+export function applyDelta(delta: Buffer, base: Buffer): Buffer {
   const header = deltaHeader(delta);
   if (header.base !== base.length) throw new BadBytes('delta does not apply: base size differs');
   const out = Buffer.allocUnsafe(header.result);
@@ -264,7 +266,7 @@ const MAX_BASE_BYTES = 64 * 1024 * 1024;
 
 
 function rankAt(data: Buffer, offset: number): number {
-  const kind = offset >= 12 && offset < data.length ? TYPES[(data[offset]! >> 4) & 7] : undefined;
+  const kind = offset >= 12 && offset < data.length ? PACK_TYPES[(data[offset]! >> 4) & 7] : undefined;
   return kind === undefined ? 3 : kind === 'ofs_delta' ? 1 : kind === 'ref_delta' ? 2 : 0;
 }
 
@@ -491,7 +493,7 @@ export class ObjectStore {
       if (at < 12 || at >= data.length - 20) throw new BadBytes(`an entry at ${at} is outside the pack's ${data.length} bytes`);
       let p = at;
       let byte = data[p++]!;
-      const kind = TYPES[(byte >> 4) & 7];
+      const kind = PACK_TYPES[(byte >> 4) & 7];
       let size = byte & 0x0f;
       for (let shift = 4; byte & 0x80; shift += 7) {
         if (p >= data.length || shift > 53) throw new BadBytes(`the entry at ${at} has a truncated size`);

@@ -1,25 +1,24 @@
 /**
- * GitSource: the SourceRepo that reads a branch of a repository over smart HTTP(S) with
- * isomorphic-git, for the reconciler in Lambda and `cairn` pointed at a URL.
+ * GitSource: the SourceRepo that reads a branch of a repository over smart HTTP(S), for the
+ * reconciler in Lambda and `cairn` pointed at a URL.
  *
  * A snapshot costs one ref advertisement. When the branch head is a commit already in the cache
- * (see git-cache.ts), that is all: no pack is requested. Otherwise the head is fetched at depth 1
- * on a single branch without tags, into the cached gitdir (only the objects the old head does not
- * have) or a fresh one, and everything after that is read by the commit SHA. The advertisement is
- * replayed to the fetch, so the commit fetched is the one that was checked and the server is asked
- * for refs once. Credentials go in a preemptive Authorization header (no unauthenticated probe),
- * and the token never reaches a message, a URL or a report.
+ * (see git-cache.ts), that is all: no pack is requested. Otherwise the head the advertisement named
+ * is fetched at depth 1 (git-fetch.ts), into the cached gitdir (only the objects the cached commits
+ * lack) or a fresh one, and everything after that is read by the commit SHA (git-objects.ts).
+ * Credentials go in a preemptive Authorization header (no unauthenticated probe), and the token
+ * never reaches a message, a URL or a report.
  */
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addRemote, fetch, init, listServerRefs, type GitHttpRequest, type GitHttpResponse, type HttpClient } from 'isomorphic-git';
 import { CairnError, messageOf } from '../core/errors.js';
 import type { SecretProvider } from '../ports/secrets.js';
 import type { ProgressListener } from '../ports/progress.js';
 import type { SourceRepo, SourceSnapshot } from '../ports/source-repo.js';
 import { gitHttpRequest } from './git-http-client.js';
-import { cacheFs, cacheFsUntil, GitCache, needsNewGeneration, nextState, objectCacheFor, type CacheEntry, type CacheState } from './git-cache.js';
+import { advertisedRefs, fetchPack, indexPack, type SmartHttpRequest, type SmartHttpResponse } from './git-fetch.js';
+import { atomicWriteFile, GitCache, needsNewGeneration, nextState, objectCacheFor, type CacheEntry, type CacheState } from './git-cache.js';
 import {
   basicAuthHeader,
   credentialsFromSecret,
@@ -31,7 +30,7 @@ import {
   type BasicCredentials,
   type GitProvider,
 } from './git-credentials.js';
-import { CorruptObjectStoreError, isBrokenObjectStore } from './git-objects.js';
+import { BadBytes, CorruptObjectStoreError, isBrokenObjectStore } from './git-objects.js';
 import { GitCommitSnapshot } from './git-snapshot.js';
 import {
   MANIFEST_FILE,
@@ -129,39 +128,29 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function pktLine(line: string): Buffer {
-  return Buffer.concat([Buffer.from((line.length + 4).toString(16).padStart(4, '0'), 'latin1'), Buffer.from(line, 'latin1')]);
-}
-
 /** A failure that discarded the cache entry's generation, so reading again fetches the head whole. */
 function isBrokenCache(err: unknown): boolean {
   return err instanceof CorruptObjectStoreError || (err instanceof SourceUnavailableError && isBrokenObjectStore(err.cause));
 }
 
-async function* replay(chunks: Uint8Array[]): AsyncIterableIterator<Uint8Array> {
-  yield* chunks;
-}
-
 /**
  * The HTTP client for one snapshot: a deadline on every request and every chunk, a byte budget on
- * packs, and the ref advertisement kept so the fetch that follows the check reuses it.
+ * packs, and what the ref advertisement said the server can do, for the fetch that follows it.
  */
 class Exchange {
   readonly signal: AbortSignal;
-  readonly http: HttpClient = { request: (req) => this.request(req) };
+  readonly http = (req: SmartHttpRequest): Promise<SmartHttpResponse> => this.request(req);
   /** Set when the exchange was cut short by a limit of ours; it wins over whatever the library threw. */
   failure: Error | undefined;
   packBytes = 0;
+  /** Told of every chunk of pack received, and of the step the fetch is at (the CLI's progress line). */
+  report: ((stage?: string) => void) | undefined;
   requests = 0;
-  /** Set once a pack response was read to its end: a failure after that is local, not the server's. */
+  /** Set once the server's pack was received whole: a failure after that is local, not the server's. */
   packReceived = false;
-  /** Commits the cache already holds, named to the server as `have`s (see rewriteUploadPack). */
-  haves: string[] = [];
-  /** Told of every chunk of pack received, and of isomorphic-git's steps (see fetchProgress). */
-  report: ((step?: { phase: string; loaded: number; total: number }) => void) | undefined;
+  /** The capabilities the ref advertisement listed. */
+  capabilities = new Set<string>();
   private readonly controller = new AbortController();
-  private advertisement: GitHttpResponse | undefined;
-  private advertisementBody: Uint8Array[] = [];
 
   private readonly deadline: NodeJS.Timeout;
 
@@ -171,8 +160,7 @@ class Exchange {
     timeoutMs: number,
   ) {
     // A timer of our own rather than AbortSignal.timeout: a timeout signal held only through
-    // AbortSignal.any can be collected before it fires (seen while isomorphic-git churned through
-    // objects), and then nothing ends the snapshot.
+    // AbortSignal.any can be collected before it fires, and then nothing ends the snapshot.
     this.signal = this.controller.signal;
     this.deadline = setTimeout(() => this.controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
     this.deadline.unref();
@@ -187,19 +175,10 @@ class Exchange {
     return this.signal.aborted && this.failure === undefined;
   }
 
-  private async request(req: GitHttpRequest): Promise<GitHttpResponse> {
-    const isAdvertisement = (req.method ?? 'GET') === 'GET' && req.url.endsWith('/info/refs?service=git-upload-pack');
-    if (isAdvertisement && this.advertisement) return { ...this.advertisement, body: replay(this.advertisementBody) };
+  private async request(req: SmartHttpRequest): Promise<SmartHttpResponse> {
     this.requests++;
-    const body = req.url.endsWith('/git-upload-pack') && Array.isArray(req.body) ? [this.rewriteUploadPack(req.body)] : req.body;
-    const res = await this.follow({ ...req, body: body as GitHttpRequest['body'] });
-    const guarded = this.guard(res.body, req.url.endsWith('/git-upload-pack'));
-    if (isAdvertisement && res.statusCode === 200) {
-      for await (const chunk of guarded) this.advertisementBody.push(chunk);
-      this.advertisement = res;
-      return { ...res, body: replay(this.advertisementBody) };
-    }
-    return { ...res, body: guarded };
+    const res = await this.follow(req);
+    return { ...res, body: this.guard(res.body, req.url.endsWith('/git-upload-pack')) };
   }
 
   /**
@@ -207,7 +186,7 @@ class Exchange {
    * Authorization on a redirect to the same host name, even on another port or from https to http.
    * Here credentials go only to the origin the request started at.
    */
-  private async follow(req: GitHttpRequest): Promise<GitHttpResponse> {
+  private async follow(req: SmartHttpRequest): Promise<SmartHttpResponse> {
     const origin = new URL(req.url).origin;
     let current = req;
     for (let hops = 0; ; hops++) {
@@ -224,40 +203,8 @@ class Exchange {
       }
       if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new Error(`HTTP ${res.statusCode} redirected to a ${next.protocol} URL`);
       const toGet = current.method === 'POST' && res.statusCode <= 303;
-      current = { ...current, url: next.toString(), headers: headersForRedirect(current.headers, origin, next), ...(toGet ? { method: 'GET', body: undefined } : {}) };
+      current = { ...current, url: next.toString(), headers: headersForRedirect(current.headers, origin, next), ...(toGet ? { method: 'GET' as const, body: undefined } : {}) };
     }
-  }
-
-  /**
-   * isomorphic-git leaves `thin-pack` out of its capabilities because canonical git cannot use the
-   * packs it would store. Only Cairn reads this cache (isomorphic-git while fetching, git-objects.ts
-   * after), and both resolve a thin pack's deltas against objects in the older packs. Without it, a
-   * depth-1 fetch on top of a shallow head makes the server send the whole tree again; with it, only
-   * what changed (measured: 29 KB against 0.3 KB for one changed file of 300). So the capability is
-   * added to the first `want` line, when the server advertised it.
-   *
-   * isomorphic-git also names only the previous head as a `have`. Every commit the cache holds is
-   * added, so the server never sends an object the cache already has: a commit that restores a file
-   * to earlier content costs no blob, and no two packs hold the same object as deltas of each other
-   * (A against B in one, B against A in the next), which a reader that takes the first copy it finds
-   * would resolve forever.
-   */
-  private rewriteUploadPack(chunks: Uint8Array[]): Uint8Array {
-    let request = Buffer.concat(chunks);
-    const advertised = Buffer.concat(this.advertisementBody).includes(' thin-pack');
-    const length = Number.parseInt(request.subarray(0, 4).toString('latin1'), 16);
-    const first = request.subarray(4, length).toString('latin1');
-    if (advertised && first.startsWith('want ') && first.endsWith('\n') && !first.includes(' thin-pack')) {
-      const line = `${first.slice(0, -1)} thin-pack\n`;
-      request = Buffer.concat([pktLine(line), request.subarray(length)]);
-    }
-    const done = pktLine('done\n');
-    if (this.haves.length > 0 && request.subarray(-done.length).equals(done)) {
-      const text = request.toString('latin1');
-      const extra = this.haves.filter((oid) => !text.includes(`have ${oid}\n`)).map((oid) => pktLine(`have ${oid}\n`));
-      request = Buffer.concat([request.subarray(0, -done.length), ...extra, done]);
-    }
-    return request;
   }
 
   private async *guard(body: AsyncIterableIterator<Uint8Array> | undefined, isPack: boolean): AsyncIterableIterator<Uint8Array> {
@@ -266,10 +213,7 @@ class Exchange {
     try {
       for (;;) {
         const { value, done } = await abortable(it.next(), this.signal);
-        if (done) {
-          if (isPack) this.packReceived = true;
-          return;
-        }
+        if (done) return;
         if (!value) continue;
         if (isPack) {
           this.packBytes += value.byteLength;
@@ -278,7 +222,7 @@ class Exchange {
             this.controller.abort(this.failure);
             throw this.failure;
           }
-          this.report?.();
+          this.report?.('Receiving objects');
         }
         yield value;
       }
@@ -288,13 +232,15 @@ class Exchange {
   }
 }
 
-/** One snapshot's progress reports: the pack bytes received so far, and the library's latest step. */
-function fetchProgress(listener: ProgressListener, url: string, exchange: Exchange): NonNullable<Exchange['report']> {
-  let step: { phase: string; loaded: number; total: number } | undefined;
-  return (next) => {
-    step = next ?? step;
-    listener({ phase: 'fetch', url, bytes: exchange.packBytes, ...(step ? { stage: step.phase, loaded: step.loaded, total: step.total } : {}) });
-  };
+/**
+ * A bare gitdir for the cache's packs: what git itself needs to read it (and git-objects.ts only
+ * the packs), so a person can inspect a cache entry with `git --git-dir`.
+ */
+async function initGitdir(gitdir: string, branch: string): Promise<void> {
+  await mkdir(join(gitdir, 'objects', 'pack'), { recursive: true });
+  await mkdir(join(gitdir, 'refs'), { recursive: true });
+  await atomicWriteFile(join(gitdir, 'HEAD'), `ref: refs/heads/${branch}\n`);
+  await atomicWriteFile(join(gitdir, 'config'), '[core]\n\trepositoryformatversion = 0\n\tbare = true\n');
 }
 
 export class GitSource implements SourceRepo {
@@ -358,7 +304,14 @@ export class GitSource implements SourceRepo {
     // Everything that could be a credential, scrubbed from any text a server or library gave back.
     const secrets = [this.urlCredentials?.password].filter((s): s is string => Boolean(s));
     let creds: BasicCredentials | undefined = this.urlCredentials;
-    if (this.options.progress) exchange.report = fetchProgress(this.options.progress, this.url, exchange);
+    const progress = this.options.progress;
+    let stage: string | undefined;
+    if (progress) {
+      exchange.report = (next) => {
+        stage = next ?? stage;
+        progress({ phase: 'fetch', url: this.url, bytes: exchange.packBytes, ...(stage ? { stage } : {}) });
+      };
+    }
     try {
       exchange.report?.();
       creds = await this.credentials((value) => secrets.push(value));
@@ -377,7 +330,7 @@ export class GitSource implements SourceRepo {
       throw this.translate(err, exchange, scrubber(secrets, creds));
     } finally {
       exchange.finish();
-      this.options.progress?.({ phase: 'fetch', finished: true });
+      progress?.({ phase: 'fetch', finished: true });
     }
   }
 
@@ -439,14 +392,15 @@ export class GitSource implements SourceRepo {
   /** The branch head from one ref advertisement. */
   private async resolveHead(exchange: Exchange, headers: Record<string, string>): Promise<string> {
     const ref = this.remoteRef;
-    const refs = await listServerRefs({ http: exchange.http, url: this.url, headers, protocolVersion: 1, prefix: ref });
-    const head = refs.find((r) => r.ref === ref);
+    const { refs, capabilities } = await advertisedRefs(exchange.http, this.url, headers);
+    exchange.capabilities = capabilities;
+    const head = refs.get(ref);
     if (!head) {
       throw new SourceInvalidError(this.at, this.options.ref ? `the ref ${ref} does not exist on the remote` : `the branch ${this.branch} does not exist on the remote`, {
         hint: 'Push the branch, or point the source at a branch that exists.',
       });
     }
-    return head.oid;
+    return head;
   }
 
   /** Under the entry's lock: fetch `head` unless another snapshot just did. */
@@ -467,37 +421,29 @@ export class GitSource implements SourceRepo {
       ));
     const generation = incremental ? current.generation : await entry.newGeneration();
     const gitdir = entry.gitdir(generation);
-    exchange.haves = incremental ? current.tips : [];
+    const tips = incremental ? current.tips : [];
     try {
-      if (!incremental) {
-        await init({ fs: cacheFs, gitdir, bare: true, defaultBranch: this.track });
-        // The fetch maps the remote branch through this refspec; the URL has no credentials in it.
-        await addRemote({ fs: cacheFs, gitdir, remote: 'origin', url: this.url });
-      }
-      // A fresh depth of 1 at the new head, with the old head as a "have": the server sends only
-      // objects the old head lacks. Not `relative` (that deepens the old boundary) nor `since`.
-      const result = await fetch({
-        fs: cacheFsUntil(exchange.signal, gitdir),
-        http: exchange.http,
-        gitdir,
-        url: this.url,
-        ref: `refs/remotes/origin/${this.track}`,
-        remoteRef: this.remoteRef,
-        singleBranch: true,
-        depth: 1,
-        tags: false,
-        headers,
-        cache: objectCacheFor(gitdir).git,
-        onProgress: exchange.report,
-      });
+      // The new head at depth 1, every cached commit named as a have (and as shallow): the server
+      // sends only the objects those commits lack, as a thin pack on top of the cached ones.
+      const pack = await fetchPack(exchange.http, { url: this.url, headers, capabilities: exchange.capabilities, want: head, haves: tips });
+      exchange.packReceived = true;
       if (exchange.failure) throw exchange.failure;
-      if (result.fetchHead !== head) {
-        throw new SourceUnavailableError(this.at, `fetched ${result.fetchHead ?? 'nothing'} where the branch head was ${head}`);
-      }
-      // The result names the pack it wrote (undefined when there was nothing new), though its type does not say so.
-      const packfile = (result as { packfile?: string }).packfile;
-      const packBytes = packfile ? (await stat(join(gitdir, packfile))).size : 0;
+      if (!incremental) await initGitdir(gitdir, this.track);
+      const store = objectCacheFor(gitdir).store;
+      let packBytes = 0;
+      if (pack.length > 0) {
+        exchange.report?.('Indexing objects');
+        const indexed = await indexPack(pack, { external: (oid) => store.readObject(oid), signal: exchange.signal });
+        if (!indexed.oids.has(head)) throw new SourceUnavailableError(this.at, `the server's pack for ${head} does not hold that commit`);
+        // The pack before its index: a reader lists indexes, so it never finds one without its pack.
+        const base = join(gitdir, 'objects', 'pack', `pack-${indexed.checksum}`);
+        await atomicWriteFile(`${base}.pack`, pack);
+        await atomicWriteFile(`${base}.idx`, indexed.index);
+        packBytes = pack.length;
+      } else if (!incremental) throw new SourceUnavailableError(this.at, `the server sent no pack for ${head}`);
       const state = nextState(incremental ? current : undefined, { url: this.url, branch: this.track, generation, head, packBytes });
+      // What git itself would read: the commits whose parents the cache does not hold.
+      await atomicWriteFile(join(gitdir, 'shallow'), `${state.tips.join('\n')}\n`);
       await entry.write(state);
       if (!incremental) await entry.removeGenerations(generation);
       return { state, fetched: incremental ? 'incremental' : 'full' };
@@ -510,6 +456,7 @@ export class GitSource implements SourceRepo {
         if (err instanceof CorruptObjectStoreError) throw err;
         if (!exchange.signal.aborted) throw new CorruptObjectStoreError(gitdir, `the pack fetched for ${head}`, messageOf(err), { cause: err });
       }
+      if (err instanceof BadBytes) throw new SourceUnavailableError(this.at, `the server's pack for ${head} cannot be read: ${err.message}`, { cause: err });
       throw err;
     }
   }

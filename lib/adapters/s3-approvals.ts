@@ -5,7 +5,8 @@
  * verified comment command (the bucket policy lets the reconcile role read them but never write
  * them); the reconciler only reads them, and writes each stack's approval state beside them.
  */
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+// Loaded on the first approval read, not at import: most reconciles never need one.
+import type { S3Client } from '@aws-sdk/client-s3';
 import { validState, type Approval, type ApprovalState, type ApprovalStore } from '../ports/approvals.js';
 
 export const APPROVALS_PREFIX = 'cairn/approvals/';
@@ -23,16 +24,21 @@ export function stateKey(source: string, stack: string): string {
 }
 
 export class S3Approvals implements ApprovalStore {
-  private readonly client: S3Client;
+  private client: S3Client | undefined;
 
   constructor(private readonly options: { bucket: string; client?: S3Client; region?: string }) {
-    this.client = options.client ?? new S3Client(options.region ? { region: options.region } : {});
+    this.client = options.client;
+  }
+
+  private clientOf(Client: typeof S3Client): S3Client {
+    return (this.client ??= new Client(this.options.region ? { region: this.options.region } : {}));
   }
 
   /** The object's text, or undefined when there is none. */
   private async read(key: string): Promise<string | undefined> {
+    const { GetObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      const out = await this.clientOf(S3Client).send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
       return (await out.Body?.transformToString('utf8')) ?? '';
     } catch (error) {
       const name = (error as { name?: string }).name;
@@ -42,7 +48,8 @@ export class S3Approvals implements ApprovalStore {
   }
 
   private async write(key: string, value: unknown): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: `${JSON.stringify(value, null, 2)}\n`, ContentType: 'application/json' }));
+    const { PutObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
+    await this.clientOf(S3Client).send(new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: `${JSON.stringify(value, null, 2)}\n`, ContentType: 'application/json' }));
   }
 
   async getState(source: string, stack: string): Promise<ApprovalState | undefined> {

@@ -6,7 +6,8 @@
  * GatewayFactory; a source without a role (an older stack's configuration) keeps the function's
  * own credentials.
  */
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+// STS is loaded on the first AssumeRole (the first call signed for a source), not at import.
+import type { STSClient } from '@aws-sdk/client-sts';
 import type { SourceConfig } from '../core/source-config.js';
 import type { GatewayFactory, StackGateway } from '../ports/stack-gateway.js';
 import { CloudFormationGateway, type CloudFormationGatewayOptions } from './cloudformation-gateway.js';
@@ -24,12 +25,21 @@ export const SESSION_SECONDS = 3600;
 /** Refreshed this long before expiry, so no call is signed with credentials about to lapse. */
 export const REFRESH_BEFORE_MS = 5 * 60_000;
 
+type StsClient = Pick<STSClient, 'send'>;
+
 export interface AssumeRoleOptions {
   roleArn: string;
   /** Shown in CloudTrail as the session's name: who acted for which source. */
   sessionName: string;
-  sts: Pick<STSClient, 'send'>;
+  /** The STS client, or how to make it when the role is first assumed. */
+  sts: StsClient | (() => Promise<StsClient>);
   now?: () => number;
+}
+
+/** One STS client for the function's region (regional STS endpoints), made on first use. */
+function lazyStsClient(): () => Promise<StsClient> {
+  let client: StsClient | undefined;
+  return async () => (client ??= new (await import('@aws-sdk/client-sts')).STSClient({}));
 }
 
 /** A credential provider that assumes `roleArn` once, and again only when the session is close to expiring. */
@@ -41,7 +51,9 @@ export function assumedRoleCredentials(options: AssumeRoleOptions): () => Promis
     if (current && current.expiration.getTime() - now() > REFRESH_BEFORE_MS) return current;
     pending ??= (async () => {
       try {
-        const { Credentials: c } = await options.sts.send(
+        const { AssumeRoleCommand } = await import('@aws-sdk/client-sts');
+        const sts = typeof options.sts === 'function' ? await options.sts() : options.sts;
+        const { Credentials: c } = await sts.send(
           new AssumeRoleCommand({ RoleArn: options.roleArn, RoleSessionName: options.sessionName, DurationSeconds: SESSION_SECONDS }),
         );
         if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
@@ -64,8 +76,8 @@ export function sessionName(source: string): string {
 
 export interface SourceGatewaysOptions {
   templateBucket?: string | undefined;
-  /** By default one STS client for the function's region (regional STS endpoints). */
-  sts?: Pick<STSClient, 'send'>;
+  /** By default one STS client for the function's region (regional STS endpoints), made on first use. */
+  sts?: StsClient;
   /** Builds one region's gateway; the CloudFormation adapter by default. */
   gateway?: (options: CloudFormationGatewayOptions) => StackGateway;
 }
@@ -76,13 +88,13 @@ export interface SourceGatewaysOptions {
  */
 export function sourceGateways(options: SourceGatewaysOptions = {}): (source: SourceConfig) => GatewayFactory {
   const make = options.gateway ?? ((o: CloudFormationGatewayOptions) => new CloudFormationGateway(o));
-  let sts = options.sts;
+  const sts = options.sts ?? lazyStsClient();
   const factories = new Map<string, GatewayFactory>();
   return (source) => {
     let factory = factories.get(source.name);
     if (factory) return factory;
     const credentials = source.sourceRoleArn
-      ? assumedRoleCredentials({ roleArn: source.sourceRoleArn, sessionName: sessionName(source.name), sts: (sts ??= new STSClient({})) })
+      ? assumedRoleCredentials({ roleArn: source.sourceRoleArn, sessionName: sessionName(source.name), sts })
       : undefined;
     const gateways = new Map<string, StackGateway>();
     factory = (region) => {

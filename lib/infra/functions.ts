@@ -20,20 +20,25 @@ import { acknowledge, acknowledgeWildcards } from './nag.js';
 export const RUNTIME = Runtime.NODEJS_24_X;
 export const ESBUILD_TARGET = 'node24';
 
+export type HandlerName = 'webhook' | 'reconcile' | 'sweep' | 'stack-events';
+
 /**
- * Resolved from the runtime's own SDK instead of bundled. The credential providers are loaded only
- * when no credentials are in the environment, which in Lambda they always are. S3 (PutObject and
- * HeadObject on the template bucket) is the largest client; STS (AssumeRole of a source's role),
- * SQS (SendMessage, ChangeMessageVisibility) and Secrets Manager (GetSecretValue) keep the
- * reconcile bundle under 1 MB. Every SDK version makes those calls alike. Bundling the
- * rest pins the SDK the tests ran against, including recent CloudFormation fields such as
- * DeploymentMode.
+ * Left to the Lambda runtime's own SDK, and imported only by dynamic `import()` at first use, so
+ * they cost nothing at init: the S3 client, the SDK's largest (only templates over 51,200 bytes
+ * and approvals use it), and the credential providers, which the SDK loads only when no
+ * credentials are in the environment, and in Lambda they always are. Every SDK version makes
+ * those calls alike.
+ *
+ * Everything else is bundled, each client tree-shaken to the commands the code sends. The
+ * runtime's SDK is CommonJS, one package after another and every command of each client, and
+ * importing a client from it costs several times what the same client costs bundled (`npm run
+ * bench -- cold` measures both: SQS and Secrets Manager took 125-160 ms from the runtime and 45-50 ms
+ * bundled). STS is bundled too but imported at first use (the first AssumeRole of a source's
+ * role), so at init it is only parsed. Bundling pins the SDK the tests ran against, including
+ * recent CloudFormation fields such as DeploymentMode.
  */
 export const EXTERNAL_MODULES = [
   '@aws-sdk/client-s3',
-  '@aws-sdk/client-secrets-manager',
-  '@aws-sdk/client-sqs',
-  '@aws-sdk/client-sts',
   '@aws-sdk/credential-provider-http',
   '@aws-sdk/credential-provider-ini',
   '@aws-sdk/credential-provider-login',
@@ -45,10 +50,45 @@ export const EXTERNAL_MODULES = [
   '@smithy/credential-provider-imds',
 ];
 
+/** SDK clients the code imports only by dynamic `import()` where it first needs them, never at init. */
+export const LOADED_AT_FIRST_USE = ['@aws-sdk/client-s3', '@aws-sdk/client-sts'];
+
 /** Lets bundled CommonJS dependencies `require` Node built-ins from inside the ES module. */
 export const CREATE_REQUIRE_BANNER = "import { createRequire as __cairnCreateRequire } from 'node:module'; const require = __cairnCreateRequire(import.meta.url);";
 
-export type HandlerName = 'webhook' | 'reconcile' | 'sweep' | 'stack-events';
+/** How esbuild bundles a handler, in the terms of CDK's NodejsFunction: every function alike. */
+export function bundling() {
+  return {
+    format: OutputFormat.ESM,
+    target: ESBUILD_TARGET,
+    mainFields: ['module', 'main'],
+    banner: CREATE_REQUIRE_BANNER,
+    minify: true,
+    sourceMap: true,
+    sourcesContent: false,
+    externalModules: [...EXTERNAL_MODULES],
+  };
+}
+
+/**
+ * The same bundling as options of esbuild's own build API, for bundles made outside CDK (the tests'
+ * and the benchmarks'), so they cannot drift from what `cdk synth` produces.
+ */
+export function esbuildOptions() {
+  const b = bundling();
+  return {
+    bundle: true,
+    platform: 'node' as const,
+    format: b.format,
+    target: b.target,
+    mainFields: b.mainFields,
+    banner: { js: b.banner },
+    minify: b.minify,
+    sourcemap: b.sourceMap,
+    sourcesContent: b.sourcesContent,
+    external: b.externalModules,
+  };
+}
 
 export interface CairnFunctionProps {
   /** The handler file, functions/<handler>.ts. */
@@ -111,14 +151,7 @@ export class CairnFunction extends Construct {
       },
       bundling: {
         forceDockerBundling: false,
-        format: OutputFormat.ESM,
-        target: ESBUILD_TARGET,
-        mainFields: ['module', 'main'],
-        banner: CREATE_REQUIRE_BANNER,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        externalModules: EXTERNAL_MODULES,
+        ...bundling(),
         ...(props.files?.length
           ? {
               commandHooks: {

@@ -18,7 +18,7 @@ export type Progress =
       url: string;
       /** Bytes of pack received so far. */
       bytes: number;
-      /** isomorphic-git's current step (e.g. "Receiving objects"), with its count when it gives one. */
+      /** The fetch's current step, with its count when it gives one. */
       stage?: string;
       loaded?: number;
       total?: number;

@@ -1,7 +1,7 @@
 /**
  * SourceRepo: read a Git source at its branch head. A snapshot is addressed by commit SHA from the
- * moment it is taken, so nothing reads "HEAD" twice. Implemented with isomorphic-git over smart
- * HTTP(S), and over a working tree or bare repository on disk.
+ * moment it is taken, so nothing reads "HEAD" twice. Implemented over Git's smart HTTP(S)
+ * protocol, and over a working tree or bare repository on disk.
  */
 
 export interface SourceSnapshot {

@@ -1,6 +1,6 @@
 /**
- * The four functions built as the CDK deployment builds them (lib/infra/functions.ts: esbuild, an
- * ES module for Node 24, the same main fields, banner, minification and external modules), into a
+ * The four functions built as the CDK deployment builds them (esbuildOptions of lib/infra/functions.ts:
+ * esbuild, an ES module for Node 24, the same main fields, banner, minification and external modules), into a
  * directory under node_modules/.cache so that, imported as Lambda imports its handler, the modules
  * left out of the bundle are found in node_modules as Lambda finds them in its runtime.
  *
@@ -10,7 +10,7 @@
 import { copyFile, mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { CREATE_REQUIRE_BANNER, ESBUILD_TARGET, EXTERNAL_MODULES, type HandlerName } from '../../lib/infra/functions.js';
+import { esbuildOptions, type HandlerName } from '../../lib/infra/functions.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -29,19 +29,12 @@ export async function bundleFunctions(names: readonly HandlerName[]): Promise<Re
     names.map(async (name) => {
       const dir = join(outdir, name);
       const file = join(dir, 'index.mjs');
+      const options = esbuildOptions();
       await build({
+        ...options,
         entryPoints: [join(ROOT, 'functions', `${name}.ts`)],
         outfile: file,
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: ESBUILD_TARGET,
-        mainFields: ['module', 'main'],
-        banner: { js: CREATE_REQUIRE_BANNER },
-        minify: true,
-        sourcemap: true,
-        sourcesContent: false,
-        external: [...EXTERNAL_MODULES, '@aws-sdk/*', '@smithy/*'],
+        external: [...options.external, '@aws-sdk/*', '@smithy/*'],
         logLevel: 'error',
       });
       // What CairnStack copies beside the reconcile function's bundle.

@@ -4,7 +4,7 @@
  * the IAM scope (PassRole, the deployer-role condition, each function's grants), the event rule,
  * alarms, retention, and the bundles esbuild produced. Synthesised once per configuration.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
@@ -13,7 +13,7 @@ import { ENV } from '../../lib/core/environment.js';
 import { parseDeploymentConfig } from '../../lib/core/source-config.js';
 import { FAILURE_THRESHOLD, FAILURE_WINDOW } from '../../lib/infra/alarms.js';
 import { RECONCILE_TIMEOUT } from '../../lib/infra/cairn-stack.js';
-import { EXTERNAL_MODULES } from '../../lib/infra/functions.js';
+import { EXTERNAL_MODULES, LOADED_AT_FIRST_USE } from '../../lib/infra/functions.js';
 import { MAX_RECEIVE_COUNT } from '../../lib/infra/work-queue.js';
 import { FULL_CONFIG, MINIMAL_CONFIG, synth, type Synthesised } from './synth.js';
 
@@ -187,16 +187,34 @@ describe('Infra: Cairn stack', () => {
       }
     });
 
-    it('leave out of the bundles only Node built-ins, the S3, STS, SQS and Secrets Manager clients and the credential providers Lambda never loads', () => {
+    it('leave out of the bundles only Node built-ins and what is imported at first use: S3 and the credential providers', () => {
       const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
       for (const fn of Object.values(resources(t, 'AWS::Lambda::Function'))) {
         const code = readFileSync(join(bundleOf(fn), 'index.mjs'), 'utf8');
         const outside = (pattern: RegExp) => [...code.matchAll(pattern)].map((m) => m[1]!).filter((x) => /^[@a-z]/.test(x) && !builtins.has(x));
-        // Loaded at start-up: at most the S3, STS, SQS and Secrets Manager clients, from the Lambda runtime's own SDK.
-        for (const specifier of outside(/\b(?:from|import)"([^"\s]+)"/g)) expect(['@aws-sdk/client-s3', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-sqs', '@aws-sdk/client-sts']).toContain(specifier);
-        // Loaded only if credentials were not in the environment, which in Lambda they always are.
+        // Nothing outside the bundle is loaded at start-up: the runtime's CommonJS SDK costs several times the bundled one.
+        expect(outside(/\b(?:from|import)"([^"\s]+)"/g)).toEqual([]);
+        // Loaded only when first used (S3), or if credentials were not in the environment, which in Lambda they always are.
         for (const specifier of outside(/\bimport\("([^"\s]+)"\)/g)) expect(EXTERNAL_MODULES).toContain(specifier);
+        // Nor is any of S3 bundled: none of its sources is in the bundle's source map.
+        const { sources } = JSON.parse(readFileSync(join(bundleOf(fn), 'index.mjs.map'), 'utf8')) as { sources: string[] };
+        expect(sources.filter((f) => /@aws-sdk\/client-s3\//.test(f))).toEqual([]);
       }
+    });
+
+    it('import the clients they need only now and then where they first need them, never at init', () => {
+      const files = (dir: string): string[] =>
+        readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+      const root = join(import.meta.dirname, '..', '..');
+      const found: string[] = [];
+      for (const file of [...files(join(root, 'lib')), ...files(join(root, 'functions'))]) {
+        const code = readFileSync(file, 'utf8');
+        for (const pkg of LOADED_AT_FIRST_USE) {
+          const statically = new RegExp(`^import\\s+(?!type\\b)[^;]*?from\\s+'${pkg}'`, 'm');
+          if (statically.test(code)) found.push(`${file.slice(root.length + 1)}: ${pkg}`);
+        }
+      }
+      expect(found).toEqual([]);
     });
   });
 

@@ -104,23 +104,36 @@ function reachable(entry: string): ts.SourceFile[] {
   return [...seen.values()];
 }
 
-/** SDK identifiers imported from client packages: local name to IAM action. */
+/**
+ * SDK identifiers imported from client packages: local name to IAM action. Both static imports and
+ * the clients loaded at first use, `const { XxxCommand } = await import('@aws-sdk/client-...')`.
+ */
 function sdkActions(source: ts.SourceFile): Map<string, string> {
   const out = new Map<string, string>();
-  for (const statement of source.statements) {
-    if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier)) continue;
-    const service = SERVICES[statement.moduleSpecifier.text];
-    const named = statement.importClause?.namedBindings;
-    if (!service || !named || !ts.isNamedImports(named)) continue;
-    for (const e of named.elements) {
-      const name = e.name.text;
+  const add = (service: string, names: string[]): void => {
+    for (const name of names) {
       const operation = /^(\w+)Command$/.exec(name)?.[1] ?? /^paginate(\w+)$/.exec(name)?.[1];
       if (operation) {
         const action = `${service}:${operation}`;
         out.set(name, AUTHORISED_AS[action] ?? action);
       }
     }
+  };
+  for (const statement of source.statements) {
+    if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier)) continue;
+    const service = SERVICES[statement.moduleSpecifier.text];
+    const named = statement.importClause?.namedBindings;
+    if (!service || !named || !ts.isNamedImports(named) || statement.importClause?.isTypeOnly) continue;
+    add(service, named.elements.filter((e) => !e.isTypeOnly).map((e) => e.name.text));
   }
+  walk(source, (n) => {
+    if (!ts.isVariableDeclaration(n) || !ts.isObjectBindingPattern(n.name) || !n.initializer || !ts.isAwaitExpression(n.initializer)) return;
+    const call = n.initializer.expression;
+    if (!ts.isCallExpression(call) || call.expression.kind !== ts.SyntaxKind.ImportKeyword) return;
+    const spec = call.arguments[0];
+    const service = spec && ts.isStringLiteral(spec) ? SERVICES[spec.text] : undefined;
+    if (service) add(service, n.name.elements.flatMap((e) => (ts.isIdentifier(e.name) ? [e.name.text] : [])));
+  });
   return out;
 }
 

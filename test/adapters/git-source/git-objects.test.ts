@@ -1,11 +1,10 @@
 /** The native object reader against what `git` itself says is in a repository, in every storage form. */
 import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { indexPack } from 'isomorphic-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { indexPack } from '../../../lib/adapters/git-fetch.js';
 import { CorruptObjectStoreError, ObjectNotFoundError, ObjectStore } from '../../../lib/adapters/git-objects.js';
 import { commits, createRepo, git, type TestRepo } from '../../helpers/git-server.js';
 
@@ -121,13 +120,14 @@ describe('ObjectStore over packs that hold deltas both ways', () => {
     return git(['rev-parse', 'HEAD'], work);
   }
 
-  /** A gitdir holding the named packs, each indexed the way the cache indexes them (isomorphic-git, external bases allowed). */
+  /** A gitdir holding the named packs, each indexed the way the cache indexes them (git-fetch.ts, bases in the packs before it allowed). */
   async function gitdirWith(name: string, files: Array<[string, Buffer]>): Promise<string> {
     const dir = join(root, name);
     await mkdir(join(dir, 'objects', 'pack'), { recursive: true });
     for (const [file, bytes] of files) {
       await writeFile(join(dir, 'objects', 'pack', `${file}.pack`), bytes);
-      await indexPack({ fs, dir, gitdir: dir, filepath: `objects/pack/${file}.pack` });
+      const store = new ObjectStore(dir);
+      await writeFile(join(dir, 'objects', 'pack', `${file}.idx`), (await indexPack(bytes, { external: (oid) => store.readObject(oid) })).index);
     }
     return dir;
   }

@@ -4,12 +4,11 @@
  * objects are corrupt or missing, which are discarded and fetched again.
  */
 import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { indexPack } from 'isomorphic-git';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { indexPack } from '../../../lib/adapters/git-fetch.js';
 import { ObjectStore } from '../../../lib/adapters/git-objects.js';
 import { GitCommitSnapshot } from '../../../lib/adapters/git-snapshot.js';
 import { GitSource, type GitSnapshotReport } from '../../../lib/adapters/git-source.js';
@@ -138,7 +137,7 @@ describe('GitSource over a broken cache', () => {
     await first.src.snapshot();
     // Rebuild the generation's packs so that BASE and EDITED exist only as deltas of each other,
     // as an older Cairn could leave them: commits, trees and t.yaml in one whole pack, then A on B
-    // and B on A (indexed while B was still whole, as isomorphic-git indexed them), then B's whole copy gone.
+    // and B on A (indexed while B was still whole, as the cache indexes them), then B's whole copy gone.
     const gitdir = await generationDir(cacheDir);
     const packDir = join(gitdir, 'objects', 'pack');
     const original = await readdir(packDir);
@@ -160,7 +159,8 @@ describe('GitSource over a broken cache', () => {
     const thin = (revs: string[]): Buffer => execFileSync('git', ['pack-objects', '--thin', '--revs', '--stdout', '-q'], { cwd: work, input: `${revs.join('\n')}\n` });
     for (const [name, bytes] of [['pack-w', whole], ['pack-x', thin([s2, `^${s1}`])], ['pack-y', thin([p2, `^${p1}`])]] as const) {
       await writeFile(join(packDir, `${name}.pack`), bytes);
-      await indexPack({ fs, dir: gitdir, gitdir, filepath: `objects/pack/${name}.pack` });
+      const store = new ObjectStore(gitdir);
+      await writeFile(join(packDir, `${name}.idx`), (await indexPack(bytes, { external: (oid) => store.readObject(oid) })).index);
     }
     for (const name of original) await rm(join(packDir, name));
     const cold = await coldCopy(cacheDir);
