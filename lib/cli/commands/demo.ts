@@ -120,20 +120,20 @@ export async function run(argv: string[]): Promise<number> {
     });
   const finished = (sha: string, outcome: string): Promise<CairnEvent> =>
     until((e) => e.type === 'reconcile.finished' && e.commit === sha && (e.outcome === outcome || e.outcome === 'stalled' || e.outcome === 'succeeded'), `the reconcile of ${sha.slice(0, 7)}`);
-  const webhook = async (sha: string): Promise<void> => {
-    const body = JSON.stringify({ ref: 'refs/heads/main', before: '0'.repeat(40), after: sha, repository: { full_name: 'demo/platform', clone_url: repo.url } });
+  /** A delivery of GitHub event `event`, signed with the source's secret as GitHub signs it; its HTTP status. */
+  const deliver = async (event: string, payload: unknown): Promise<number> => {
+    const body = JSON.stringify(payload);
     const res = await fetch(`${runtime.url}/hooks/platform`, {
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-github-event': 'push',
-        'x-github-delivery': randomUUID(),
-        'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
-      },
+      headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': randomUUID(), 'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` },
       body,
     });
-    say(style.dim(`   webhook: push ${sha.slice(0, 7)} signed with the source's secret → HTTP ${res.status}`));
-    if (res.status !== 202) throw new Error(`the webhook was answered ${res.status}: ${await res.text()}`);
+    if (res.status !== 202) throw new Error(`the ${event} webhook was answered ${res.status}: ${await res.text()}`);
+    return res.status;
+  };
+  const webhook = async (sha: string): Promise<void> => {
+    const status = await deliver('push', { ref: 'refs/heads/main', before: '0'.repeat(40), after: sha, repository: { full_name: 'demo/platform', clone_url: repo.url } });
+    say(style.dim(`   webhook: push ${sha.slice(0, 7)} signed with the source's secret → HTTP ${status}`));
   };
   const push = async (changes: Record<string, string | null>, message: string): Promise<string> => {
     const sha = await commit(repo, changes, message);
@@ -146,7 +146,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   const step = (n: number, text: string): boolean => say(`\n${style.bold(`${n}/${STEPS} ${text}`)}`);
   const pullRequest = async (action: 'opened' | 'synchronize', head: string): Promise<void> => {
-    const body = JSON.stringify({
+    const status = await deliver('pull_request', {
       action,
       number: 1,
       pull_request: {
@@ -157,18 +157,7 @@ export async function run(argv: string[]): Promise<number> {
       },
       repository: { full_name: 'demo/platform', clone_url: repo.url },
     });
-    const res = await fetch(`${runtime.url}/hooks/platform`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-github-event': 'pull_request',
-        'x-github-delivery': randomUUID(),
-        'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
-      },
-      body,
-    });
-    say(style.dim(`   webhook: pull_request ${action} #1 at ${head.slice(0, 7)}, signed → HTTP ${res.status}`));
-    if (res.status !== 202) throw new Error(`the webhook was answered ${res.status}: ${await res.text()}`);
+    say(style.dim(`   webhook: pull_request ${action} #1 at ${head.slice(0, 7)}, signed → HTTP ${status}`));
   };
   /** Commit on the pull request's branch, and move `refs/pull/1/head` there as GitHub does. */
   const pushToPullRequest = async (changes: Record<string, string>, message: string): Promise<string> => {
@@ -180,18 +169,12 @@ export async function run(argv: string[]): Promise<number> {
   /** A signed GitHub `commit_comment` by `login` on `sha`, and Cairn's answer as the stand-in API received it. */
   const commentOn = async (sha: string, login: string, text: string): Promise<void> => {
     const answered = api.commitComments.length;
-    const body = JSON.stringify({
+    const status = await deliver('commit_comment', {
       action: 'created',
       comment: { id: answered + 1, body: text, commit_id: sha, user: { login, type: 'User' }, html_url: `https://github.example/demo/platform/commit/${sha}#commitcomment-${answered + 1}` },
       repository: { full_name: 'demo/platform', clone_url: repo.url },
     });
-    const res = await fetch(`${runtime.url}/hooks/platform`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-github-event': 'commit_comment', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` },
-      body,
-    });
-    say(style.dim(`   ${login} comments "${text}" on ${sha.slice(0, 7)} → HTTP ${res.status}`));
-    if (res.status !== 202) throw new Error(`the comment webhook was answered ${res.status}: ${await res.text()}`);
+    say(style.dim(`   ${login} comments "${text}" on ${sha.slice(0, 7)} → HTTP ${status}`));
     const reply = api.commitComments[answered];
     if (!reply) throw new Error('Cairn did not answer the comment on the stand-in GitHub API');
     for (const line of reply.body.split('\n').filter((l) => l.startsWith('- '))) say(`   ${style.dim('│')} ${line.slice(2).length > 110 ? `${line.slice(2, 111)}…` : line.slice(2)}`);
