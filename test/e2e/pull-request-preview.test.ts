@@ -9,8 +9,7 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EnvSecrets } from '../../lib/adapters/env-secrets.js';
 import { createPullRequestComments } from '../../lib/adapters/pr-comments/index.js';
@@ -18,21 +17,9 @@ import { previewMarker } from '../../lib/ports/pr-comments.js';
 import { git, type Files, type TestRepo } from '../helpers/git-server.js';
 import { SECRET, startPipeline, type Pipeline } from '../helpers/pipeline.js';
 import { deliveryHeaders } from '../webhooks/deliveries.js';
+import { exampleFiles } from '../../lib/cli/example.js';
 
-const EXAMPLE = new URL('../../examples/platform/', import.meta.url).pathname;
 
-function exampleFiles(): Record<string, string> {
-  const files: Record<string, string> = {};
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else files[relative(EXAMPLE, path)] = readFileSync(path, 'utf8');
-    }
-  };
-  walk(EXAMPLE);
-  return files;
-}
 
 interface FakeGitHub {
   url: string;

@@ -1,23 +1,9 @@
 /** End to end: real git over HTTP, signed webhooks, the in-process queue, the reconciler and the embedded account. */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startPipeline, type Pipeline } from '../helpers/pipeline.js';
+import { exampleFiles } from '../../lib/cli/example.js';
 
-const EXAMPLE = new URL('../../examples/platform/', import.meta.url).pathname;
 
-function exampleFiles(): Record<string, string> {
-  const files: Record<string, string> = {};
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else files[relative(EXAMPLE, path)] = readFileSync(path, 'utf8');
-    }
-  };
-  walk(EXAMPLE);
-  return files;
-}
 
 const appWithTimeout = (seconds: number) => exampleFiles()['stacks/app.yaml']!.replace('Default: 30', `Default: ${seconds}`);
 

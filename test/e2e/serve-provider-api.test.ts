@@ -6,9 +6,9 @@
  * and on pushes; without them nothing is posted, and serve says so once at start-up.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NOT_POSTED } from '../../lib/cli/commands/serve.js';
 import { startFakeProviderApi, type FakeProviderApi } from '../../lib/local/fake-provider-api.js';
@@ -16,20 +16,8 @@ import { previewMarker } from '../../lib/ports/pr-comments.js';
 import { CLI, cairn, STACK_TRACE, until } from '../helpers/cli.js';
 import { commit, createBranch, createRepo, git, startGitServer, type TestRepo } from '../helpers/git-server.js';
 import { deliveryHeaders } from '../webhooks/deliveries.js';
+import { exampleFiles } from '../../lib/cli/example.js';
 
-const EXAMPLE = new URL('../../examples/platform/', import.meta.url).pathname;
-function exampleFiles(): Record<string, string> {
-  const files: Record<string, string> = {};
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else files[relative(EXAMPLE, path)] = readFileSync(path, 'utf8');
-    }
-  };
-  walk(EXAMPLE);
-  return files;
-}
 
 const SECRET = 'serve-pr-secret';
 const TOKEN = 'provider-token-for-serve';

@@ -1,26 +1,14 @@
 /** `cairn serve` and `cairn demo` as a user runs them: child processes, real git over HTTP, signed webhooks. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, cairnAsync, until } from '../helpers/cli.js';
 import { commit, createRepo, startGitServer, type GitServer } from '../helpers/git-server.js';
 import { deliveryHeaders, githubStylePush } from '../webhooks/deliveries.js';
+import { exampleFiles } from '../../lib/cli/example.js';
 
-const EXAMPLE = new URL('../../examples/platform/', import.meta.url).pathname;
-function exampleFiles(): Record<string, string> {
-  const files: Record<string, string> = {};
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else files[relative(EXAMPLE, path)] = readFileSync(path, 'utf8');
-    }
-  };
-  walk(EXAMPLE);
-  return files;
-}
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -8,12 +8,12 @@
  * commit statuses go to a stand-in for GitHub's API on 127.0.0.1 (lib/local/fake-provider-api.ts).
  */
 import { keptChangeSet } from '../../reconcile/preview.js';
+import { exampleFiles } from '../example.js';
 import { FileApprovals } from '../../adapters/file-approvals.js';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { EmbeddedAccount } from '../../adapters/embedded-account/index.js';
 import { GitSource } from '../../adapters/git-source.js';
 import { withRetries } from '../../adapters/retrying-gateway.js';
@@ -41,22 +41,8 @@ Options:
   --keep    keep the temporary directory (account, repository) and print where it is
 `;
 
-const EXAMPLE = fileURLToPath(new URL('../../../../examples/platform/', import.meta.url));
 const QUIET: CairnEvent['type'][] = ['stack.waiting', 'plan.computed', 'reconcile.started'];
 const STEPS = 8;
-
-function exampleFiles(): Record<string, string> {
-  const files: Record<string, string> = {};
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else files[relative(EXAMPLE, path).split('\\').join('/')] = readFileSync(path, 'utf8');
-    }
-  };
-  walk(EXAMPLE);
-  return files;
-}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse('demo', argv, { keep: { type: 'boolean' } }, 0);

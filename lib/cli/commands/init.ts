@@ -6,12 +6,12 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { locateRepository } from '../../adapters/repository-location.js';
 import { SourceNameSchema } from '../../core/source-config.js';
 import { parse, UsageError } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import { style } from '../style.js';
+import { EXAMPLE_DIR } from '../example.js';
 
 const HELP = `Usage: cairn init DIR [--source NAME]
 
@@ -25,7 +25,6 @@ Options:
   --source NAME       the source's name written into cairn.yaml (default: DIR's name)
 `;
 
-const EXAMPLE = fileURLToPath(new URL('../../../../examples/platform/', import.meta.url));
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse('init', argv, { source: { type: 'string' } });
@@ -47,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
   mkdirSync(dir, { recursive: true });
   const git = (args: string[], cwd = dir): string => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const enclosing = locateRepository(dir);
-  cpSync(EXAMPLE, dir, { recursive: true });
+  cpSync(EXAMPLE_DIR, dir, { recursive: true });
   const manifest = join(dir, 'cairn.yaml');
   writeFileSync(manifest, readFileSync(manifest, 'utf8').replace(/^source: \S+/m, `source: ${name}`));
   if (enclosing && !ignoredBy(enclosing.top, dir, git)) {
