@@ -13,7 +13,7 @@
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addRemote, fetch, init, listServerRefs, type GitHttpRequest, type GitHttpResponse, type HttpClient } from 'isomorphic-git';
+import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
 import { CairnError, messageOf } from '../core/errors.js';
 import type { SecretProvider } from '../ports/secrets.js';
 import type { SourceRepo, SourceSnapshot } from '../ports/source-repo.js';
@@ -41,6 +41,14 @@ import {
   SourceUnavailableError,
   type SourceLocation,
 } from './source-errors.js';
+
+/**
+ * isomorphic-git, loaded by the first fetch: it is the network client, and a process that reads
+ * only local repositories or directories (most `cairn` runs) never needs it.
+ */
+export function isomorphicGit(): Promise<typeof import('isomorphic-git')> {
+  return import('isomorphic-git');
+}
 
 export interface GitSourceOptions {
   /** http(s) clone URL. Credentials in it are accepted and never printed. */
@@ -421,6 +429,7 @@ export class GitSource implements SourceRepo {
   /** The branch head from one ref advertisement. */
   private async resolveHead(exchange: Exchange, headers: Record<string, string>): Promise<string> {
     const ref = this.remoteRef;
+    const { listServerRefs } = await isomorphicGit();
     const refs = await listServerRefs({ http: exchange.http, url: this.url, headers, protocolVersion: 1, prefix: ref });
     const head = refs.find((r) => r.ref === ref);
     if (!head) {
@@ -450,6 +459,7 @@ export class GitSource implements SourceRepo {
     const generation = incremental ? current.generation : await entry.newGeneration();
     const gitdir = entry.gitdir(generation);
     exchange.haves = incremental ? current.tips : [];
+    const { addRemote, fetch, init } = await isomorphicGit();
     try {
       if (!incremental) {
         await init({ fs: cacheFs, gitdir, bare: true, defaultBranch: this.track });
