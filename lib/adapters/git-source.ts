@@ -46,8 +46,8 @@ import {
  * isomorphic-git, loaded by the first fetch: it is the network client, and a process that reads
  * only local repositories or directories (most `cairn` runs) never needs it.
  */
-export function isomorphicGit(): Promise<typeof import('isomorphic-git')> {
-  return import('isomorphic-git');
+export function isomorphicGit(): Promise<typeof import('./git-network.js')> {
+  return import('./git-network.js');
 }
 
 export interface GitSourceOptions {
