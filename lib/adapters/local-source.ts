@@ -17,7 +17,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expandOid, resolveRef } from 'isomorphic-git';
 import type { SourceRepo, SourceSnapshot } from '../ports/source-repo.js';
 import { gitFs } from './git-cache.js';
 import { ObjectStore } from './git-objects.js';
@@ -153,7 +152,7 @@ export class LocalGitSource implements SourceRepo {
   private async resolveCommit(store: ObjectStore, ref: string): Promise<string> {
     let oid: string;
     try {
-      oid = await resolveRef({ fs: gitFs, gitdir: this.commondir, ref });
+      oid = await resolveRefOnDisk(this.commondir, ref);
     } catch (err) {
       if (this.options.ref === undefined && ref.startsWith('refs/heads/')) {
         throw new SourceInvalidError(this.at, `the repository has no commit yet (HEAD names ${ref}, which does not exist)`, {
@@ -164,6 +163,8 @@ export class LocalGitSource implements SourceRepo {
       if (!/^[0-9a-f]{4,40}$/i.test(ref)) {
         throw new SourceInvalidError(this.at, `the ref ${ref} does not exist in the repository`, { cause: err });
       }
+      // isomorphic-git only for this rare case, loaded when it happens.
+      const { expandOid } = await import('isomorphic-git');
       oid = await expandOid({ fs: gitFs, gitdir: this.commondir, oid: ref.toLowerCase() }).catch((e: unknown) => {
         throw new SourceInvalidError(this.at, `no commit matches ${ref} in the repository`, { cause: e });
       });
@@ -175,6 +176,48 @@ export class LocalGitSource implements SourceRepo {
     if (!commit) throw new SourceInvalidError(this.at, `${ref} does not name a commit`);
     return commit;
   }
+}
+
+/** Files in a gitdir that are not refs, though a ref could be spelled like them. */
+const GIT_FILES = ['config', 'description', 'index', 'shallow', 'commondir'];
+
+/** packed-refs as ref → object, with `<tag>^{}` for the commit an annotated tag peels to. */
+async function packedRefs(gitdir: string): Promise<Map<string, string>> {
+  const refs = new Map<string, string>();
+  const text = await readFile(join(gitdir, 'packed-refs'), 'utf8').catch(() => '');
+  if (!text) return refs;
+  let key = '';
+  for (const line of text.trim().split('\n')) {
+    if (/^\s*#/.test(line)) continue;
+    if (line.startsWith('^')) refs.set(`${key}^{}`, line.slice(1));
+    else {
+      const space = line.indexOf(' ');
+      key = line.slice(space + 1);
+      refs.set(key, line.slice(0, space));
+    }
+  }
+  return refs;
+}
+
+/**
+ * The object a ref names, read from the repository's files as isomorphic-git's resolveRef reads
+ * it, without loading it: a full SHA names itself; otherwise the ref as given, then under refs/,
+ * refs/tags/, refs/heads/, refs/remotes/ and refs/remotes/<ref>/HEAD, each a loose file or a line
+ * of packed-refs, whose content (a SHA, or `ref: <another ref>`) is resolved in turn.
+ */
+export async function resolveRefOnDisk(gitdir: string, ref: string, visited = new Set<string>()): Promise<string> {
+  if (ref.startsWith('ref: ')) return resolveRefOnDisk(gitdir, ref.slice('ref: '.length), visited);
+  if (ref.length === 40 && /[0-9a-f]{40}/.test(ref)) return ref;
+  const packed = await packedRefs(gitdir);
+  const paths = [ref, `refs/${ref}`, `refs/tags/${ref}`, `refs/heads/${ref}`, `refs/remotes/${ref}`, `refs/remotes/${ref}/HEAD`].filter((p) => !GIT_FILES.includes(p));
+  for (const path of paths) {
+    const content = (await readFile(`${gitdir}/${path}`, 'utf8').catch(() => '')) || packed.get(path);
+    if (!content) continue;
+    if (visited.has(path)) throw new Error(`Circular reference detected while resolving ref "${path}"`);
+    visited.add(path);
+    return resolveRefOnDisk(gitdir, content.trim(), visited);
+  }
+  throw new Error(`Could not find ${ref}.`);
 }
 
 export interface OpenSourceOptions extends Omit<GitSourceOptions, 'url' | 'branch' | 'path'> {

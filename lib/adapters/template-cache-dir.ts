@@ -22,6 +22,7 @@ const FORMAT = 'cairn-template-cache-1';
 const DECIDING_FILES = [
   new URL(`./${RESOURCE_SCHEMAS_FILE}`, import.meta.url),
   new URL('../core/template.js', import.meta.url),
+  new URL('../core/fast-yaml.js', import.meta.url),
   new URL('../core/template-checks.js', import.meta.url),
   new URL('../core/template-cache.js', import.meta.url),
 ];

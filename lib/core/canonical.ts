@@ -8,18 +8,21 @@ import { createHash } from 'node:crypto';
 export function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value !== null && typeof value === 'object') {
-    // fromEntries defines every key, so a `__proto__` key stays data instead of setting the prototype.
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .flatMap((key) => {
-          const v = (value as Record<string, unknown>)[key];
-          return v === undefined ? [] : [[key, sortKeys(v)]];
-        }),
-    );
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) setKey(sorted, key, sortKeys(v));
+    }
+    return sorted;
   }
   // JSON has no negative zero: the canonical value holds what the canonical text says.
   return Object.is(value, -0) ? 0 : value;
+}
+
+/** `target[key] = value`, except that a `__proto__` key stays data instead of setting the prototype. */
+export function setKey(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 export function canonicalJson(value: unknown): string {

@@ -2,13 +2,15 @@
  * cairn.yaml, version 1: the zod schema of the file that declares a source's stacks, and its
  * parsing into a typed Manifest with every problem named by file, path and line.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import * as z from 'zod';
 import { messageOf, type Problem } from './errors.js';
+import { fastSchema, loadFast } from './fast-yaml.js';
 import { flowNestsDeeperThan, LIMITS, nestsDeeperThan } from './limits.js';
 import { RegionSchema, RoleArnSchema, SourceNameSchema } from './source-config.js';
 import { suggest } from './suggest.js';
 import { WindowSchema } from './windows.js';
+import { yamlPackage } from './yaml-package.js';
 
 export const MANIFEST_FILE = 'cairn.yaml';
 
@@ -106,16 +108,40 @@ export type ParseResult<T> = { ok: true; value: T } | { ok: false; problems: Pro
 interface ReadYaml {
   ok: true;
   value: unknown;
+  /** The document as `yaml` reads it, for lines: read when a problem first needs one. */
+  located: () => Located;
+}
+
+interface Located {
   doc: Document;
   lineCounter: LineCounter;
 }
 
-/** Read YAML (or JSON) into plain data, or the problems that prevent it; bounded in nesting before parsing. */
+const coreSchema = fastSchema();
+
+function locate(text: string): Located {
+  const { LineCounter, parseDocument } = yamlPackage();
+  const lineCounter = new LineCounter();
+  return { doc: parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false }), lineCounter };
+}
+
+/**
+ * Read YAML (or JSON) into plain data, or the problems that prevent it; bounded in nesting before
+ * parsing. A valid document is read by js-yaml as `yaml` would read it (fast-yaml.ts); `yaml`
+ * reads the rest, and says what is wrong and where.
+ */
 function readYaml(text: string, file: string): ReadYaml | { ok: false; problems: Problem[] } {
   const tooDeep = { ok: false as const, problems: [{ file, path: '', message: `nests values more than ${LIMITS.manifestDepth} levels deep; cairn.yaml and deployment files need a handful` }] };
   if (flowNestsDeeperThan(text, LIMITS.manifestDepth)) return tooDeep;
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  const fast = loadFast(text, coreSchema, 2 * LIMITS.manifestDepth + 2);
+  if (fast) {
+    const value = fast.value ?? {};
+    if (nestsDeeperThan(value, LIMITS.manifestDepth)) return tooDeep;
+    let located: Located | undefined;
+    // A `__proto__` key is a problem with a line: `yaml` reads the file and reports it below.
+    if (protoKeyPaths(value).length === 0) return { ok: true, value, located: () => (located ??= locate(text)) };
+  }
+  const { doc, lineCounter } = locate(text);
   const invalid = [
     ...doc.errors.map((e) => ({
       file,
@@ -141,13 +167,15 @@ function readYaml(text: string, file: string): ReadYaml | { ok: false; problems:
       problems: reserved.map((path) => ({ file, path: path.join('.'), line: lineOf(doc, lineCounter, path), message: 'is not allowed: `__proto__` cannot be used as a key' })),
     };
   }
-  return { ok: true, value, doc, lineCounter };
+  const located = { doc, lineCounter };
+  return { ok: true, value, located: () => located };
 }
 
 function validate<T>(schema: z.ZodType<T>, read: ReadYaml, file: string): ParseResult<T> {
   const result = schema.safeParse(read.value, { reportInput: true });
   if (result.success) return { ok: true, value: result.data };
-  return { ok: false, problems: result.error.issues.flatMap((issue) => issueProblems(issue, read.doc, read.lineCounter, file)) };
+  const { doc, lineCounter } = read.located();
+  return { ok: false, problems: result.error.issues.flatMap((issue) => issueProblems(issue, doc, lineCounter, file)) };
 }
 
 /** Parse a YAML (or JSON) document and validate it against a schema; problems carry line numbers. */
@@ -235,6 +263,7 @@ export { suggest } from './suggest.js';
  */
 export function duplicateKeyProblems(doc: Document, lines: LineCounter, file: string): Problem[] {
   const problems: Problem[] = [];
+  const { isScalar, visit } = yamlPackage();
   visit(doc, {
     Map(_, map) {
       const seen = new Set<unknown>();
@@ -276,6 +305,7 @@ const lineIndexes = new WeakMap<Document, Map<string, number>>();
 function lineIndex(doc: Document, lines: LineCounter): Map<string, number> {
   const known = lineIndexes.get(doc);
   if (known) return known;
+  const { isMap, isScalar, isSeq } = yamlPackage();
   const index = new Map<string, number>();
   const lineAt = (node: unknown): number | undefined => {
     const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
@@ -321,7 +351,7 @@ export function parseManifest(text: string, file = MANIFEST_FILE): ParseResult<M
   if (count > LIMITS.stacks) {
     return {
       ok: false,
-      problems: [{ file, path: 'stacks', line: lineOf(read.doc, read.lineCounter, ['stacks']), message: `declares ${count} stacks; one source may declare at most ${LIMITS.stacks}. Split it into several sources (each a path with its own cairn.yaml)` }],
+      problems: [{ file, path: 'stacks', line: lineOf(read.located().doc, read.located().lineCounter, ['stacks']), message: `declares ${count} stacks; one source may declare at most ${LIMITS.stacks}. Split it into several sources (each a path with its own cairn.yaml)` }],
     };
   }
   const strict = validate(ManifestSchema, read, file);
@@ -369,8 +399,7 @@ function dropAt(root: Record<string, unknown>, path: string[]): boolean {
 
 /** Give problems about `file` that lack a line the line of their path in `text`. */
 export function withLines(problems: Problem[], text: string, file: string): Problem[] {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  const { doc, lineCounter } = locate(text);
   return problems.map((p) => {
     if (p.file !== file || p.line !== undefined || !p.path) return p;
     const line = lineOf(doc, lineCounter, p.path.split('.'));

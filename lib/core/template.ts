@@ -2,11 +2,14 @@
  * CloudFormation templates: parse JSON or YAML (with every short-form tag) into one canonical form,
  * so a YAML template and its JSON twin, reformatted or with keys reordered, are equal and hash equal.
  */
-import { LineCounter, parseDocument, type ScalarTag, type CollectionTag, type YAMLMap, type YAMLSeq } from 'yaml';
-import { canonicalJson, sha256, sortKeys } from './canonical.js';
+import type { Schema } from 'js-yaml';
+import type { CollectionTag, ScalarTag, YAMLMap, YAMLSeq } from 'yaml';
+import { setKey, sha256 } from './canonical.js';
 import { messageOf, type Problem } from './errors.js';
+import { fastSchema, loadFast, type LocalTag } from './fast-yaml.js';
 import { flowNestsDeeperThan, LIMITS, nestsDeeperThan } from './limits.js';
 import { duplicateKeyProblems } from './manifest.js';
+import { yamlPackage } from './yaml-package.js';
 
 /** CloudFormation's largest template (passed by S3 URL). */
 export const MAX_TEMPLATE_BYTES = LIMITS.fileBytes;
@@ -44,39 +47,53 @@ function splitGetAtt(value: string): string[] {
   return dot < 0 ? [value] : [value.slice(0, dot), value.slice(dot + 1)];
 }
 
-function tagsFor(name: string, wrap: (v: unknown) => unknown): (ScalarTag | CollectionTag)[] {
-  const tag = `!${name}`;
-  return [
-    { tag, resolve: (s: string) => wrap(s) } as ScalarTag,
-    { tag, collection: 'seq', resolve: (seq: YAMLSeq) => wrap(seq.toJSON()) } as unknown as CollectionTag,
-    { tag, collection: 'map', resolve: (map: YAMLMap) => wrap(map.toJSON()) } as unknown as CollectionTag,
-  ];
-}
-
-const CUSTOM_TAGS: (ScalarTag | CollectionTag)[] = [
-  ...tagsFor('Ref', (v) => ({ Ref: v })),
-  ...tagsFor('Condition', (v) => ({ Condition: v })),
-  ...tagsFor('GetAtt', (v) => ({ 'Fn::GetAtt': typeof v === 'string' ? splitGetAtt(v) : v })),
-  ...FN_TAGS.flatMap((n) => tagsFor(n, (v) => ({ [`Fn::${n}`]: v }))),
+/** Every short-form tag and its long form, the same for both parsers: the node's value (a string for a scalar) → the long form. */
+export const CFN_TAGS: readonly LocalTag[] = [
+  { name: 'Ref', construct: (v) => ({ Ref: v }) },
+  { name: 'Condition', construct: (v) => ({ Condition: v }) },
+  { name: 'GetAtt', construct: (v) => ({ 'Fn::GetAtt': typeof v === 'string' ? splitGetAtt(v) : v }) },
+  ...FN_TAGS.map((n) => ({ name: n, construct: (v: unknown) => ({ [`Fn::${n}`]: v }) })),
 ];
 
-/** Long forms that have more than one spelling are brought to one: `Fn::GetAtt: "A.B"` → `["A", "B"]`. */
-function normaliseIntrinsics(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(normaliseIntrinsics);
+/** The tags for the `yaml` package: each on a scalar (its source text), a sequence and a mapping. */
+function yamlTags(): (ScalarTag | CollectionTag)[] {
+  return CFN_TAGS.flatMap(({ name, construct }) => {
+    const tag = `!${name}`;
+    return [
+      { tag, resolve: (s: string) => construct(s) } as ScalarTag,
+      { tag, collection: 'seq', resolve: (seq: YAMLSeq) => construct(seq.toJSON()) } as unknown as CollectionTag,
+      { tag, collection: 'map', resolve: (map: YAMLMap) => construct(map.toJSON()) } as unknown as CollectionTag,
+    ];
+  });
+}
+
+let customTags: (ScalarTag | CollectionTag)[] | undefined;
+let cfnSchema: Schema | undefined;
+
+/**
+ * The canonical form: every object's keys sorted (as sortKeys), and long forms that have more than
+ * one spelling brought to one: `Fn::GetAtt: "A.B"` → `["A", "B"]`.
+ */
+function canonicalTemplate(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonicalTemplate);
   if (value !== null && typeof value === 'object') {
-    // fromEntries defines every key, so a `__proto__` key stays data instead of setting the prototype.
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, k === 'Fn::GetAtt' && typeof v === 'string' ? splitGetAtt(v) : normaliseIntrinsics(v)]),
-    );
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) setKey(sorted, key, key === 'Fn::GetAtt' && typeof v === 'string' ? splitGetAtt(v) : canonicalTemplate(v));
+    }
+    return sorted;
   }
-  return value;
+  return Object.is(value, -0) ? 0 : value;
 }
 
 function looksLikeJson(text: string): boolean {
   return /^\s*[{[]/.test(text);
 }
 
-function parseText(text: string, file: string): { ok: true; value: unknown } | { ok: false; problems: Problem[] } {
+type ParsedText = { ok: true; value: unknown } | { ok: false; problems: Problem[] };
+
+function parseText(text: string, file: string): ParsedText {
   if (looksLikeJson(text)) {
     try {
       return { ok: true, value: JSON.parse(text) };
@@ -90,9 +107,18 @@ function parseText(text: string, file: string): { ok: true; value: unknown } | {
   return parseYaml(text, file);
 }
 
-function parseYaml(text: string, file: string): { ok: true; value: unknown } | { ok: false; problems: Problem[] } {
+/** YAML: js-yaml where it reads the document as `yaml` would (fast-yaml.ts), `yaml` for the rest and for every error. */
+function parseYaml(text: string, file: string): ParsedText {
+  // Deep enough for any template within the nesting limit; a deeper one is for `yaml` to report.
+  const fast = loadFast(text, (cfnSchema ??= fastSchema(CFN_TAGS)), 2 * MAX_NESTING_DEPTH + 2);
+  return fast ? { ok: true, value: fast.value } : parseWithYamlPackage(text, file);
+}
+
+/** YAML read by the `yaml` package: the reference for what a template means, and the source of every YAML error with its line. */
+export function parseWithYamlPackage(text: string, file: string): ParsedText {
+  const { LineCounter, parseDocument } = yamlPackage();
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { customTags: CUSTOM_TAGS, lineCounter, prettyErrors: false, uniqueKeys: false });
+  const doc = parseDocument(text, { customTags: (customTags ??= yamlTags()), lineCounter, prettyErrors: false, uniqueKeys: false });
   const problems: Problem[] = [];
   for (const e of [...doc.errors, ...doc.warnings]) {
     const pos = lineCounter.linePos(e.pos[0]);
@@ -171,8 +197,9 @@ export function parseTemplate(content: string | Uint8Array, file: string): Templ
     }
   }
   if (problems.length > 0) return { ok: false, problems };
-  const template = sortKeys(normaliseIntrinsics(raw)) as Record<string, unknown>;
-  const body = canonicalJson(template);
+  const template = canonicalTemplate(raw) as Record<string, unknown>;
+  // Already canonical: its JSON is the canonical JSON.
+  const body = JSON.stringify(template);
   // The limit is on what CloudFormation receives: YAML (short forms, flow style) can grow as JSON.
   const bodySize = Buffer.byteLength(body);
   if (bodySize > MAX_TEMPLATE_BYTES) {

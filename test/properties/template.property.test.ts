@@ -11,8 +11,11 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { Document, isNode, Scalar, YAMLMap, YAMLSeq, type Node } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { isDeepStrictEqual } from 'node:util';
+import { parseDocument } from 'yaml';
+import { fastSchema, loadFast } from '../../lib/core/fast-yaml.js';
 import { checkTemplate } from '../../lib/core/template-checks.js';
-import { parseTemplate } from '../../lib/core/template.js';
+import { CFN_TAGS, parseTemplate, parseWithYamlPackage } from '../../lib/core/template.js';
 import {
   aliasBomb,
   aliasBombArb,
@@ -29,6 +32,7 @@ import {
   write,
   type Form,
 } from './forms.js';
+import { yamlText } from './yaml-texts.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -372,5 +376,36 @@ describe('Property: template canonicalisation', () => {
       }),
       { numRuns: 4 },
     );
+  });
+  it('reads every text the fast YAML path accepts exactly as the yaml package does, templates and cairn.yaml alike', () => {
+    const cfn = fastSchema(CFN_TAGS);
+    const core = fastSchema();
+    const texts = fc.oneof(
+      { weight: 4, arbitrary: yamlText },
+      { weight: 1, arbitrary: junk.map((j) => (typeof j === 'string' ? j : Buffer.from(j).toString('utf8'))) },
+      { weight: 1, arbitrary: fc.tuple(templateArb, templateForm).map(([t, f]) => writeTemplate(t, f)) },
+    );
+    let fast = 0;
+    fc.assert(
+      fc.property(texts, (text) => {
+        const template = loadFast(text, cfn, 1002);
+        if (template) {
+          fast++;
+          const y = parseWithYamlPackage(text, FILE);
+          // An empty document: js-yaml says undefined, yaml null; both are "not a template".
+          expect(y.ok && isDeepStrictEqual(template.value ?? null, y.value), text).toBe(true);
+        }
+        const manifest = loadFast(text, core, 66);
+        if (manifest) {
+          const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false });
+          expect(doc.errors, text).toEqual([]);
+          expect(isDeepStrictEqual(manifest.value ?? null, doc.toJS()), text).toBe(true);
+        }
+      }),
+      // Cheap: a few hundred texts take well under a second.
+      { numRuns: 400 },
+    );
+    // The fast path took a good share, or the property would hold vacuously.
+    expect(fast).toBeGreaterThan(40);
   });
 });

@@ -2,7 +2,7 @@
  * Reads a template body the way CloudFormation does before anything else: JSON (what Cairn sends),
  * or YAML in long form, into its sections, with CloudFormation's "Template format error" messages.
  */
-import YAML from 'yaml';
+import { yamlPackage } from '../../core/yaml-package.js';
 
 /** A problem in the template; the message is the one CloudFormation would give. */
 export class TemplateError extends Error {
@@ -73,7 +73,7 @@ function parseText(text: string): unknown {
       throw new TemplateError(`Template format error: JSON not well-formed. (${(error as Error).message})`);
     }
   }
-  const doc = YAML.parseDocument(text, { prettyErrors: false });
+  const doc = yamlPackage().parseDocument(text, { prettyErrors: false });
   if (doc.errors.length > 0) throw new TemplateError(`Template format error: YAML not well-formed. (${doc.errors[0]!.message})`);
   const tag = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
   if (tag) {
