@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { GitSource, type GitSnapshotReport } from '../lib/adapters/git-source.js';
 import { commit, commits, createRepo, startGitServer, type Files, type TestRepo } from '../test/helpers/git-server.js';
-import { median, round, summary, type BenchContext, type BenchModule } from './harness.js';
+import { median, peakRssMB, round, summary, type BenchContext, type BenchModule } from './harness.js';
 
 const execFileAsync = promisify(execFile);
 const SELF = fileURLToPath(import.meta.url);
@@ -449,7 +449,7 @@ async function childMain(args: string[]): Promise<void> {
     // performance.now() counts from the start of the process: node itself and every import.
     const loaded = performance.now();
     if (mode === 'read') await readAll(new GitSource({ url: a!, branch: 'main', cacheDir: b! }));
-    const result: ChildRead = { loadMs: loaded, readMs: performance.now() - loaded, maxRSS: process.resourceUsage().maxRSS };
+    const result: ChildRead = { loadMs: loaded, readMs: performance.now() - loaded, maxRSS: peakRssMB() * 1024 };
     process.stdout.write(JSON.stringify(result));
   }
 }

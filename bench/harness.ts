@@ -2,6 +2,7 @@
  * The benchmark harness: every bench module adds figures to one report, which `npm run bench`
  * prints as a table and writes as JSON. Figures are medians or ratios of several runs, never one run.
  */
+import { readFileSync } from 'node:fs';
 
 export interface Figure {
   /** Group, e.g. "cli", "git", "webhook". */
@@ -67,4 +68,19 @@ export async function timeRuns(fn: () => Promise<unknown> | unknown, runs: numbe
 export function round(value: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
+}
+
+/**
+ * This process's own peak resident set, in MB. On Linux, VmHWM from /proc/self/status: getrusage's
+ * maxRSS survives exec, so a child spawned by a large parent reports at least the parent's size
+ * (the fork's shared pages), which once made every figure read 114 MB. Elsewhere, maxRSS.
+ */
+export function peakRssMB(): number {
+  try {
+    const kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+    if (Number.isFinite(kb) && kb > 0) return kb / 1024;
+  } catch {
+    // Not Linux: fall back below.
+  }
+  return process.resourceUsage().maxRSS / 1024;
 }

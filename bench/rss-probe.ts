@@ -3,6 +3,7 @@
  * exit it appends the process's peak resident set in MB to the file CAIRN_BENCH_RSS_FILE names.
  */
 import { appendFileSync } from 'node:fs';
+import { peakRssMB } from './harness.js';
 
 const file = process.env['CAIRN_BENCH_RSS_FILE'];
-if (file) process.on('exit', () => appendFileSync(file, `${process.resourceUsage().maxRSS / 1024}\n`));
+if (file) process.on('exit', () => appendFileSync(file, `${peakRssMB()}\n`));

@@ -23,6 +23,7 @@ import { loadDesired } from '../lib/reconcile/load-desired.js';
 import { sweep } from '../lib/reconcile/sweep.js';
 import { handleWebhook } from '../lib/webhooks/intake.js';
 import { manyStacks } from './cli.bench.js';
+import { peakRssMB } from './harness.js';
 
 function simulated(home: string) {
   let now = Date.UTC(2026, 0, 1);
@@ -91,7 +92,7 @@ if (!workload) {
   usePackagedResourceSchemas();
   const dir = mkdtempSync(join(tmpdir(), `cairn-workload-${name}-`));
   workload(dir)
-    .then(() => process.stdout.write(`${JSON.stringify({ maxRssMB: process.resourceUsage().maxRSS / 1024 })}\n`))
+    .then(() => process.stdout.write(`${JSON.stringify({ maxRssMB: peakRssMB() })}\n`))
     .catch((error: unknown) => {
       process.stderr.write(`workload ${name} failed: ${error instanceof Error ? error.message : String(error)}\n`);
       process.exitCode = 1;
