@@ -3,8 +3,9 @@
  * versioned), and for a work tree's uncommitted edits when a user passes --allow-dirty. Its
  * `commit` is `sha256:<hex>` (or the label it is given, such as `<sha>-dirty`), a digest of every
  * file's path and content (`.git` and `.cairn` left out), so an unchanged directory always gets the
- * same digest and one changed byte gets a new one. A read after the snapshot that finds different
- * content throws SourceUnavailableError rather than mixing two versions. Kept apart from the Git
+ * same digest and one changed byte gets a new one. Reads return the content as it was hashed (kept
+ * from the snapshot), so a commit never mixes two versions; a file past what a snapshot keeps is
+ * read again, and one found changed throws SourceUnavailableError. Kept apart from the Git
  * readers so that reading a directory loads no Git library.
  */
 import { createHash } from 'node:crypto';
@@ -18,6 +19,11 @@ import { MANIFEST_FILE, requireManifest, SourceInvalidError, SourceUnavailableEr
 /** Directories that are never part of a working tree's content. */
 const IGNORED_DIRS = new Set(['.git', '.cairn']);
 const HASH_CONCURRENCY = 64;
+/**
+ * Bytes of file content a snapshot keeps from hashing, so its reads need not open each file again;
+ * past this (a directory far larger than any commit Cairn reads) files are read again on demand.
+ */
+const KEPT_BYTES = 32 * 1_048_576;
 
 function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -55,9 +61,9 @@ export class WorkingTreeSource implements SourceRepo {
       if (err instanceof SourceInvalidError) throw err;
       throw new SourceInvalidError(at, 'does not exist or cannot be read', { cause: err });
     }
-    const files = await digestTree(root);
+    const { files, kept } = await digestTree(root);
     const lines = [...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([p, h]) => `${p}\0${h}\n`);
-    const snapshot = new WorkingTreeSnapshot(root, this.options.commit ?? `sha256:${sha256(lines.join(''))}`, files, at);
+    const snapshot = new WorkingTreeSnapshot(root, this.options.commit ?? `sha256:${sha256(lines.join(''))}`, files, kept, at);
     await requireManifest(snapshot, at, this.options.manifestFile ?? MANIFEST_FILE);
     return snapshot;
   }
@@ -66,11 +72,15 @@ export class WorkingTreeSource implements SourceRepo {
 /**
  * Every regular file under `root` by its `/`-separated relative path, with the sha256 of its
  * content; a symbolic link is recorded by its target (`link:<target>`) and never followed, so a
- * link out of the directory or a loop cannot pull anything into the digest.
+ * link out of the directory or a loop cannot pull anything into the digest. The content read for
+ * the hash is kept (up to KEPT_BYTES in all): a file reached through real directories only, as the
+ * walk reaches it, is then read from the snapshot itself, exactly as it was hashed.
  */
-async function digestTree(root: string): Promise<Map<string, string>> {
+async function digestTree(root: string): Promise<{ files: Map<string, string>; kept: Map<string, Buffer> }> {
   const files: string[] = [];
   const out = new Map<string, string>();
+  const kept = new Map<string, Buffer>();
+  let keptBytes = 0;
   const walk = async (dir: string): Promise<void> => {
     let entries: Dirent[];
     try {
@@ -94,14 +104,20 @@ async function digestTree(root: string): Promise<Map<string, string>> {
     await Promise.all(
       files.slice(i, i + HASH_CONCURRENCY).map(async (full) => {
         try {
-          out.set(toRepoPath(root, full), sha256(await readFile(full)));
+          const bytes = await readFile(full);
+          const path = toRepoPath(root, full);
+          out.set(path, sha256(bytes));
+          if (keptBytes + bytes.length <= KEPT_BYTES) {
+            kept.set(path, bytes);
+            keptBytes += bytes.length;
+          }
         } catch (err) {
           if (errno(err) !== 'ENOENT') throw err;
         }
       }),
     );
   }
-  return out;
+  return { files: out, kept };
 }
 
 function toRepoPath(root: string, full: string): string {
@@ -113,11 +129,20 @@ class WorkingTreeSnapshot implements SourceSnapshot {
     private readonly root: string,
     readonly commit: string,
     private readonly files: Map<string, string>,
+    private readonly kept: Map<string, Buffer>,
     private readonly at: SourceLocation,
   ) {}
 
   async readFile(path: string, options: ReadOptions = {}): Promise<Uint8Array | undefined> {
-    const full = join(this.root, ...pathSegments(path));
+    const segments = pathSegments(path);
+    // A regular file the walk reached through real directories: the bytes it hashed, with no link
+    // on the way (the walk follows none), so nothing can lead outside the directory.
+    const held = this.kept.get(segments.join('/'));
+    if (held) {
+      if (options.maxBytes !== undefined && held.length > options.maxBytes) throw new FileTooLargeError(path, held.length, options.maxBytes);
+      return held;
+    }
+    const full = join(this.root, ...segments);
     let real: string;
     try {
       real = await realpath(full);
