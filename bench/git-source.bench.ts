@@ -12,7 +12,7 @@
  * `fixture <root>` serves the 300-template repository and prints its URL (for profiling by hand).
  */
 import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import { GitSource, type GitSnapshotReport } from '../lib/adapters/git-source.js';
 import { commit, commits, createRepo, startGitServer, type Files, type TestRepo } from '../test/helpers/git-server.js';
 import { median, peakRssMB, round, summary, type BenchContext, type BenchModule } from './harness.js';
+import { manyStacks } from './cli.bench.js';
 
 const execFileAsync = promisify(execFile);
 const SELF = fileURLToPath(import.meta.url);
@@ -287,6 +288,7 @@ async function benchFixture(ctx: BenchContext, fixture: Fixture, root: string, r
 }
 
 const CLI = fileURLToPath(new URL('../bin/cairn.js', import.meta.url));
+const PROBE = new URL('./rss-probe.js', import.meta.url).href;
 
 /**
  * The baseline of a read: `git clone --depth 1 --single-branch` as a person would type it, over
@@ -366,6 +368,41 @@ async function validateAgainstClone(ctx: BenchContext, fixture: Fixture, root: s
 }
 
 /**
+ * `cairn validate --repo URL`, whole process, nothing cached, at 1,000 and 3,000 stacks (the scale
+ * group's repository, committed and served over smart HTTP): time, peak RSS and the growth, held to
+ * 3.5x for three times the stacks.
+ */
+async function validateRepoGrowth(ctx: BenchContext, repos: string, baseUrl: string, root: string): Promise<void> {
+  const at = new Map<number, number>();
+  for (const n of [1000, 3000]) {
+    await createRepo(repos, `stacks-${n}`, manyStacks(n));
+    const url = `${baseUrl}/stacks-${n}.git`;
+    const runs: number[] = [];
+    const rss: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const home = scratch(root, 'home');
+      await mkdir(join(home, 'tmp'), { recursive: true });
+      const rssFile = join(home, 'rss');
+      try {
+        const ms = await processMs(process.execPath, ['--import', PROBE, CLI, 'validate', '--repo', url], { PATH: process.env['PATH'] ?? '', HOME: home, NO_COLOR: '1', CAIRN_HOME: join(home, 'cairn'), TMPDIR: join(home, 'tmp'), CAIRN_BENCH_RSS_FILE: rssFile }, (c) => c === 0);
+        // The first run warms the server's and the file system's caches, as every other figure's does.
+        if (i > 0) {
+          runs.push(ms);
+          rss.push(Number((await readFile(rssFile, 'utf8')).trim()));
+        }
+      } finally {
+        await rm(home, { recursive: true, force: true });
+      }
+    }
+    const s = summary(runs);
+    at.set(n, s.value);
+    ctx.add({ group: 'git', name: `cairn validate --repo URL, ${n} stacks, nothing cached`, value: s.value, unit: 'ms', spread: s.spread, detail: `median of 3 processes; peak RSS ${round(median(rss), 1)} MB` });
+  }
+  const ratio = at.get(3000)! / at.get(1000)!;
+  ctx.add({ group: 'git', name: 'cairn validate --repo URL: 3,000 stacks / 1,000', value: round(ratio), unit: 'ratio', target: '<= 3.5', ok: ratio <= 3.5, detail: `${at.get(3000)} vs ${at.get(1000)} ms, medians` });
+}
+
+/**
  * Where a run keeps its repositories, Cairn's caches and git's clones: one directory, so both sides
  * write to the same filesystem. A RAM-backed one (/dev/shm) when there is one, else the temp
  * directory, or CAIRN_BENCH_TMPDIR: on a disk shared with other work, creating a clone's files
@@ -424,6 +461,7 @@ export const gitValidateBench: BenchModule = {
     const { baseUrl, child } = await serveInChild(repos);
     try {
       await validateAgainstClone(ctx, await templatesRepo(repos, baseUrl), root, Math.max(5, Math.round(9 * ctx.scale)));
+      await validateRepoGrowth(ctx, repos, baseUrl, root);
     } finally {
       child.removeAllListeners('exit');
       child.kill();

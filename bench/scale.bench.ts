@@ -58,6 +58,22 @@ function applyProcess(repo: string, home: string): Run {
   return { ms: applyMs, rssMB: maxRssMB };
 }
 
+/**
+ * A directory for the run's repositories and homes: on a RAM-backed file system when there is one
+ * (/dev/shm), since writing thousands of cache files to a disk shared with other work made the
+ * growth ratios wander by a third between runs.
+ */
+function scratchDir(): string {
+  for (const base of [process.env['CAIRN_BENCH_TMPDIR'], '/dev/shm', tmpdir()].filter((d): d is string => Boolean(d))) {
+    try {
+      return mkdtempSync(join(base, 'cairn-bench-scale-'));
+    } catch {
+      // Not there, or not writable: the next one.
+    }
+  }
+  throw new Error('no writable temporary directory for the scale benchmark');
+}
+
 function growth(ctx: BenchContext, name: string, at: Map<number, number>, unit: string): void {
   const ratio = at.get(TOP)! / at.get(1000)!;
   ctx.add({
@@ -75,7 +91,7 @@ export const scaleBench: BenchModule = {
   name: 'scale',
   command: 'npm run bench -- scale',
   async run(ctx) {
-    const dir = mkdtempSync(join(tmpdir(), 'cairn-bench-scale-'));
+    const dir = scratchDir();
     const runs = Math.max(1, Math.round(3 * Math.min(1, ctx.scale)));
     try {
       const repos = new Map<number, string>();
@@ -85,50 +101,54 @@ export const scaleBench: BenchModule = {
         repos.set(n, repo);
       }
 
+      // Every size once per round, round after round: load that comes and goes reaches each size alike.
       const validates = new Map<number, number>();
-      for (const n of SIZES) {
-        const times: number[] = [];
-        const rss: number[] = [];
-        for (let i = 0; i < runs; i++) {
+      const vTimes = new Map<number, number[]>(SIZES.map((n) => [n, []]));
+      const vRss = new Map<number, number[]>(SIZES.map((n) => [n, []]));
+      for (let i = 0; i < runs + 2; i++) {
+        for (const n of SIZES) {
           // A home of its own each time: nothing cached, every template parsed and checked.
           const r = cairn(dir, ['validate', repos.get(n)!], { CAIRN_HOME: join(dir, `validate-${n}-${i}`) }, 0);
-          times.push(r.ms);
-          rss.push(r.rssMB);
+          vTimes.get(n)!.push(r.ms);
+          vRss.get(n)!.push(r.rssMB);
+          rmSync(join(dir, `validate-${n}-${i}`), { recursive: true, force: true });
         }
-        const t = summary(times);
-        const m = summary(rss, 1);
+      }
+      for (const n of SIZES) {
+        const t = summary(vTimes.get(n)!);
+        const m = summary(vRss.get(n)!, 1);
         validates.set(n, t.value);
-        ctx.add({ group: 'scale', name: `cairn validate, ${n} stacks, nothing cached`, ...t, unit: 'ms', detail: `median of ${times.length} processes; peak RSS ${m.value} MB (${m.spread[0]}–${m.spread[1]})` });
+        ctx.add({ group: 'scale', name: `cairn validate, ${n} stacks, nothing cached`, ...t, unit: 'ms', detail: `median of ${runs + 2} processes, sizes interleaved; peak RSS ${m.value} MB (${m.spread[0]}–${m.spread[1]})` });
       }
       growth(ctx, 'cairn validate', validates, 'ms');
 
       const applies = new Map<number, number>();
-      const applyRss = new Map<number, number>();
-      for (const n of [1000, TOP]) {
-        const times: number[] = [];
-        const rss: number[] = [];
-        for (let i = 0; i < runs; i++) {
+      const aTimes = new Map<number, number[]>([[1000, []], [TOP, []]]);
+      const aRss = new Map<number, number[]>([[1000, []], [TOP, []]]);
+      for (let i = 0; i < runs; i++) {
+        for (const n of [1000, TOP]) {
           const r = applyProcess(repos.get(n)!, join(dir, `home-${n}-${i}`));
-          times.push(r.ms);
-          rss.push(r.rssMB);
+          aTimes.get(n)!.push(r.ms);
+          aRss.get(n)!.push(r.rssMB);
         }
-        const t = summary(times);
-        const m = summary(rss, 1);
+      }
+      for (const n of [1000, TOP]) {
+        const t = summary(aTimes.get(n)!);
+        const m = summary(aRss.get(n)!, 1);
         applies.set(n, t.value);
-        applyRss.set(n, m.value);
-        ctx.add({ group: 'scale', name: `apply of ${n} new stacks, embedded account, simulated time`, ...t, unit: 'ms', detail: `median of ${times.length} processes: read, plan and every change set` });
-        ctx.add({ group: 'scale', name: `peak memory, apply of ${n} stacks`, ...m, unit: 'MB', target: '< 256', ok: m.value < 256, detail: `max RSS, median of ${rss.length} processes` });
+        ctx.add({ group: 'scale', name: `apply of ${n} new stacks, embedded account, simulated time`, ...t, unit: 'ms', detail: `median of ${runs} processes, sizes interleaved: read, plan and every change set` });
+        ctx.add({ group: 'scale', name: `peak memory, apply of ${n} stacks`, ...m, unit: 'MB', target: '< 256', ok: m.value < 256, detail: `max RSS, median of ${runs} processes` });
       }
       growth(ctx, 'apply', applies, 'ms');
 
       const plans = new Map<number, number>();
+      const pTimes = new Map<number, number[]>([[1000, []], [TOP, []]]);
+      const planEnv = (n: number) => ({ CAIRN_HOME: join(dir, `home-${n}-0`) });
+      // The first plan fills the template cache, as the apply before it would have on a user's machine.
+      for (const n of [1000, TOP]) cairn(dir, ['plan', repos.get(n)!], planEnv(n), 0);
+      for (let i = 0; i < runs + 2; i++) for (const n of [1000, TOP]) pTimes.get(n)!.push(cairn(dir, ['plan', repos.get(n)!], planEnv(n), 0).ms);
       for (const n of [1000, TOP]) {
-        const env = { CAIRN_HOME: join(dir, `home-${n}-0`) };
-        // The first plan fills the template cache, as the apply before it would have on a user's machine.
-        cairn(dir, ['plan', repos.get(n)!], env, 0);
-        const times: number[] = [];
-        for (let i = 0; i < runs; i++) times.push(cairn(dir, ['plan', repos.get(n)!], env, 0).ms);
-        const t = summary(times);
+        const t = summary(pTimes.get(n)!);
         plans.set(n, t.value);
         ctx.add({
           group: 'scale',
@@ -136,7 +156,7 @@ export const scaleBench: BenchModule = {
           ...t,
           unit: 'ms',
           ...(n === 1000 ? { target: '< 1000', ok: t.value < 1000 } : {}),
-          detail: `median of ${times.length} processes, templates cached by an earlier run`,
+          detail: `median of ${runs + 2} processes, sizes interleaved, templates cached by an earlier run`,
         });
       }
       growth(ctx, 'no-op cairn plan', plans, 'ms');
