@@ -111,8 +111,9 @@ describe('End to end: cairn serve and a provider API', () => {
     await until('the status on the second head', async () => api.statuses.find((s) => s.sha === second));
     expect(api.statuses.find((s) => s.sha === second)).toMatchObject({ state: 'failure', context: 'cairn/platform/preview' });
     expect(api.received.every((r) => r.authorized)).toBe(true);
+    // serve logs the preview after posting it: the log line may come a moment after the API saw the edit.
+    await until('the log of the update', async () => (/pull request #1 previewed \(comment updated\)/.test(output()) ? true : undefined));
     expect(output()).toMatch(/pull request #1 previewed \(comment created\)/);
-    expect(output()).toMatch(/pull request #1 previewed \(comment updated\)/);
   });
 
   it('without --api-url posts nothing: it says so once at start-up, and a pull request is previewed in the log only', async () => {
