@@ -23,6 +23,8 @@ const DECIDING_FILES = [
   new URL(`./${RESOURCE_SCHEMAS_FILE}`, import.meta.url),
   new URL('../core/template.js', import.meta.url),
   new URL('../core/fast-yaml.js', import.meta.url),
+  // Its duplicate-key check is the templates' too.
+  new URL('../core/manifest.js', import.meta.url),
   new URL('../core/template-checks.js', import.meta.url),
   new URL('../core/template-cache.js', import.meta.url),
 ];

@@ -58,7 +58,7 @@ export const PlanOutputSchema = z.strictObject({
 });
 export type PlanOutput = z.infer<typeof PlanOutputSchema>;
 
-const ProblemSchema = z.strictObject({ file: z.string(), path: z.string(), line: z.number().optional(), message: z.string(), severity: z.enum(['warning', 'notice']).optional() });
+const ProblemSchema = z.strictObject({ file: z.string(), path: z.string(), line: z.number().optional(), column: z.number().optional(), message: z.string(), severity: z.enum(['warning', 'notice']).optional() });
 
 export const StatusOutputSchema = z.strictObject({
   source: z.string(),

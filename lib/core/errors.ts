@@ -12,6 +12,8 @@ export interface Problem {
   path: string;
   /** 1-based line in the file, when known. */
   line?: number;
+  /** 1-based column on that line, where the reader names one (YAML syntax errors). */
+  column?: number;
   message: string;
   /**
    * Absent for an error. A `warning` does not stop a deploy (a deprecated property); a `notice`
@@ -132,7 +134,7 @@ export class TransientError extends CairnError {
 }
 
 export function formatProblem(p: Problem): string {
-  const file = p.line ? `${p.file}:${p.line}` : p.file;
+  const file = p.line ? `${p.file}:${p.line}${p.column ? `:${p.column}` : ''}` : p.file;
   const where = p.path ? `${file}: ${p.path}` : file;
   return `${where}: ${p.severity ? `${p.severity}: ` : ''}${p.message}`;
 }

@@ -143,12 +143,10 @@ function readYaml(text: string, file: string): ReadYaml | { ok: false; problems:
   }
   const { doc, lineCounter } = locate(text);
   const invalid = [
-    ...doc.errors.map((e) => ({
-      file,
-      path: '',
-      line: lineCounter.linePos(e.pos[0]).line,
-      message: `is not valid YAML: ${e.message.split('\n')[0]}`,
-    })),
+    ...doc.errors.map((e) => {
+      const at = lineCounter.linePos(e.pos[0]);
+      return { file, path: '', line: at.line, column: at.col, message: `is not valid YAML: ${e.message.split('\n')[0]}` };
+    }),
     ...duplicateKeyProblems(doc, lineCounter, file),
   ];
   if (invalid.length > 0) return { ok: false, problems: invalid };
@@ -273,7 +271,7 @@ export function duplicateKeyProblems(doc: Document, lines: LineCounter, file: st
           problems.push({
             file,
             path: '',
-            ...(key.range ? { line: lines.linePos(key.range[0]).line } : {}),
+            ...(key.range ? { line: lines.linePos(key.range[0]).line, column: lines.linePos(key.range[0]).col } : {}),
             message: `is not valid YAML: Map keys must be unique; "${String(key.value).slice(0, 100)}" appears more than once`,
           });
         }

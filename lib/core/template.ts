@@ -126,6 +126,7 @@ export function parseWithYamlPackage(text: string, file: string): ParsedText {
       file,
       path: '',
       line: pos.line,
+      column: pos.col,
       message: `is not valid YAML: ${e.message.split('\n')[0]}${e.code === 'TAG_RESOLVE_FAILED' ? ' (CloudFormation has no such short-form tag)' : ''}`,
     });
   }

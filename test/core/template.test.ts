@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MAX_TEMPLATE_BYTES, parseTemplate } from '../../lib/core/template.js';
+import { formatProblem } from '../../lib/core/errors.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../fixtures/templates/${name}`, import.meta.url), 'utf8');
 
@@ -90,6 +91,18 @@ describe('Core: template canonicalisation', () => {
     const r = parseTemplate('Resources:\n  A:\n    Type: [x\n', 'stacks/bad.yaml');
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.problems[0]!.line).toBeGreaterThanOrEqual(3);
+  });
+
+  it('gives the line and column of a YAML syntax error and of a repeated key, as file:line:column', () => {
+    const bad = parseTemplate('Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {VisibilityTimeout: [30}\n', 'stacks/app.yaml');
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      expect(bad.problems[0]).toMatchObject({ line: 4, column: 40 });
+      expect(formatProblem(bad.problems[0]!)).toMatch(/^stacks\/app\.yaml:4:40: is not valid YAML: /);
+    }
+    const repeated = parseTemplate('Resources:\n  A: {Type: AWS::SNS::Topic}\n  A: {Type: AWS::SNS::Topic}\n', 'stacks/app.yaml');
+    expect(repeated.ok).toBe(false);
+    if (!repeated.ok) expect(repeated.problems[0]).toMatchObject({ line: 3, column: 3 });
   });
 
   it('rejects a template over 1 MB', () => {
