@@ -130,6 +130,12 @@ class GitLabAccess extends HttpAccess {
 }
 
 /**
+ * A comment command makes up to three provider calls (permission, pull request, reply) inside a
+ * webhook delivery that the provider abandons after 10 s: each gets 2.5 s.
+ */
+export const COMMENT_CALL_TIMEOUT_MS = 2_500;
+
+/**
  * The comment-command wiring of a runtime: per source, its approval store and a ProviderAccess
  * with the source's token; or why that source takes no comment commands.
  */
@@ -144,6 +150,8 @@ export function commentCommandsWith(options: {
   repoUrl?: string;
   fetch?: typeof fetch;
   now?: () => Date;
+  /** Each provider call's limit: the webhook must answer before the provider gives up (10 s). */
+  timeoutMs?: number;
 }): CommentCommandsFor {
   return async (source) => {
     if (source.provider !== 'github' && source.provider !== 'gitlab') return { unavailable: `comment commands are read from GitHub and GitLab only, and source ${source.name} is on ${source.provider}` };
@@ -158,6 +166,7 @@ export function commentCommandsWith(options: {
         secrets: options.secrets,
         ...(options.apiBaseUrl ? { apiBaseUrl: options.apiBaseUrl } : {}),
         ...(options.fetch ? { fetch: options.fetch } : {}),
+        timeoutMs: options.timeoutMs ?? COMMENT_CALL_TIMEOUT_MS,
       }),
       now: options.now ?? (() => new Date()),
     };

@@ -198,6 +198,20 @@ describe('Comment commands: GitHub', () => {
     expect((await handleWebhook(delivery('github', { source: 'src', body: githubPrComment('/cairn approve app'), secret: SECRET, event: 'issue_comment' }), off)).body).toMatchObject({ ignored: 'commands-off' });
   });
 
+  it('answers 503 and records nothing when the provider does not answer in time', async () => {
+    const approvals = new FileApprovals(mkdtempSync(join(tmpdir(), 'cairn-approvals-')));
+    await approvals.putState(awaiting(MERGE));
+    const deps = testDeps({ config: config({ name: 'src', repoUrl: 'https://github.com/org/infra.git', provider: 'github', webhookSecretName: 'hook', gitTokenSecretName: 'token' }), secrets: { hook: SECRET, token: 'tok-123' } });
+    // A provider that never answers: only the call's own time limit ends the wait.
+    const silent = ((_url: string, init?: RequestInit) => new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)))) as typeof fetch;
+    deps.commentCommands = commentCommandsWith({ approvals: async () => approvals, secrets: deps.secrets, fetch: silent, timeoutMs: 50 });
+    const response = await handleWebhook(delivery('github', { source: 'src', body: githubPrComment('/cairn approve app'), secret: SECRET, event: 'issue_comment' }), deps);
+    expect(response.statusCode).toBe(503);
+    expect(response.body.error).toMatch(/could not be checked with the provider/);
+    expect(await approvals.get('src', 'app', 'cairn-abc-new')).toBeUndefined();
+    expect(deps.queue.sent).toEqual([]);
+  });
+
   it('never acts on an unsigned comment', async () => {
     const api = providerApi({ github: { alice: 'write' }, merged: { 7: MERGE }, token: 'tok-123' });
     const { approvals, deps } = setup('github', api);
