@@ -16,7 +16,7 @@ import { createPullRequestComments } from '../../lib/adapters/pr-comments/index.
 import { previewMarker } from '../../lib/ports/pr-comments.js';
 import { git, type Files, type TestRepo } from '../helpers/git-server.js';
 import { SECRET, startPipeline, type Pipeline } from '../helpers/pipeline.js';
-import { deliveryHeaders } from '../webhooks/deliveries.js';
+import { deliveryHeaders, githubPullRequest } from '../webhooks/deliveries.js';
 import { exampleFiles } from '../../lib/cli/example.js';
 
 
@@ -128,17 +128,7 @@ describe('End to end: pull-request previews', () => {
     const stacksBefore = await p.account.gateway().listStacks();
 
     const send = async (action: string, head: string): Promise<void> => {
-      const body = JSON.stringify({
-        action,
-        number: 1,
-        pull_request: {
-          number: 1,
-          html_url: 'https://github.example.com/org/platform/pull/1',
-          head: { ref: 'feature', sha: head, repo: { full_name: 'org/platform' } },
-          base: { ref: 'main', repo: { full_name: 'org/platform' } },
-        },
-        repository: { full_name: 'org/platform' },
-      });
+      const body = githubPullRequest(action, head);
       const response = await fetch(`${p.runtime.url}/hooks/platform`, { method: 'POST', headers: deliveryHeaders('github', { source: 'platform', body, secret: SECRET, event: 'pull_request' }), body });
       expect(response.status).toBe(202);
       expect(await response.json()).toMatchObject({ queued: true, pullRequest: 1 });

@@ -5,7 +5,6 @@
  * gets one preview comment, updated in place on the next push, and commit statuses on its heads
  * and on pushes; without them nothing is posted, and serve says so once at start-up.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,9 +12,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NOT_POSTED } from '../../lib/cli/commands/serve.js';
 import { startFakeProviderApi, type FakeProviderApi } from '../../lib/local/fake-provider-api.js';
 import { previewMarker } from '../../lib/ports/pr-comments.js';
-import { CLI, cairn, STACK_TRACE, until } from '../helpers/cli.js';
+import { cairn, STACK_TRACE, startServe, until } from '../helpers/cli.js';
 import { commit, createBranch, createRepo, git, startGitServer, type TestRepo } from '../helpers/git-server.js';
-import { deliveryHeaders } from '../webhooks/deliveries.js';
+import { deliveryHeaders, githubPullRequest } from '../webhooks/deliveries.js';
 import { exampleFiles } from '../../lib/cli/example.js';
 
 
@@ -33,19 +32,10 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
   cleanup.push(() => rmSync(home, { recursive: true, force: true }), () => server.stop());
   const files = exampleFiles();
   const repo = await createRepo(server, 'platform', files);
-  const child = spawn(process.execPath, [CLI, 'serve', '--repo', repo.url!, '--port', '0', '--sweep-every', '0', ...args], {
-    env: { ...process.env, CAIRN_HOME: home, CAIRN_WEBHOOK_SECRET: SECRET, NO_COLOR: '1', TMPDIR: home, ...env },
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  cleanup.push(() => {
-    child.kill('SIGINT');
-    return new Promise<void>((r) => child.once('close', () => r()));
-  });
-  const url = await until('the endpoint', async () => /POST (http:\/\/127\.0\.0\.1:\d+)\/hooks\/platform/.exec(output)?.[1]);
-  await until('the first commit to be applied', async () => (/succeeded: 4 stacks created/.test(output) ? true : undefined));
-  return { repo, url, output: () => output, files };
+  const { url, output, stop } = await startServe(['--repo', repo.url!, '--port', '0', '--sweep-every', '0', ...args], { CAIRN_HOME: home, CAIRN_WEBHOOK_SECRET: SECRET, TMPDIR: home, ...env });
+  cleanup.push(stop);
+  await until('the first commit to be applied', async () => (/succeeded: 4 stacks created/.test(output()) ? true : undefined));
+  return { repo, url, output, files };
 }
 
 /** Commit on the pull request's branch and move `refs/pull/1/head` there, as GitHub does. */
@@ -56,17 +46,7 @@ async function pushToPullRequest(repo: TestRepo, files: Record<string, string>):
 }
 
 async function pullRequest(url: string, action: string, head: string): Promise<void> {
-  const body = JSON.stringify({
-    action,
-    number: 1,
-    pull_request: {
-      number: 1,
-      html_url: 'https://github.example.com/org/platform/pull/1',
-      head: { ref: 'feature', sha: head, repo: { full_name: 'org/platform' } },
-      base: { ref: 'main', repo: { full_name: 'org/platform' } },
-    },
-    repository: { full_name: 'org/platform' },
-  });
+  const body = githubPullRequest(action, head);
   const response = await fetch(`${url}/hooks/platform`, { method: 'POST', headers: deliveryHeaders('github', { source: 'platform', body, secret: SECRET, event: 'pull_request' }), body });
   expect(response.status).toBe(202);
 }

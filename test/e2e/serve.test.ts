@@ -1,10 +1,9 @@
 /** `cairn serve` and `cairn demo` as a user runs them: child processes, real git over HTTP, signed webhooks. */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, cairnAsync, until } from '../helpers/cli.js';
+import { cairnAsync, startServe, until } from '../helpers/cli.js';
 import { commit, createRepo, startGitServer, type GitServer } from '../helpers/git-server.js';
 import { deliveryHeaders, githubStylePush } from '../webhooks/deliveries.js';
 import { exampleFiles } from '../../lib/cli/example.js';
@@ -22,16 +21,11 @@ describe('End to end: cairn serve', () => {
     cleanup.push(() => rmSync(home, { recursive: true, force: true }), () => server.stop());
     const repo = await createRepo(server, 'platform', exampleFiles());
     const env = { ...process.env, CAIRN_HOME: home, CAIRN_WEBHOOK_SECRET: 's3cret', NO_COLOR: '1', TMPDIR: home };
-    const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [CLI, 'serve', '--repo', repo.url!, '--port', '0', '--sweep-every', '0'], { env });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    cleanup.push(() => {
-      child.kill('SIGINT');
-      return new Promise<void>((r) => child.once('close', () => r()));
-    });
-    const url = await until('the endpoint', async () => /POST (http:\/\/127\.0\.0\.1:\d+)\/hooks\/platform/.exec(output)?.[1]);
-    await until('the first commit to be applied', async () => (/succeeded: 4 stacks created/.test(output) ? true : undefined));
+    const serving = await startServe(['--repo', repo.url!, '--port', '0', '--sweep-every', '0'], env);
+    cleanup.push(serving.stop);
+    const { url } = serving;
+    const output = serving.output;
+    await until('the first commit to be applied', async () => (/succeeded: 4 stacks created/.test(output()) ? true : undefined));
     expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ ok: true });
 
     const status = async () => JSON.parse((await cairnAsync(['status', '--repo', repo.url!, '--json'], { env })).stdout) as { commit: string; stacks: { id: string; commit: string; inSync: boolean }[] };
@@ -54,9 +48,9 @@ describe('End to end: cairn serve', () => {
       return s.commit === sha && app.commit === sha && s.stacks.every((x) => x.inSync) ? s : undefined;
     });
     expect(done.stacks.map((s) => s.id).sort()).toEqual(['app', 'data', 'network', 'observability']);
-    expect(output).toMatch(/webhook push main@[0-9a-f]{7}.*: queued/);
+    expect(output()).toMatch(/webhook push main@[0-9a-f]{7}.*: queued/);
     // The refusal is counted in /status (and summarised once a minute), not printed on its own line.
-    expect(output).not.toMatch(/rejected \(401\)/);
+    expect(output()).not.toMatch(/rejected \(401\)/);
     const served = (await (await fetch(`${url}/status`)).json()) as { rejected: { total: number; byStatus: Record<string, number> } };
     expect(served.rejected).toEqual({ total: 1, byStatus: { 401: 1 } });
   });

@@ -33,6 +33,28 @@ export function cairnAsync(args: string[], options: { cwd?: string; env?: NodeJS
   });
 }
 
+/**
+ * `cairn serve ARGS` as a child process: its combined output as it grows, the webhook endpoint it
+ * printed, and a stop that interrupts it as Ctrl-C does and waits for it to exit.
+ */
+export async function startServe(args: string[], env: NodeJS.ProcessEnv): Promise<{ url: string; output: () => string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], { env: { ...process.env, NO_COLOR: '1', ...env } });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const stop = (): Promise<void> => {
+    child.kill('SIGINT');
+    return new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('close', () => r())));
+  };
+  try {
+    const url = await until('the endpoint', async () => /POST (http:\/\/127\.0\.0\.1:\d+)\/hooks\//.exec(output)?.[1]);
+    return { url, output: () => output, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
 /** No JavaScript stack trace in what a user sees. */
 export const STACK_TRACE = /\n\s+at .+\(.+:\d+:\d+\)|node:internal/;
 

@@ -126,3 +126,18 @@ export function testDeps(options: { config: DeploymentConfig; secrets: Record<st
 export function githubStylePush(ref: string, after = 'a'.repeat(40), extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ ref, before: 'b'.repeat(40), after, repository: { full_name: 'org/repo' }, ...extra });
 }
+
+/** A GitHub `pull_request` payload for pull request #1 of org/platform, from `feature` into `main`, at `head`. */
+export function githubPullRequest(action: string, head: string): string {
+  return JSON.stringify({
+    action,
+    number: 1,
+    pull_request: {
+      number: 1,
+      html_url: 'https://github.example.com/org/platform/pull/1',
+      head: { ref: 'feature', sha: head, repo: { full_name: 'org/platform' } },
+      base: { ref: 'main', repo: { full_name: 'org/platform' } },
+    },
+    repository: { full_name: 'org/platform' },
+  });
+}

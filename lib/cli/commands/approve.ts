@@ -71,23 +71,7 @@ export async function decide(argv: string[], verb: 'approve' | 'reject'): Promis
       if (!waiting) throw new UsageError(`cairn ${verb}: stack ${stackId} has no change set awaiting approval; \`cairn status\` shows what it waits on`);
       changeSetName = waiting;
     }
-    // A comment command reads which change set the stack awaits from its approval state, and so
-    // does `cairn status`; the state is the reconciler's to write, so it is only read here.
-    const approval: Approval = {
-      source,
-      stack: stackId,
-      changeSetName,
-      commit: snapshot.commit,
-      decision: verb === 'approve' ? 'approved' : 'rejected',
-      by: userName(),
-      at: new Date().toISOString(),
-    };
-    await store.put(approval);
-    const what = changeSetName === 'delete' ? 'the deletion of' : `change set ${changeSetName} of`;
-    process.stdout.write(
-      `${verb === 'approve' ? style.green('✓') : style.red('✗')} ${approval.decision} ${what} stack ${stackId} at ${shortSha(snapshot.commit)}, as ${approval.by}\n` +
-        `  the reconciler ${verb === 'approve' ? 'executes it' : 'stalls the commit'} on its next step\n`,
-    );
+    await record(store, verb, { source, stack: stackId, changeSetName, commit: snapshot.commit });
     return EXIT.ok;
   } finally {
     await account.close();
@@ -110,14 +94,19 @@ async function decideFromState(verb: 'approve' | 'reject', source: string, stack
       `cairn ${verb}: stack ${stack} of source ${source} is not awaiting approval${state ? ` (its last change set was ${state.state} at ${shortSha(state.commit)})` : ' (no approval state is recorded for it)'}; \`cairn status\` shows what it waits on`,
     );
   }
-  const approval: Approval = { source, stack, changeSetName: state.changeSetName, commit: state.commit, decision: verb === 'approve' ? 'approved' : 'rejected', by: userName(), at: new Date().toISOString() };
+  await record(store, verb, { source, stack, changeSetName: state.changeSetName, commit: state.commit }, state.summary);
+  return EXIT.ok;
+}
+
+/** Write the decision, with who and when, and say what the reconciler does with it. */
+async function record(store: ApprovalStore, verb: 'approve' | 'reject', bound: Pick<Approval, 'source' | 'stack' | 'changeSetName' | 'commit'>, summary?: string): Promise<void> {
+  const approval: Approval = { ...bound, decision: verb === 'approve' ? 'approved' : 'rejected', by: userName(), at: new Date().toISOString() };
   await store.put(approval);
-  const what = state.changeSetName === 'delete' ? 'the deletion of' : `change set ${state.changeSetName} of`;
+  const what = bound.changeSetName === 'delete' ? 'the deletion of' : `change set ${bound.changeSetName} of`;
   process.stdout.write(
-    `${verb === 'approve' ? style.green('✓') : style.red('✗')} ${approval.decision} ${what} stack ${stack} at ${shortSha(state.commit)}${state.summary ? ` (${state.summary})` : ''}, as ${approval.by}\n` +
+    `${verb === 'approve' ? style.green('✓') : style.red('✗')} ${approval.decision} ${what} stack ${bound.stack} at ${shortSha(bound.commit)}${summary ? ` (${summary})` : ''}, as ${approval.by}\n` +
       `  the reconciler ${verb === 'approve' ? 'executes it' : 'stalls the commit'} on its next step\n`,
   );
-  return EXIT.ok;
 }
 
 /**
