@@ -75,10 +75,10 @@ export async function run(argv: string[]): Promise<number> {
     const approvals: ApprovalStore | undefined = target !== 'aws' || process.env['CAIRN_APPROVALS_BUCKET'] ? approvalStore(target, values.region) : undefined;
     const states = new Map<string, ApprovalState>();
     if (approvals && desired) {
-      for (const d of desired.stacks) {
-        const state = await approvals.getState(source, d.id).catch(() => undefined);
-        if (state) states.set(d.id, state);
-      }
+      // Only stacks with an approval policy are ever held for one: no read (an S3 GET on AWS) for the rest.
+      const asking = desired.stacks.filter((d) => d.approval !== 'auto');
+      const found = await Promise.all(asking.map((d) => approvals.getState(source, d.id).catch(() => undefined)));
+      found.forEach((state, i) => state && states.set(asking[i]!.id, state));
     }
     const row = (id: string, stackName: string, region: string | undefined, a: ActualStack | undefined, inSync: boolean | null, reason: string | null, declared: boolean, blocked?: string): StackStatusRow => {
       const health = a ? healthOf(a.status) : 'Missing';
