@@ -274,9 +274,9 @@ async function approvalGate(step: Step, s: StackPlan, policy: ApprovalPolicy, ch
   }
   const source = step.desired.source;
   const commit = step.desired.commit;
-  const found = await store.get(source, s.id, changeSetName);
+  // Two reads (two S3 GETs on AWS) that do not depend on each other.
+  const [found, previous] = await Promise.all([store.get(source, s.id, changeSetName), store.getState(source, s.id)]);
   const approval = found && found.commit === commit ? found : undefined;
-  const previous = await store.getState(source, s.id);
   const same = previous?.changeSetName === changeSetName && previous.commit === commit;
   const what = changes.length ? summariseChanges([...changes]) : undefined;
   const state = (next: ApprovalState['state'], decision?: Approval): ApprovalState => ({
