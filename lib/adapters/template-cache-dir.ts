@@ -8,8 +8,8 @@
  * size and modification time), so a new Cairn never reads an old one's findings.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sha256 } from '../core/canonical.js';
 import type { Problem } from '../core/errors.js';
@@ -18,7 +18,7 @@ import { RESOURCE_SCHEMAS_FILE } from './resource-schema-file.js';
 
 const FORMAT = 'cairn-template-cache-1';
 
-/** Files whose change changes what an analysis says. */
+/** Files whose change changes what an analysis says, as tsc lays them out. */
 const DECIDING_FILES = [
   new URL(`./${RESOURCE_SCHEMAS_FILE}`, import.meta.url),
   new URL('../core/template.js', import.meta.url),
@@ -29,14 +29,33 @@ const DECIDING_FILES = [
   new URL('../core/template-cache.js', import.meta.url),
 ];
 
+/**
+ * The deciding files of this build: tsc's modules when this module is one of them, else (the
+ * bundled CLI, whose chunks are named by their content's hash) every module and the schemas
+ * beside this one.
+ */
+function decidingFiles(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  if (existsSync(fileURLToPath(DECIDING_FILES[1]!))) return DECIDING_FILES.map((url) => fileURLToPath(url));
+  const dir = dirname(here);
+  try {
+    return readdirSync(dir)
+      .filter((name) => name.endsWith('.js') || name === RESOURCE_SCHEMAS_FILE)
+      .sort()
+      .map((name) => join(dir, name));
+  } catch {
+    return [here];
+  }
+}
+
 function buildSalt(): string {
   const hash = createHash('sha256').update(FORMAT);
-  for (const url of DECIDING_FILES) {
+  for (const file of decidingFiles()) {
     try {
-      const { size, mtimeMs } = statSync(fileURLToPath(url));
-      hash.update(`\0${url.pathname}\0${size}\0${mtimeMs}`);
+      const { size, mtimeMs } = statSync(file);
+      hash.update(`\0${file}\0${size}\0${mtimeMs}`);
     } catch {
-      hash.update(`\0${url.pathname}\0absent`);
+      hash.update(`\0${file}\0absent`);
     }
   }
   return hash.digest('hex');
