@@ -107,6 +107,12 @@ export class LocalRuntime {
   private readonly abort = new AbortController();
   private readonly listeners = new Set<(e: CairnEvent) => void>();
   private readonly seen = new Map<string, string>();
+  /**
+   * Per source, the follow-up that wakes it should no stack event do so first (embedded account):
+   * one at a time, and dropped once the source settles, so a commit applied by its stack events is
+   * not reconciled once more, for nothing, when the follow-up comes due.
+   */
+  private readonly followUps = new Map<string, NodeJS.Timeout>();
   private unsubscribe: (() => void) | undefined;
   private server: Server | undefined;
   private consumer: Promise<void> | undefined;
@@ -131,6 +137,7 @@ export class LocalRuntime {
             state.lastSummary = event.summary;
             state.lastFinishedAt = new Date().toISOString();
           }
+          if (event.outcome === 'succeeded' || event.outcome === 'stalled') this.cancelFollowUp(event.source);
         }
         options.sink.emit(event);
         for (const l of this.listeners) l(event);
@@ -212,6 +219,7 @@ export class LocalRuntime {
     this.stopping = true;
     this.abort.abort();
     for (const t of this.timers) clearInterval(t);
+    for (const source of [...this.followUps.keys()]) this.cancelFollowUp(source);
     this.unsubscribe?.();
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -274,6 +282,22 @@ export class LocalRuntime {
     }, ms);
     t.unref();
     this.timers.push(t);
+  }
+
+  /** Wake `source` in `seconds` unless it settles first; replaces the follow-up it had. */
+  private followUp(source: string, seconds: number): void {
+    this.cancelFollowUp(source);
+    const t = setTimeout(() => {
+      this.followUps.delete(source);
+      void this.enqueue(source, 'stack-event', `later-${Date.now()}`);
+    }, seconds * 1000);
+    t.unref();
+    this.followUps.set(source, t);
+  }
+
+  private cancelFollowUp(source: string): void {
+    clearTimeout(this.followUps.get(source));
+    this.followUps.delete(source);
   }
 
   private async enqueue(source: string, kind: 'push' | 'stack-event', dedupId: string, commit?: string): Promise<void> {
@@ -345,9 +369,7 @@ export class LocalRuntime {
             // source by itself; a message held back would only block its FIFO group. Acknowledge it and
             // keep a follow-up as a safety net.
             for (const r of records) this.queue.delete(receipts.get(r.messageId)!);
-            const name = JSON.parse(records[0]!.body).source as string;
-            const t = setTimeout(() => void this.enqueue(name, 'stack-event', `later-${Date.now()}`), seconds * 1000);
-            t.unref();
+            this.followUp(JSON.parse(records[0]!.body).source as string, seconds);
           },
           retryFailedLater: async (records, seconds) => showAgainAfter(records, seconds),
           // Held-back messages (AWS target) hand their work to a fresh one rather than wait twice and

@@ -34,6 +34,20 @@ describe('End to end: the reconciler', () => {
     expect(mine.at(-1)).toMatchObject({ state: 'success', description: '4 stacks created' });
   });
 
+  it('wakes a settled source no more: the follow-up a waiting step left is dropped once stack events finish the commit', async () => {
+    const p = (pipeline = await startPipeline(exampleFiles()));
+    await p.settled(await p.push({ 'NOTES.md': 'start\n' }));
+    p.account.faults.set({ latencyMs: 0 });
+    p.account.updateStackOutsideCairn({ stackName: 'network', parameters: { Cidr: '10.99.0.0/16' } });
+    const sha = await p.push({ 'cairn.yaml': exampleFiles()['cairn.yaml']!.replace('10.20.0.0/16', '10.30.0.0/16') });
+    expect(await p.settled(sha)).toMatchObject({ outcome: 'succeeded' });
+    // A step found network busy and waited, leaving a follow-up of at most 0.2 s (maxRetryDelayMs).
+    expect(p.sink.ofType('reconcile.finished').some((e) => e.commit === sha && e.outcome === 'waiting')).toBe(true);
+    const started = p.sink.ofType('reconcile.started').length;
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(p.sink.ofType('reconcile.started').slice(started)).toEqual([]);
+  });
+
   it('updates only what changed on a second push', async () => {
     const p = (pipeline = await startPipeline(exampleFiles()));
     await p.settled(await p.push({ 'NOTES.md': 'first\n' }));
