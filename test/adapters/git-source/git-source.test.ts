@@ -120,6 +120,33 @@ describe('GitSource', () => {
     expect(reports[1]!.packBytes).toBeLessThan(reports[0]!.packBytes / 10);
   });
 
+  it('names only the two newest cached commits as haves, and reads a commit restoring older content whole', async () => {
+    const restoring = await createRepo(server, 'restoring', { 'cairn.yaml': MANIFEST, 'stacks/network.yaml': 'Resources: {}\n# first\n' });
+    const { src, reports } = source(restoring);
+    await src.snapshot();
+    for (let i = 0; i < 4; i++) {
+      await commit(restoring, { 'stacks/network.yaml': `Resources: {}\n# change ${i}\n` });
+      await src.snapshot();
+    }
+    // The upload-pack request of the next fetch, as the server received it.
+    let body = '';
+    server.intercept((req) => {
+      if (req.url?.endsWith('/git-upload-pack')) req.on('data', (chunk: Buffer) => (body += chunk.toString('latin1')));
+      return false;
+    });
+    try {
+      // Back to the first content: its blob is in the cache, but only under a commit no longer named.
+      await commit(restoring, { 'stacks/network.yaml': 'Resources: {}\n# first\n' });
+      const snap = await src.snapshot();
+      expect(reports.at(-1)?.fetched).toBe('incremental');
+      expect(text(await snap.readFile('stacks/network.yaml'))).toBe('Resources: {}\n# first\n');
+    } finally {
+      server.intercept(undefined);
+    }
+    expect(body.match(/have [0-9a-f]{40}\n/g)).toHaveLength(2);
+    expect(body.match(/shallow [0-9a-f]{40}\n/g)).toHaveLength(2);
+  });
+
   it('leaves a cache on disk that a fresh process can read whole after incremental fetches', async () => {
     const r = await createRepo(server, 'on-disk', {
       'cairn.yaml': MANIFEST,
