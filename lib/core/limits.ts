@@ -32,11 +32,28 @@ export function formatBytes(bytes: number): string {
 
 /** Whether containers nest more than `max` levels, found without recursion. */
 export function nestsDeeperThan(value: unknown, max: number): boolean {
-  const pending: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
-  for (let item = pending.pop(); item; item = pending.pop()) {
-    if (item.value === null || typeof item.value !== 'object') continue;
-    if (item.depth >= max) return true;
-    for (const child of Object.values(item.value)) pending.push({ value: child, depth: item.depth + 1 });
+  // Two stacks side by side rather than an object per value: this walks every node of every template.
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const item = values.pop();
+    const depth = depths.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(item)) {
+      if (child === null || typeof child !== 'object') continue;
+      values.push(child);
+      depths.push(depth + 1);
+    }
+  }
+  return false;
+}
+
+/** Whether `text` holds more than `max` of the characters `[` and `{`, counted natively. */
+function opensMoreThan(text: string, max: number): boolean {
+  let count = 0;
+  for (const c of ['[', '{']) {
+    for (let i = text.indexOf(c); i >= 0; i = text.indexOf(c, i + 1)) if (++count > max) return true;
   }
   return false;
 }
@@ -52,6 +69,8 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
  * file size limit.
  */
 export function flowNestsDeeperThan(text: string, max: number): boolean {
+  // Nesting deeper than `max` needs more than `max` opening brackets; most texts have far fewer.
+  if (!opensMoreThan(text, max)) return false;
   let depth = 0;
   let quote = '';
   // The last character that was not a space or tab, '\n' at the start of a line.
