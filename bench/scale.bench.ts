@@ -1,11 +1,11 @@
 /**
  * How Cairn's costs grow with the stacks one source declares, from 10 to 3,000. Each figure is a median with
  * its spread, and where there is a peer measured in the same run, a ratio against it:
- *   - `cairn validate`, whole process, nothing cached: time and peak RSS at every size;
- *   - apply of every stack into an empty embedded account (simulated time), one process each:
- *     time and peak RSS;
+ *   - `cairn validate` and the first `cairn plan` (every stack new), whole processes, nothing cached;
+ *   - apply of every stack into an empty embedded account (simulated time), one process each;
  *   - a no-op `cairn plan`, whole process, the templates cached by an earlier run (target < 1 s at
  *     1,000 stacks);
+ *   each at 10, 100, 1,000 and 3,000 stacks with its peak RSS (VmHWM, target < 256 MB);
  *   - a no-op reconcile step in process (a warm `serve` step or Lambda invocation: snapshot, load,
  *     step) against its floor, hashing the files and listing the stacks (target within 3x);
  *   - growth: each figure at 3,000 stacks against 1,000 (target 3.5x for three times the stacks).
@@ -87,6 +87,40 @@ function growth(ctx: BenchContext, name: string, at: Map<number, number>, unit: 
   });
 }
 
+/**
+ * One figure at every size, each size once per round, round after round, so load that comes and
+ * goes reaches each size alike: a time and a peak-RSS line per size, then the growth from 1,000 to
+ * 3,000 stacks. Returns the median time at each size.
+ */
+function curve(
+  ctx: BenchContext,
+  figure: { name: string; detail: string; rounds: number; skip?: number; timeTarget?: (n: number, ms: number) => { target: string; ok: boolean } | undefined },
+  measure: (n: number, round: number) => Run,
+): Map<number, number> {
+  const times = new Map<number, number[]>(SIZES.map((n) => [n, []]));
+  const rss = new Map<number, number[]>(SIZES.map((n) => [n, []]));
+  const skip = figure.skip ?? 0;
+  for (let i = 0; i < figure.rounds + skip; i++) {
+    for (const n of SIZES) {
+      const r = measure(n, i);
+      // The first rounds warm the file system's caches, as every other figure's warm-up does.
+      if (i < skip) continue;
+      times.get(n)!.push(r.ms);
+      rss.get(n)!.push(r.rssMB);
+    }
+  }
+  const medians = new Map<number, number>();
+  for (const n of SIZES) {
+    const t = summary(times.get(n)!);
+    const m = summary(rss.get(n)!, 1);
+    medians.set(n, t.value);
+    ctx.add({ group: 'scale', name: `${figure.name}, ${n} stacks`, ...t, unit: 'ms', ...(figure.timeTarget?.(n, t.value) ?? {}), detail: `${figure.detail}; median of ${figure.rounds} processes, sizes interleaved` });
+    ctx.add({ group: 'scale', name: `peak memory, ${figure.name}, ${n} stacks`, ...m, unit: 'MB', target: '< 256', ok: m.value < 256, detail: `VmHWM, median of ${figure.rounds} processes` });
+  }
+  growth(ctx, figure.name, medians, 'ms');
+  return medians;
+}
+
 export const scaleBench: BenchModule = {
   name: 'scale',
   command: 'npm run bench -- scale',
@@ -100,66 +134,35 @@ export const scaleBench: BenchModule = {
         writeManyStacks(repo, n);
         repos.set(n, repo);
       }
-
-      // Every size once per round, round after round: load that comes and goes reaches each size alike.
-      const validates = new Map<number, number>();
-      const vTimes = new Map<number, number[]>(SIZES.map((n) => [n, []]));
-      const vRss = new Map<number, number[]>(SIZES.map((n) => [n, []]));
-      for (let i = 0; i < runs + 2; i++) {
-        for (const n of SIZES) {
-          // A home of its own each time: nothing cached, every template parsed and checked.
-          const r = cairn(dir, ['validate', repos.get(n)!], { CAIRN_HOME: join(dir, `validate-${n}-${i}`) }, 0);
-          vTimes.get(n)!.push(r.ms);
-          vRss.get(n)!.push(r.rssMB);
-          rmSync(join(dir, `validate-${n}-${i}`), { recursive: true, force: true });
+      /** A whole `cairn` command in a home of its own, removed after: nothing cached. */
+      const fresh = (n: number, round: number, args: string[], status: number): Run => {
+        const home = join(dir, `fresh-${args[0]}-${n}-${round}`);
+        try {
+          return cairn(dir, [...args, repos.get(n)!], { CAIRN_HOME: home }, status);
+        } finally {
+          rmSync(home, { recursive: true, force: true });
         }
-      }
-      for (const n of SIZES) {
-        const t = summary(vTimes.get(n)!);
-        const m = summary(vRss.get(n)!, 1);
-        validates.set(n, t.value);
-        ctx.add({ group: 'scale', name: `cairn validate, ${n} stacks, nothing cached`, ...t, unit: 'ms', detail: `median of ${runs + 2} processes, sizes interleaved; peak RSS ${m.value} MB (${m.spread[0]}–${m.spread[1]})` });
-      }
-      growth(ctx, 'cairn validate', validates, 'ms');
+      };
 
-      const applies = new Map<number, number>();
-      const aTimes = new Map<number, number[]>([[1000, []], [TOP, []]]);
-      const aRss = new Map<number, number[]>([[1000, []], [TOP, []]]);
-      for (let i = 0; i < runs; i++) {
-        for (const n of [1000, TOP]) {
-          const r = applyProcess(repos.get(n)!, join(dir, `home-${n}-${i}`));
-          aTimes.get(n)!.push(r.ms);
-          aRss.get(n)!.push(r.rssMB);
-        }
-      }
-      for (const n of [1000, TOP]) {
-        const t = summary(aTimes.get(n)!);
-        const m = summary(aRss.get(n)!, 1);
-        applies.set(n, t.value);
-        ctx.add({ group: 'scale', name: `apply of ${n} new stacks, embedded account, simulated time`, ...t, unit: 'ms', detail: `median of ${runs} processes, sizes interleaved: read, plan and every change set` });
-        ctx.add({ group: 'scale', name: `peak memory, apply of ${n} stacks`, ...m, unit: 'MB', target: '< 256', ok: m.value < 256, detail: `max RSS, median of ${runs} processes` });
-      }
-      growth(ctx, 'apply', applies, 'ms');
-
-      const plans = new Map<number, number>();
-      const pTimes = new Map<number, number[]>([[1000, []], [TOP, []]]);
-      const planEnv = (n: number) => ({ CAIRN_HOME: join(dir, `home-${n}-0`) });
+      curve(ctx, { name: 'cairn validate', detail: 'whole process, nothing cached', rounds: runs + 2 }, (n, i) => fresh(n, i, ['validate'], 0));
+      // Every stack new: the first plan of a source, every template read, checked and diffed against nothing.
+      curve(ctx, { name: 'cairn plan of new stacks', detail: 'whole process, nothing cached, an empty embedded account (exit 2: changes)', rounds: runs + 2 }, (n, i) => fresh(n, i, ['plan'], 2));
+      curve(ctx, { name: 'apply of new stacks', detail: 'embedded account, simulated time, one process each: read, plan and every change set', rounds: runs }, (n, i) =>
+        applyProcess(repos.get(n)!, join(dir, `home-${n}-${i}`)),
+      );
       // The first plan fills the template cache, as the apply before it would have on a user's machine.
-      for (const n of [1000, TOP]) cairn(dir, ['plan', repos.get(n)!], planEnv(n), 0);
-      for (let i = 0; i < runs + 2; i++) for (const n of [1000, TOP]) pTimes.get(n)!.push(cairn(dir, ['plan', repos.get(n)!], planEnv(n), 0).ms);
-      for (const n of [1000, TOP]) {
-        const t = summary(pTimes.get(n)!);
-        plans.set(n, t.value);
-        ctx.add({
-          group: 'scale',
-          name: `no-op cairn plan, ${n} stacks, whole process`,
-          ...t,
-          unit: 'ms',
-          ...(n === 1000 ? { target: '< 1000', ok: t.value < 1000 } : {}),
-          detail: `median of ${runs + 2} processes, sizes interleaved, templates cached by an earlier run`,
-        });
-      }
-      growth(ctx, 'no-op cairn plan', plans, 'ms');
+      const applied = (n: number): NodeJS.ProcessEnv => ({ CAIRN_HOME: join(dir, `home-${n}-0`) });
+      curve(
+        ctx,
+        {
+          name: 'no-op cairn plan',
+          detail: 'whole process, after the apply, templates cached by an earlier plan',
+          rounds: runs + 2,
+          skip: 1,
+          timeTarget: (n, ms) => (n === 1000 ? { target: '< 1000', ok: ms < 1000 } : undefined),
+        },
+        (n) => cairn(dir, ['plan', repos.get(n)!], applied(n), 0),
+      );
 
       await stepAgainstFloor(ctx, repos.get(1000)!, join(dir, 'home-1000-0'));
     } finally {
