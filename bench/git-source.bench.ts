@@ -319,8 +319,9 @@ async function processMs(command: string, args: string[], env: NodeJS.ProcessEnv
 /**
  * `cairn validate --repo URL` as a whole process with nothing cached (a fresh CAIRN_HOME and a
  * fresh TMPDIR, where the Git cache lives), against `git clone --depth 1` of the same URL,
- * alternately, so that load on the machine reaches both alike; and beside them an empty Node
- * process, the floor of any Node command, against the same clones.
+ * alternately, so that load on the machine reaches both alike; and beside them, against the same
+ * clones, an empty Node process (the floor of any Node command) and `cairn validate DIR` of the same
+ * templates in a plain directory (the command without its read).
  */
 async function validateAgainstClone(ctx: BenchContext, fixture: Fixture, root: string, runs: number): Promise<void> {
   const env = (home: string): NodeJS.ProcessEnv => ({ PATH: process.env['PATH'] ?? '', HOME: home, NO_COLOR: '1', CAIRN_HOME: join(home, 'cairn'), TMPDIR: join(home, 'tmp') });
@@ -343,12 +344,26 @@ async function validateAgainstClone(ctx: BenchContext, fixture: Fixture, root: s
   };
   // The floor of any command written for Node: a process that starts Node and does nothing.
   const empty = (): Promise<number> => processMs(process.execPath, ['-e', ''], { PATH: process.env['PATH'] ?? '' }, (c) => c === 0);
+  // The same templates validated from a plain directory, nothing cached: the command without its read.
+  const checkout = scratch(root, 'checkout');
+  await gitClone(fixture.url, checkout);
+  await rm(join(checkout, '.git'), { recursive: true, force: true });
+  const local = async (): Promise<number> => {
+    const home = scratch(root, 'home');
+    try {
+      return await processMs(process.execPath, [CLI, 'validate', checkout], env(home), (c) => c === 0);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  };
   await validate();
   await clone();
   await empty();
+  await local();
   const reads: number[] = [];
   const clones: number[] = [];
   const empties: number[] = [];
+  const locals: number[] = [];
   for (let i = 0; i < runs; i++) {
     // ABBA: neither always goes first after the other's disk writes.
     if (i % 2 === 0) {
@@ -359,6 +374,7 @@ async function validateAgainstClone(ctx: BenchContext, fixture: Fixture, root: s
       reads.push(await validate());
     }
     empties.push(await empty());
+    locals.push(await local());
   }
   const ratio = median(reads) / median(clones);
   const read = summary(reads);
@@ -379,6 +395,14 @@ async function validateAgainstClone(ctx: BenchContext, fixture: Fixture, root: s
     value: round(floor.value / cloned.value),
     unit: 'ratio',
     detail: `node -e '' ${floor.value} ms (${floor.spread[0]}–${floor.spread[1]}) vs clone ${cloned.value} ms, medians of ${runs}, in the same rounds`,
+  });
+  const unread = summary(locals);
+  ctx.add({
+    group: 'git',
+    name: 'cairn validate DIR of the same templates, no Git, nothing cached / git clone --depth 1 (the figure above without its read)',
+    value: round(unread.value / cloned.value),
+    unit: 'ratio',
+    detail: `validate DIR ${unread.value} ms (${unread.spread[0]}–${unread.spread[1]}) vs clone ${cloned.value} ms, medians of ${runs}, in the same rounds`,
   });
 }
 

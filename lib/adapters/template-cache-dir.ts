@@ -99,6 +99,7 @@ export class TemplateCacheDir implements TemplateStore {
   private readonly salt: string;
   private readonly maxBytes: number;
   private trimmed = false;
+  private dirMade = false;
 
   constructor(private readonly options: TemplateCacheDirOptions) {
     this.salt = options.salt ?? buildSalt();
@@ -126,10 +127,21 @@ export class TemplateCacheDir implements TemplateStore {
     const text = JSON.stringify({ key: salted, analysis } satisfies StoredEntry);
     if (text.length > this.maxBytes / 16) return;
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    try {
-      mkdirSync(this.options.dir, { recursive: true });
+    const write = (): void => {
       writeFileSync(tmp, text);
       renameSync(tmp, file);
+    };
+    try {
+      // The directory is made once per process, and again should it vanish meanwhile.
+      if (!this.dirMade) mkdirSync(this.options.dir, { recursive: true });
+      this.dirMade = true;
+      try {
+        write();
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        mkdirSync(this.options.dir, { recursive: true });
+        write();
+      }
     } catch {
       // A cache that cannot be written costs a parse next time, nothing more.
       try {

@@ -146,7 +146,7 @@ function declinedByStructure(text: string): boolean {
     while (i < end && text[i] === ' ') i++;
     const indent = i - start;
     let blank = true;
-    for (let j = i; j < end; j++) if (text[j] !== ' ' && text[j] !== '\t') blank = false;
+    for (let j = i; j < end && blank; j++) if (text[j] !== ' ' && text[j] !== '\t') blank = false;
     if (blank) {
       start = next;
       continue;

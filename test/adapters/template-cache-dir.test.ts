@@ -24,6 +24,14 @@ describe('Adapter: template analyses on disk', () => {
     expect(cachedTemplate(TEXT, 't.yaml', later)).toEqual(cachedTemplate(TEXT, 't.yaml', new TemplateCacheDir({ dir: join(dir, 'empty'), salt: 's' })));
   });
 
+  it('makes its directory again when it vanishes between two writes', () => {
+    const store = new TemplateCacheDir({ dir, salt: 's' });
+    store.set('k1', analyseTemplate(TEXT, 't.yaml'));
+    rmSync(dir, { recursive: true, force: true });
+    store.set('k2', analyseTemplate(TEXT, 't.yaml'));
+    expect(new TemplateCacheDir({ dir, salt: 's' }).get('k2')).toEqual(analyseTemplate(TEXT, 't.yaml'));
+  });
+
   it('leaves no temporary files behind', () => {
     const store = new TemplateCacheDir({ dir, salt: 's' });
     for (let i = 0; i < 5; i++) store.set(`k${i}`, analyseTemplate(TEXT, 't.yaml'));
