@@ -101,6 +101,9 @@ const DECLINED = [
   // for `yaml`, a tagged node inside another for js-yaml), or a block scalar (whose tag js-yaml drops).
   /(?:^|[ \t])![^\s]*[ \t]*(?:#.*)?\r?\n(?:[ \t]*(?:#.*)?\r?\n)*[ \t]*[!&|>]/m,
 ];
+/** The characters that end a run of a plain scalar the structure scan can skip. */
+const PLAIN_STOP = /[ \t#:]/g;
+
 /**
  * What `yaml` and js-yaml read differently that only the structure shows, found in one pass over
  * the lines that knows block scalars (their content is skipped), quoted and plain scalars, flow
@@ -214,6 +217,17 @@ function declinedByStructure(text: string): boolean {
         }
         if (!inner || !',[]{}'.includes(c)) {
           prev = c;
+          if (plain && !inner) {
+            // Outside flow collections, what follows in a plain scalar only sets `prev` until a
+            // space, a tab, a `#` or a `:`: skip to the next of those (or the line's end) at once.
+            PLAIN_STOP.lastIndex = i + 1;
+            const stop = PLAIN_STOP.exec(text);
+            const j = stop === null || stop.index > end ? end : stop.index;
+            if (j > i + 1) {
+              prev = text[j - 1]!;
+              i = j - 1;
+            }
+          }
           continue;
         }
         // A flow indicator ends the plain scalar and is read as such below.
