@@ -388,22 +388,13 @@ async function validateAgainstClone(ctx: BenchContext, fixture: Fixture, root: s
     ok: ratio <= 1.5,
     detail: `validate ${read.value} ms (${read.spread[0]}–${read.spread[1]}) vs clone ${cloned.value} ms (${cloned.spread[0]}–${cloned.spread[1]}), medians of ${runs} each, alternately; nothing cached; git -c protocol.version=2 clone --depth 1 --single-branch --no-tags, no hooks or templates; both under ${dirname(root)}`,
   });
-  const floor = summary(empties);
-  ctx.add({
-    group: 'git',
-    name: 'an empty Node process / git clone --depth 1, whole processes (the floor of the figure above)',
-    value: round(floor.value / cloned.value),
-    unit: 'ratio',
-    detail: `node -e '' ${floor.value} ms (${floor.spread[0]}–${floor.spread[1]}) vs clone ${cloned.value} ms, medians of ${runs}, in the same rounds`,
-  });
-  const unread = summary(locals);
-  ctx.add({
-    group: 'git',
-    name: 'cairn validate DIR of the same templates, no Git, nothing cached / git clone --depth 1 (the figure above without its read)',
-    value: round(unread.value / cloned.value),
-    unit: 'ratio',
-    detail: `validate DIR ${unread.value} ms (${unread.spread[0]}–${unread.spread[1]}) vs clone ${cloned.value} ms, medians of ${runs}, in the same rounds`,
-  });
+  /** A process measured in the same rounds, as a ratio to the clone. */
+  const beside = (name: string, what: string, samples: number[]): void => {
+    const s = summary(samples);
+    ctx.add({ group: 'git', name, value: round(s.value / cloned.value), unit: 'ratio', detail: `${what} ${s.value} ms (${s.spread[0]}–${s.spread[1]}) vs clone ${cloned.value} ms, medians of ${runs}, in the same rounds` });
+  };
+  beside('an empty Node process / git clone --depth 1, whole processes (the floor of the figure above)', "node -e ''", empties);
+  beside('cairn validate DIR of the same templates, no Git, nothing cached / git clone --depth 1 (the figure above without its read)', 'validate DIR', locals);
 }
 
 /**

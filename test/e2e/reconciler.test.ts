@@ -34,20 +34,6 @@ describe('End to end: the reconciler', () => {
     expect(mine.at(-1)).toMatchObject({ state: 'success', description: '4 stacks created' });
   });
 
-  it('wakes a settled source no more: the follow-up a waiting step left is dropped once stack events finish the commit', async () => {
-    const p = (pipeline = await startPipeline(exampleFiles()));
-    await p.settled(await p.push({ 'NOTES.md': 'start\n' }));
-    p.account.faults.set({ latencyMs: 0 });
-    p.account.updateStackOutsideCairn({ stackName: 'network', parameters: { Cidr: '10.99.0.0/16' } });
-    const sha = await p.push({ 'cairn.yaml': exampleFiles()['cairn.yaml']!.replace('10.20.0.0/16', '10.30.0.0/16') });
-    expect(await p.settled(sha)).toMatchObject({ outcome: 'succeeded' });
-    // A step found network busy and waited, leaving a follow-up of at most 0.2 s (maxRetryDelayMs).
-    expect(p.sink.ofType('reconcile.finished').some((e) => e.commit === sha && e.outcome === 'waiting')).toBe(true);
-    const started = p.sink.ofType('reconcile.started').length;
-    await new Promise((r) => setTimeout(r, 1_000));
-    expect(p.sink.ofType('reconcile.started').slice(started)).toEqual([]);
-  });
-
   it('updates only what changed on a second push', async () => {
     const p = (pipeline = await startPipeline(exampleFiles()));
     await p.settled(await p.push({ 'NOTES.md': 'first\n' }));
@@ -76,7 +62,7 @@ describe('End to end: the reconciler', () => {
     for (const name of ['network', 'data', 'observability']) expect((await p.account.gateway().describeStack(name))!.status).toMatch(/_COMPLETE$/);
   });
 
-  it('waits for a stack that is busy outside Cairn, then reconciles it', async () => {
+  it('waits for a stack that is busy outside Cairn, then reconciles it, and wakes the source no more once it settles', async () => {
     const p = (pipeline = await startPipeline(exampleFiles()));
     await p.settled(await p.push({ 'NOTES.md': 'start\n' }));
     p.account.faults.set({ latencyMs: 0 });
@@ -84,6 +70,12 @@ describe('End to end: the reconciler', () => {
     const sha = await p.push({ 'cairn.yaml': exampleFiles()['cairn.yaml']!.replace('10.20.0.0/16', '10.30.0.0/16') });
     expect(await p.settled(sha)).toMatchObject({ outcome: 'succeeded' });
     expect((await p.account.gateway().describeStack('network'))!.parameters['Cidr']).toBe('10.30.0.0/16');
+    // A step found network busy and waited, leaving a follow-up of at most 0.2 s (maxRetryDelayMs);
+    // stack events finished the commit, so the follow-up is dropped rather than reconciling again.
+    expect(p.sink.ofType('reconcile.finished').some((e) => e.commit === sha && e.outcome === 'waiting')).toBe(true);
+    const started = p.sink.ofType('reconcile.started').length;
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(p.sink.ofType('reconcile.started').slice(started)).toEqual([]);
   });
 
   it('stalls on an invalid cairn.yaml with a failed commit status naming the problem, and changes nothing', async () => {
