@@ -320,8 +320,9 @@ async function processMs(command: string, args: string[], env: NodeJS.ProcessEnv
  * `cairn validate --repo URL` as a whole process with nothing cached (a fresh CAIRN_HOME and a
  * fresh TMPDIR, where the Git cache lives), against `git clone --depth 1` of the same URL,
  * alternately, so that load on the machine reaches both alike; and beside them, against the same
- * clones, an empty Node process (the floor of any Node command) and `cairn validate DIR` of the same
- * templates in a plain directory (the command without its read).
+ * clones, an empty Node process (the floor of any Node command), `cairn validate DIR` of the same
+ * templates in a plain directory (the command without its read), and the command again with the
+ * templates' analyses cached by an earlier run but the Git cache empty (the read, as a whole process).
  */
 async function validateAgainstClone(ctx: BenchContext, fixture: Fixture, root: string, runs: number): Promise<void> {
   const env = (home: string): NodeJS.ProcessEnv => ({ PATH: process.env['PATH'] ?? '', HOME: home, NO_COLOR: '1', CAIRN_HOME: join(home, 'cairn'), TMPDIR: join(home, 'tmp') });
@@ -356,14 +357,29 @@ async function validateAgainstClone(ctx: BenchContext, fixture: Fixture, root: s
       await rm(home, { recursive: true, force: true });
     }
   };
+  // The same command with the templates' analyses cached by an earlier run, and the Git cache empty:
+  // what reading the branch costs a whole process once validating is a cache lookup.
+  const cachedHome = scratch(root, 'home');
+  const cachedEnv = (tmp: string): NodeJS.ProcessEnv => ({ ...env(cachedHome), TMPDIR: tmp });
+  const analysed = async (): Promise<number> => {
+    const tmp = scratch(root, 'tmp');
+    await mkdir(tmp, { recursive: true });
+    try {
+      return await processMs(process.execPath, [CLI, 'validate', '--repo', fixture.url], cachedEnv(tmp), (c) => c === 0);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  };
   await validate();
   await clone();
   await empty();
   await local();
+  await analysed();
   const reads: number[] = [];
   const clones: number[] = [];
   const empties: number[] = [];
   const locals: number[] = [];
+  const analysedRuns: number[] = [];
   for (let i = 0; i < runs; i++) {
     // ABBA: neither always goes first after the other's disk writes.
     if (i % 2 === 0) {
@@ -375,6 +391,7 @@ async function validateAgainstClone(ctx: BenchContext, fixture: Fixture, root: s
     }
     empties.push(await empty());
     locals.push(await local());
+    analysedRuns.push(await analysed());
   }
   const ratio = median(reads) / median(clones);
   const read = summary(reads);
@@ -395,6 +412,8 @@ async function validateAgainstClone(ctx: BenchContext, fixture: Fixture, root: s
   };
   beside('an empty Node process / git clone --depth 1, whole processes (the floor of the figure above)', "node -e ''", empties);
   beside('cairn validate DIR of the same templates, no Git, nothing cached / git clone --depth 1 (the figure above without its read)', 'validate DIR', locals);
+  beside('cairn validate --repo URL, the analyses cached by an earlier run, the Git cache empty / git clone --depth 1', 'validate --repo', analysedRuns);
+  await rm(cachedHome, { recursive: true, force: true });
 }
 
 /**
