@@ -5,6 +5,7 @@
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { parseDeploymentConfig, type DeploymentConfig, type Provider, type SourceConfigInput } from '../../lib/core/source-config.js';
+import { githubPullRequestPayload } from '../../lib/local/github-payloads.js';
 import type { SecretProvider } from '../../lib/ports/secrets.js';
 import type { SendResult, WorkMessage, WorkQueue } from '../../lib/ports/work-queue.js';
 import type { IntakeLogEntry, WebhookDeps, WebhookRequest } from '../../lib/webhooks/intake.js';
@@ -129,15 +130,5 @@ export function githubStylePush(ref: string, after = 'a'.repeat(40), extra: Reco
 
 /** A GitHub `pull_request` payload for pull request #1 of org/platform, from `feature` into `main`, at `head`. */
 export function githubPullRequest(action: string, head: string): string {
-  return JSON.stringify({
-    action,
-    number: 1,
-    pull_request: {
-      number: 1,
-      html_url: 'https://github.example.com/org/platform/pull/1',
-      head: { ref: 'feature', sha: head, repo: { full_name: 'org/platform' } },
-      base: { ref: 'main', repo: { full_name: 'org/platform' } },
-    },
-    repository: { full_name: 'org/platform' },
-  });
+  return JSON.stringify(githubPullRequestPayload({ action, head, repo: 'org/platform', headRef: 'feature' }));
 }

@@ -19,6 +19,7 @@ import { GitSource } from '../../adapters/git-source.js';
 import { withRetries } from '../../adapters/retrying-gateway.js';
 import { EnvSecrets } from '../../adapters/env-secrets.js';
 import { startFakeProviderApi } from '../../local/fake-provider-api.js';
+import { githubPullRequestPayload } from '../../local/github-payloads.js';
 import { commentCommandsWith } from '../../adapters/provider-access.js';
 import { commit, createBranch, createRepo, git, startGitServer } from '../../local/git-http-server.js';
 import { postingFor, postingRepoUrl } from '../../local/provider-posting.js';
@@ -132,17 +133,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   const step = (n: number, text: string): boolean => say(`\n${style.bold(`${n}/${STEPS} ${text}`)}`);
   const pullRequest = async (action: 'opened' | 'synchronize', head: string): Promise<void> => {
-    const status = await deliver('pull_request', {
-      action,
-      number: 1,
-      pull_request: {
-        number: 1,
-        html_url: 'https://github.example/demo/platform/pull/1',
-        head: { ref: 'review', sha: head, repo: { full_name: 'demo/platform' } },
-        base: { ref: 'main', repo: { full_name: 'demo/platform' } },
-      },
-      repository: { full_name: 'demo/platform', clone_url: repo.url },
-    });
+    const status = await deliver('pull_request', githubPullRequestPayload({ action, head, repo: 'demo/platform', headRef: 'review', htmlUrl: 'https://github.example/demo/platform/pull/1', cloneUrl: repo.url! }));
     say(style.dim(`   webhook: pull_request ${action} #1 at ${head.slice(0, 7)}, signed → HTTP ${status}`));
   };
   /** Commit on the pull request's branch, and move `refs/pull/1/head` there as GitHub does. */
