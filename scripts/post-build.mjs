@@ -11,6 +11,8 @@
 import { chmodSync, copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+// tsc has just written it; the same first line as the Lambda bundles'.
+import { CREATE_REQUIRE_BANNER } from '../dist/lib/infra/esm-banner.js';
 
 const at = (path) => fileURLToPath(new URL(`../${path}`, import.meta.url));
 
@@ -31,8 +33,7 @@ await build({
   sourcemap: true,
   sourcesContent: false,
   external: ['@aws-sdk/*', '@smithy/*', 'isomorphic-git', 'yaml', 'aws-cdk-lib', 'aws-cdk-lib/*', 'constructs', 'esbuild', '@aws-cdk/*', '@aws-lambda-powertools/*'],
-  // Lets `require` work inside the ES module, for the code that loads a CommonJS package by it.
-  banner: { js: "import { createRequire as __cairnCreateRequire } from 'node:module'; const require = __cairnCreateRequire(import.meta.url);" },
+  banner: { js: CREATE_REQUIRE_BANNER },
   logLevel: 'warning',
 });
 chmodSync(at('dist/bin/cairn.js'), 0o755);

@@ -36,7 +36,8 @@ const DECIDING_FILES = [
  */
 function decidingFiles(): string[] {
   const here = fileURLToPath(import.meta.url);
-  if (existsSync(fileURLToPath(DECIDING_FILES[1]!))) return DECIDING_FILES.map((url) => fileURLToPath(url));
+  const files = DECIDING_FILES.map((url) => fileURLToPath(url));
+  if (files.slice(1).every((file) => existsSync(file))) return files;
   const dir = dirname(here);
   try {
     return readdirSync(dir)

@@ -14,6 +14,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../adapters/powertools-sink.js';
+import { CREATE_REQUIRE_BANNER } from './esm-banner.js';
 import { acknowledge, acknowledgeWildcards } from './nag.js';
 
 /** The newest Node.js runtime aws-cdk-lib knows; the handlers need Node 20 or later. */
@@ -53,8 +54,6 @@ export const EXTERNAL_MODULES = [
 /** SDK clients the code imports only by dynamic `import()` where it first needs them, never at init. */
 export const LOADED_AT_FIRST_USE = ['@aws-sdk/client-s3', '@aws-sdk/client-sts'];
 
-/** Lets bundled CommonJS dependencies `require` Node built-ins from inside the ES module. */
-export const CREATE_REQUIRE_BANNER = "import { createRequire as __cairnCreateRequire } from 'node:module'; const require = __cairnCreateRequire(import.meta.url);";
 
 /** How esbuild bundles a handler, in the terms of CDK's NodejsFunction: every function alike. */
 export function bundling() {
